@@ -1,0 +1,317 @@
+"""salesplay: sales playbooks in YAML, evaluated as SQL. Thin click commands over the library.
+
+Every command takes --db URL (or SALESPLAY_DB) and --playbook FILE (or SALESPLAY_PLAYBOOK);
+errors print as one line (exit 2 for bad input) unless --debug is given.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # `python cli.py …` from a checkout: the folders are the package
+    import types
+
+    _pkg = types.ModuleType("salesplay")
+    _pkg.__path__ = [str(Path(__file__).resolve().parent)]
+    sys.modules.setdefault("salesplay", _pkg)
+
+import click
+import sqlalchemy as sa
+
+from salesplay.engine import db, demo, explain, importer, output, playbook, queries
+from salesplay.engine.errors import SalesplayError
+from salesplay.engine.evaluate import evaluate as run_evaluation
+from salesplay.engine.schema import schema_json
+
+FORMAT = click.Choice(output.FORMATS)
+
+
+class Cli(click.Group):
+    """Turns every SalesplayError into one line on stderr; --debug shows the traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SalesplayError as exc:
+            if _debug(ctx):
+                raise
+            click.echo(f"error: {exc}" if "\n" not in str(exc) and ":" not in str(exc)[:1]
+                       else str(exc), err=True)
+            ctx.exit(exc.exit_code)
+        except sa.exc.SQLAlchemyError as exc:
+            if _debug(ctx):
+                raise
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            click.echo(f"error: database: {reason} (run with --debug for details)", err=True)
+            ctx.exit(1)
+        except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                       err=True)
+            ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    import os
+
+    return "--debug" in sys.argv or bool(os.environ.get("SALESPLAY_DEBUG")) or bool(
+        ctx.obj and ctx.obj.get("debug"))
+
+
+def _remember_debug(ctx: click.Context, _param: Any, value: bool) -> bool:
+    if value:
+        ctx.ensure_object(dict)
+        ctx.find_root().ensure_object(dict)["debug"] = True
+    return value
+
+
+def common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--db, --playbook and --debug on every command."""
+    func = click.option("--debug", is_flag=True, expose_value=False, callback=_remember_debug,
+                        is_eager=True, help="Show the full traceback on errors.")(func)
+    func = click.option("--playbook", "playbook_ref", envvar="SALESPLAY_PLAYBOOK",
+                        metavar="FILE", help="Playbook file or bundled name (default: default).")(func)
+    func = click.option("--db", "db_url", envvar="SALESPLAY_DB", metavar="URL",
+                        help="SQLAlchemy URL (default: sqlite:///salesplay.db).")(func)
+    return func
+
+
+def as_of_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+                        help="Evaluate as of this date (default: today in the playbook's zone).")(func)
+
+
+def _as_of(value: Any, book: playbook.Playbook) -> date:
+    return value.date() if value else book.today()
+
+
+def emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
+    click.echo(output.render(rows, fmt, columns))
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="salesplay")
+def cli() -> None:
+    """Sales playbooks in YAML: grade customers, schedule follow-ups, warn on lagging goals.
+
+    Example: salesplay demo && salesplay tasks --status open
+    """
+
+
+@cli.command("import")
+@click.argument("kind")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--full", is_flag=True, help="The file is a complete export: mark missing records deleted.")
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@common
+def import_command(kind: str, file: Path, full: bool, quiet: bool, db_url: str | None,
+                   playbook_ref: str | None) -> None:
+    """Import records of KIND (org_units, reps, customers, orders, payments, surveys, deals,
+    activities, targets) from a CSV, JSON Lines or .xlsx FILE: an upsert by id, all or nothing.
+
+    Example: salesplay import customers customers.csv
+    """
+    started = time.perf_counter()
+    zone = playbook.load(playbook_ref).timezone
+    result = importer.import_file(db.connect(db_url), kind, file, full, zone)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if not quiet:
+        seconds = time.perf_counter() - started
+        click.echo(f"{result.kind}: {result.rows} rows ({result.inserted} new, {result.updated} "
+                   f"updated" + (f", {result.deleted} marked deleted" if full else "")
+                   + f") in {seconds:.2f}s, {result.rows / max(seconds, 1e-9):,.0f} rows/s")
+
+
+@cli.command()
+@click.argument("file")
+@common
+def validate(file: str, db_url: str | None, playbook_ref: str | None) -> None:
+    """Check a playbook without running it; print every problem as FILE:LINE: path: reason.
+
+    Example: salesplay validate playbooks/fmcg.yaml
+    """
+    book = playbook.load(file)
+    click.echo(f"{book.path}: ok ({book.name}, {len(book.data.get('metrics') or {})} metrics)")
+
+
+@cli.command()
+@common
+def schema(db_url: str | None, playbook_ref: str | None) -> None:
+    """Print the playbook JSON Schema (editors use it to validate and complete playbooks)."""
+    click.echo(schema_json(), nl=False)
+
+
+@cli.command()
+@as_of_option
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@common
+def evaluate(as_of: Any, quiet: bool, db_url: str | None, playbook_ref: str | None) -> None:
+    """Evaluate the playbook as of a date, in one transaction; print what was emitted.
+
+    Example: salesplay evaluate --as-of 2024-07-01
+    """
+    book = playbook.load(playbook_ref)
+    result = run_evaluation(db.connect(db_url), book, _as_of(as_of, book))
+    if not quiet:
+        counts = ", ".join(f"{k} {v}" for k, v in result.emitted.items() if v) or "nothing new"
+        click.echo(f"run {result.run_id} as of {result.as_of}: {counts} ({result.seconds:.2f}s)")
+
+
+@cli.command()
+@click.option("--grade", help="Only this grade.")
+@click.option("--customer", help="Only this customer id.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+def grades(grade: str | None, customer: str | None, fmt: str, db_url: str | None,
+           playbook_ref: str | None) -> None:
+    """List customer grades: {customer_id, grade, since}."""
+    emit(queries.grades(db.connect(db_url), grade, customer), fmt, queries.GRADE_COLUMNS)
+
+
+@cli.group(cls=Cli)
+def grade() -> None:
+    """Manual grades."""
+
+
+@grade.command("set")
+@click.argument("customer")
+@click.argument("grade_name", metavar="GRADE")
+@click.option("--by", required=True, help="Id of the manager confirming the grade.")
+@click.option("--reason", required=True, help="Why: shown by explain.")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day the grade holds.")
+@common
+def grade_set(customer: str, grade_name: str, by: str, reason: str, until: Any,
+              db_url: str | None, playbook_ref: str | None) -> None:
+    """Set a customer's grade by hand; it wins over the rules until it expires.
+
+    Example: salesplay grade set C001 A --by M1 --reason "战略客户" --until 2024-12-31
+    """
+    from salesplay.rules.grading import set_manual_grade
+
+    book = playbook.load(playbook_ref)
+    with db.connect(db_url).begin() as conn:
+        set_manual_grade(conn, book, customer, grade_name, by, reason,
+                         until.date() if until else None, book.today())
+    click.echo(f"{customer}: grade {grade_name} set by {by}"
+               + (f" until {until.date()}" if until else ""))
+
+
+@cli.command()
+@click.option("--rule")
+@click.option("--assignee")
+@click.option("--status", type=click.Choice(["open", "done", "closed"]))
+@click.option("--subject", help="Only tasks about this customer or rep id.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+def tasks(rule: str | None, assignee: str | None, status: str | None, subject: str | None,
+          fmt: str, db_url: str | None, playbook_ref: str | None) -> None:
+    """List tasks: {id, rule, subject_type, subject_id, assignee_id, due, title, status}."""
+    rows = queries.tasks(db.connect(db_url), rule, assignee, status, subject)
+    emit(rows, fmt, queries.TASK_COLUMNS)
+
+
+@cli.group(cls=Cli)
+def task() -> None:
+    """Working with one task."""
+
+
+@task.command("done")
+@click.argument("task_id", metavar="ID", type=int)
+@click.option("--note", help="What was done.")
+@common
+def task_done(task_id: int, note: str | None, db_url: str | None, playbook_ref: str | None) -> None:
+    """Mark a task done; it does not come back for the same episode.
+
+    Example: salesplay task done 42 --note "已上门拜访"
+    """
+    book = playbook.load(playbook_ref)
+    queries.complete_task(db.connect(db_url), task_id, note, book.today())
+    click.echo(f"task {task_id}: done")
+
+
+@cli.command()
+@click.option("--rule")
+@click.option("--level", type=click.Choice(["green", "yellow", "red"]))
+@click.option("--status", type=click.Choice(["open", "resolved"]))
+@click.option("--subject", help="Only alerts about this customer or rep id.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+def alerts(rule: str | None, level: str | None, status: str | None, subject: str | None,
+           fmt: str, db_url: str | None, playbook_ref: str | None) -> None:
+    """List alerts: {id, rule, subject_type, subject_id, level, message, raised_on, status, resolved_on}."""
+    rows = queries.alerts(db.connect(db_url), rule, level, status, subject)
+    emit(rows, fmt, queries.ALERT_COLUMNS)
+
+
+@cli.command()
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+def runs(fmt: str, db_url: str | None, playbook_ref: str | None) -> None:
+    """List the run ledger: when, as of which date, which playbook, what was emitted."""
+    emit(queries.runs(db.connect(db_url)), fmt, queries.RUN_COLUMNS)
+
+
+@cli.command("explain")
+@click.argument("subject", type=click.Choice(["customer", "rep"]))
+@click.argument("subject_id", metavar="ID")
+@as_of_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+@common
+def explain_command(subject: str, subject_id: str, as_of: Any, fmt: str, db_url: str | None,
+                    playbook_ref: str | None) -> None:
+    """Every rule that applies to a customer or rep, whether it fires, and the deciding values.
+
+    Example: salesplay explain customer C0000001 --as-of 2024-07-01
+    """
+    book = playbook.load(playbook_ref)
+    report = explain.explain(db.connect(db_url), book, subject, subject_id, _as_of(as_of, book))
+    if fmt == "json":
+        emit([report], "json", list(report))
+        return
+    click.echo(f"{subject} {subject_id} as of {report['as_of']} ({book.path})")
+    for finding in report["findings"]:
+        mark = {True: "FIRES", False: "no", None: "—"}[finding["fired"]]
+        click.echo(f"  [{mark}] {finding['rule']}: {finding['summary']}")
+        for name, value in finding["values"].items():
+            click.echo(f"        {name} = {value}")
+    for kind in ("tasks", "alerts"):
+        for row in report[kind]:
+            text = row.get("title") or row.get("message")
+            click.echo(f"  {kind[:-1]} {row['id']} [{row['status']}] {row['rule']}: {text}")
+
+
+@cli.command("demo")
+@click.option("--customers", default=3000, show_default=True, help="How many customers.")
+@click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same data.")
+@as_of_option
+@click.option("--reset", is_flag=True, help="Empty the database first.")
+@common
+def demo_command(customers: int, seed: int, as_of: Any, reset: bool, db_url: str | None,
+                 playbook_ref: str | None) -> None:
+    """Build a demo database, evaluate the playbook on it and print a summary.
+
+    Example: salesplay demo --customers 5000
+    """
+    book = playbook.load(playbook_ref)
+    day = _as_of(as_of, book)
+    engine = db.connect(db_url)
+    summary = demo.run_demo(engine, book, day, demo.DemoSize(customers=customers), seed, reset)
+    click.echo(summary)
+
+
+def main() -> None:
+    cli(prog_name="salesplay")
+
+
+if __name__ == "__main__":
+    main()

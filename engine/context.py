@@ -1,0 +1,91 @@
+"""What a rule family sees while it runs: the connection, the playbook, the date, and helpers."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import metrics
+from .compiler import Scope, Typed
+from .emit import Signal, emit
+from .playbook import Playbook
+
+# The nearest manager of every rep: their own manager_id, else the head of their org unit or of
+# the nearest unit above that has one (never the rep themself).
+_REP_MANAGERS = """
+CREATE TEMPORARY TABLE rep_managers AS
+WITH RECURSIVE up(rep_id, unit_id, depth) AS (
+    SELECT r.id, r.org_unit_id, 0 FROM reps r WHERE r.org_unit_id IS NOT NULL
+  UNION ALL
+    SELECT up.rep_id, o.parent_id, up.depth + 1
+    FROM up JOIN org_units o ON o.id = up.unit_id
+    WHERE o.parent_id IS NOT NULL AND up.depth < 64
+),
+heads AS (
+    SELECT up.rep_id, o.manager_id, up.depth
+    FROM up JOIN org_units o ON o.id = up.unit_id
+    WHERE o.manager_id IS NOT NULL AND o.manager_id <> up.rep_id AND o.deleted = {false}
+),
+nearest AS (
+    SELECT h.rep_id, h.manager_id FROM heads h
+    WHERE h.depth = (SELECT min(h2.depth) FROM heads h2 WHERE h2.rep_id = h.rep_id)
+)
+SELECT r.id AS rep_id,
+       COALESCE(r.manager_id, (SELECT min(n.manager_id) FROM nearest n WHERE n.rep_id = r.id))
+         AS manager_id
+FROM reps r
+"""
+
+
+@dataclass
+class EvalContext:
+    """One evaluation: everything inside runs in conn's single transaction."""
+
+    conn: Connection
+    playbook: Playbook
+    as_of: date
+    run_id: int
+    counts: Counter[str] = field(default_factory=Counter)
+    _facts: dict[str, sa.Table] = field(default_factory=dict)
+    _managers: sa.Table | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    def facts(self, subject: str) -> sa.Table:
+        """The subject's facts table (fields and metrics), built once per run."""
+        if subject not in self._facts:
+            self._facts[subject] = metrics.materialize(self.conn, subject, self.playbook, self.as_of)
+        return self._facts[subject]
+
+    def scope(self, subject: str, table: Any, extra: dict[str, Any] | None = None) -> Scope:
+        return metrics.subject_scope(subject, self.playbook, table, self.as_of, extra)
+
+    def managers(self) -> sa.Table:
+        """rep_managers(rep_id, manager_id), built once per run."""
+        if self._managers is None:
+            self.conn.exec_driver_sql("DROP TABLE IF EXISTS rep_managers")
+            false = "false" if self.dialect == "postgresql" else "0"
+            self.conn.exec_driver_sql(_REP_MANAGERS.format(false=false))
+            self._managers = sa.Table("rep_managers", sa.MetaData(),
+                                      sa.Column("rep_id", sa.String()),
+                                      sa.Column("manager_id", sa.String()))
+        return self._managers
+
+    def emit(self, signal: Signal) -> None:
+        self.counts.update(emit(self.conn, signal, self.as_of, self.run_id, self.dialect))
+
+    def cleanup(self) -> None:
+        for table in [*self._facts.values(), self._managers]:
+            if table is not None:
+                self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+
+def typed(sql: Any, type_: str) -> Typed:
+    return Typed(sql, type_)

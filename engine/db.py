@@ -1,0 +1,169 @@
+"""Connecting, creating tables, and the few SQL constructs the two databases spell differently.
+
+Anything SQLite and PostgreSQL would answer differently is decided here, once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlmodel import SQLModel
+
+from . import models
+from .errors import SalesplayError
+
+DEFAULT_URL = "sqlite:///salesplay.db"
+CALENDAR_FIRST = date(1950, 1, 1)
+CALENDAR_LAST = date(2149, 12, 31)
+
+
+def database_url(url: str | None = None) -> str:
+    """--db, else SALESPLAY_DB, else an SQLite file in the working directory."""
+    return url or os.environ.get("SALESPLAY_DB") or DEFAULT_URL
+
+
+def connect(url: str | None = None, create: bool = True) -> Engine:
+    """An engine for the URL, with the tables created and the calendar filled."""
+    url = database_url(url)
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    try:
+        engine = sa.create_engine(url, future=True)
+    except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
+        raise SalesplayError(f"--db {url}: not a database URL I can use ({exc})") from None
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine)
+    if create:
+        try:
+            create_tables(engine)
+        except sa.exc.OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise SalesplayError(f"--db {engine.url!r}: cannot open the database: {reason}") from None
+    return engine
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    """WAL, a busy timeout, and write transactions that take the lock up front (BEGIN IMMEDIATE)."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA temp_store = MEMORY")
+        cursor.execute("PRAGMA cache_size = -262144")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_tables(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine)
+    with engine.begin() as conn:
+        have = conn.execute(sa.select(sa.func.count()).select_from(models.CalendarMonth)).scalar()
+        if not have:
+            _fill_calendar(conn)
+
+
+def _fill_calendar(conn: Connection) -> None:
+    days = []
+    day = CALENDAR_FIRST
+    while day <= CALENDAR_LAST:
+        days.append({"day": day, "day_num": day.toordinal(),
+                     "month_num": day.year * 12 + day.month - 1, "dom": day.day})
+        day += timedelta(days=1)
+    conn.execute(sa.insert(models.CalendarDay), days)
+    months: dict[int, dict[str, int]] = {}
+    for row in days:
+        month = months.setdefault(row["month_num"], {"month_num": row["month_num"],
+                                                     "first_day_num": row["day_num"], "days": 0})
+        month["days"] += 1
+    conn.execute(sa.insert(models.CalendarMonth), list(months.values()))
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One all-or-nothing unit of work."""
+    with engine.begin() as conn:
+        yield conn
+
+
+def upsert(table: sa.Table, dialect: str) -> Any:
+    """The dialect's INSERT that understands ON CONFLICT."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_ignore(table: sa.Table, select: sa.Select[Any], columns: list[str], dialect: str) -> Any:
+    """INSERT … SELECT … ON CONFLICT DO NOTHING: the database's unique keys decide, not Python."""
+    # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join's ON after a SELECT.
+    return upsert(table, dialect).from_select(columns, select.where(sa.true())).on_conflict_do_nothing()
+
+
+# ---- constructs spelled differently by the two databases --------------------------------
+
+
+class json_object(FunctionElement[Any]):  # noqa: N801 - reads like the SQL it makes
+    """json_object('k', v, …) on SQLite, json_build_object on PostgreSQL."""
+
+    inherit_cache = True
+    type = sa.JSON()
+
+
+@compiles(json_object)
+def _json_object_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_object({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(json_object, "postgresql")
+def _json_object_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"json_build_object({compiler.process(element.clauses, **kw)})"
+
+
+class floor_int(FunctionElement[int]):  # noqa: N801
+    """The largest integer not above x, as an integer, the same on both databases."""
+
+    inherit_cache = True
+    type = sa.BigInteger()
+
+
+@compiles(floor_int)
+def _floor_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(element.clauses, **kw)
+    # CAST truncates toward zero; step down one where that went up.
+    return f"(CAST(({x}) AS INTEGER) - (({x}) < CAST(({x}) AS INTEGER)))"
+
+
+@compiles(floor_int, "postgresql")
+def _floor_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    return f"CAST(floor({compiler.process(element.clauses, **kw)}) AS BIGINT)"
+
+
+def ratio(numerator: ColumnElement[Any], denominator: ColumnElement[Any]) -> ColumnElement[Any]:
+    """numerator / denominator as a double, correctly rounded on both; null when dividing by 0."""
+    return sa.cast(numerator, sa.Double()) / sa.func.nullif(denominator, 0)
+
+
+def as_text(value: ColumnElement[Any]) -> ColumnElement[str]:
+    return sa.cast(value, sa.String())
+
+
+def fetch(conn: Connection, model: Any, key: Any) -> Any:
+    """One row by primary key, or None."""
+    table = model.__table__
+    pk = list(table.primary_key.columns)[0]
+    return conn.execute(sa.select(table).where(pk == key)).first()

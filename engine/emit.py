@@ -1,0 +1,154 @@
+"""Turning a rule's firing rows into tasks and alerts, exactly once.
+
+A rule hands over candidate rows (subject, episode, fires, texts …). An *episode* is one stretch
+of time during which the condition holds for a subject: it opens when the condition first holds
+and clears when it no longer does. A task or alert belongs to one episode, under the unique key
+(rule, subject, episode, seq); a condition that clears and holds again opens seq + 1. So:
+re-running emits nothing new, a task closed by hand does not come back, and a unique constraint
+settles two evaluations racing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .db import insert_ignore
+from .models import Alert, Episode, Task
+
+SIGNAL_COLUMNS: list[tuple[str, Any]] = [
+    ("subject_id", sa.String()),
+    ("episode", sa.String()),
+    ("fires", sa.Boolean()),
+    ("assignee_id", sa.String()),
+    ("due", sa.Date()),
+    ("title", sa.String()),
+    ("level", sa.String()),
+    ("message", sa.String()),
+    ("detail", sa.JSON()),
+]
+
+
+@dataclass
+class Signal:
+    """What one rule says this run. `rows` selects the SIGNAL_COLUMNS by those names.
+
+    clear_by "subject": every live subject is evaluated, so any open episode of the rule that
+    does not fire now is cleared (follow-up: a new contact moves the due date). clear_by
+    "episode": only the (subject, episode) pairs among rows are judged (a target's period).
+    """
+
+    rule: str
+    subject_type: str
+    rows: sa.Select[Any]
+    task: bool = False
+    alert: bool = False
+    clear_by: str = "subject"
+
+
+def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: str) -> dict[str, int]:
+    """Store the signal's new tasks and alerts, close what cleared; return counts."""
+    sig = sa.Table("signal_rows", sa.MetaData(),
+                   *[sa.Column(n, t) for n, t in SIGNAL_COLUMNS], prefixes=["TEMPORARY"])
+    conn.exec_driver_sql("DROP TABLE IF EXISTS signal_rows")
+    sig.create(conn)
+    conn.execute(sig.insert().from_select([n for n, _ in SIGNAL_COLUMNS], signal.rows))
+    conn.exec_driver_sql("CREATE INDEX signal_rows_key ON signal_rows (subject_id, episode)")
+
+    ep = Episode.__table__  # type: ignore[attr-defined]
+    same = sa.and_(sig.c.subject_id == ep.c.subject_id, sig.c.episode == ep.c.episode)
+    firing = sa.exists().where(same, sig.c.fires == sa.true())
+    judged_false = sa.exists().where(same, sig.c.fires == sa.false())
+    clears = ~firing if signal.clear_by == "subject" else sa.and_(judged_false, ~firing)
+    counts: dict[str, int] = {}
+    cleared = conn.execute(
+        ep.update()
+        .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
+               ep.c.cleared_on.is_(None), clears)
+        .values(cleared_on=as_of)
+    ).rowcount
+    if cleared:
+        counts.update(_close(conn, signal, as_of))
+
+    open_episode = (
+        sa.select(ep.c.id)
+        .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
+               ep.c.subject_id == sig.c.subject_id, ep.c.episode == sig.c.episode,
+               ep.c.cleared_on.is_(None))
+        .exists()
+    )
+    last_seq = (
+        sa.select(sa.func.coalesce(sa.func.max(ep.c.seq), 0))
+        .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
+               ep.c.subject_id == sig.c.subject_id, ep.c.episode == sig.c.episode)
+        .scalar_subquery()
+    )
+    new_episodes = sa.select(
+        sa.literal(signal.rule), sa.literal(signal.subject_type), sig.c.subject_id,
+        sig.c.episode, last_seq + 1, sa.literal(as_of, sa.Date()), sa.literal(run_id),
+    ).where(sig.c.fires == sa.true(), ~open_episode)
+    conn.execute(insert_ignore(
+        ep, new_episodes,
+        ["rule", "subject_type", "subject_id", "episode", "seq", "opened_on", "run_id"], dialect,
+    ))
+
+    fresh = (
+        sa.select(sig, ep.c.seq.label("seq"))
+        .join_from(sig, ep, same)
+        .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
+               ep.c.run_id == run_id, ep.c.opened_on == as_of, ep.c.cleared_on.is_(None),
+               sig.c.fires == sa.true())
+        .subquery("fresh")
+    )
+    common = [sa.literal(signal.rule), sa.literal(signal.subject_type), fresh.c.subject_id,
+              fresh.c.episode, fresh.c.seq]
+    key_cols = ["rule", "subject_type", "subject_id", "episode", "seq"]
+    if signal.task:
+        rows = sa.select(*common, fresh.c.assignee_id, fresh.c.due, fresh.c.title,
+                         sa.literal("open"), sa.literal(as_of, sa.Date()), fresh.c.detail,
+                         sa.literal(run_id))
+        counts["tasks"] = conn.execute(insert_ignore(
+            Task.__table__, rows,  # type: ignore[attr-defined]
+            [*key_cols, "assignee_id", "due", "title", "status", "created_on", "detail", "run_id"],
+            dialect,
+        )).rowcount
+    if signal.alert:
+        rows = sa.select(*common, fresh.c.assignee_id, fresh.c.level, fresh.c.message,
+                         sa.literal(as_of, sa.Date()), sa.literal("open"), fresh.c.detail,
+                         sa.literal(run_id))
+        counts["alerts"] = conn.execute(insert_ignore(
+            Alert.__table__, rows,  # type: ignore[attr-defined]
+            [*key_cols, "recipient_id", "level", "message", "raised_on", "status", "detail",
+             "run_id"],
+            dialect,
+        )).rowcount
+    conn.exec_driver_sql("DROP TABLE signal_rows")
+    return counts
+
+
+def _close(conn: Connection, signal: Signal, as_of: date) -> dict[str, int]:
+    """Close open tasks and resolve open alerts whose episode has just cleared."""
+    ep = Episode.__table__  # type: ignore[attr-defined]
+    counts = {}
+    for table, status, closed, day_col, key in (
+        (Task.__table__, "closed", "open", "closed_on", "tasks_closed"),  # type: ignore[attr-defined]
+        (Alert.__table__, "resolved", "open", "resolved_on", "alerts_resolved"),  # type: ignore[attr-defined]
+    ):
+        episode_cleared = (
+            sa.select(ep.c.id)
+            .where(ep.c.rule == table.c.rule, ep.c.subject_type == table.c.subject_type,
+                   ep.c.subject_id == table.c.subject_id, ep.c.episode == table.c.episode,
+                   ep.c.seq == table.c.seq, ep.c.cleared_on.is_not(None))
+            .exists()
+        )
+        counts[key] = conn.execute(
+            table.update()
+            .where(table.c.rule == signal.rule, table.c.subject_type == signal.subject_type,
+                   table.c.status == closed, episode_cleared)
+            .values({"status": status, day_col: as_of})
+        ).rowcount
+    return counts

@@ -1,0 +1,50 @@
+"""One exception root for everything a user can get wrong; cli.py prints it as one line."""
+
+from __future__ import annotations
+
+
+class SalesplayError(Exception):
+    """Bad input from a user: printed as one line, exit status 2."""
+
+    exit_code = 2
+
+
+class PlaybookError(SalesplayError):
+    """A playbook problem, located by file, line and YAML path."""
+
+    def __init__(self, message: str, file: str = "", line: int = 0, path: str = "") -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.path = path
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file else ""
+        field = f"{self.path}: " if self.path else ""
+        return f"{where}{field}{self.message}"
+
+
+class PlaybookErrors(SalesplayError):
+    """Several playbook problems at once, one line each, sorted by file and line."""
+
+    def __init__(self, errors: list[PlaybookError]) -> None:
+        self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.path))
+        super().__init__("\n".join(e.render() for e in self.errors))
+
+
+class RecordError(SalesplayError):
+    """A rejected import file: every bad row, one `FILE:LINE: column: reason` line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class ExpressionError(Exception):
+    """A problem inside one condition or formula; the loader adds file, line and path."""
+
+    def __init__(self, message: str, column: int = 0) -> None:
+        self.message = message
+        self.column = column
+        super().__init__(message)

@@ -1,0 +1,422 @@
+"""`salesplay import KIND FILE`: CSV, JSON Lines or Excel, all or nothing.
+
+Rows are parsed in Python (that is where a file is read), staged in a temporary table, checked
+set-based (references), then upserted by id with one INSERT … SELECT … ON CONFLICT. Any bad row
+rejects the whole file with `FILE:LINE: column: reason` lines and leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .db import upsert
+from .errors import RecordError, SalesplayError
+from .models import Customer, OwnerChange
+from .records import KINDS, Column, Kind
+
+BATCH = 5000
+MAX_REPORTED = 200
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    rows: int
+    inserted: int
+    updated: int
+    deleted: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+# ---- reading files --------------------------------------------------------------------------
+
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    """(header, rows with their line numbers) from a .csv, .jsonl/.ndjson or .xlsx file."""
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise SalesplayError(f"{path}: no such file")
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path)
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return _read_jsonl(path)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
+    raise SalesplayError(f"{path}: unknown file type '{suffix}': use .csv, .jsonl or .xlsx")
+
+
+def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    handle = path.open(encoding="utf-8-sig", newline="")  # utf-8-sig: Excel's BOM
+    try:
+        reader = csv.reader(handle)
+        header = [h.strip() for h in next(reader, [])]
+    except UnicodeDecodeError:
+        handle.close()
+        raise SalesplayError(f"{path}:1: the file is not UTF-8: save it as 'CSV UTF-8'") from None
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        with handle:
+            try:
+                for values in reader:
+                    if not any(v.strip() for v in values):
+                        continue
+                    if len(values) > len(header):
+                        raise RecordError([f"{path}:{reader.line_num}: row has {len(values)} "
+                                           f"values but the header has {len(header)} columns"])
+                    yield reader.line_num, dict(zip(header, values, strict=False))
+            except UnicodeDecodeError:
+                raise RecordError([f"{path}:{reader.line_num + 1}: not UTF-8 text: save the "
+                                   "file as 'CSV UTF-8'"]) from None
+
+    return header, rows()
+
+
+def _read_jsonl(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    try:
+        lines = path.read_text("utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise SalesplayError(f"{path}:1: the file is not UTF-8") from None
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    problems = []
+    header: dict[str, None] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(f"{path}:{number}: not valid JSON: {exc.msg}")
+            continue
+        if not isinstance(obj, dict):
+            problems.append(f"{path}:{number}: each line must be a JSON object")
+            continue
+        header.update(dict.fromkeys(obj))
+        parsed.append((number, obj))
+    if problems:
+        raise RecordError(problems)
+    return list(header), iter(parsed)
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise SalesplayError(f"{path}: cannot read the workbook: {exc}") from None
+    sheet = book.worksheets[0]
+    values = sheet.iter_rows(values_only=True)
+    first = next(values, ())
+    header = [str(h).strip() if h is not None else "" for h in first]
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        for number, row in enumerate(values, start=2):
+            if all(v is None or str(v).strip() == "" for v in row):
+                continue
+            yield number, dict(zip(header, row, strict=False))
+        book.close()
+
+    return header, rows()
+
+
+# ---- converting values ----------------------------------------------------------------------
+
+TRUE = {"true", "1", "yes", "y", "t", "是", "真", "对"}
+FALSE = {"false", "0", "no", "n", "f", "否", "假", "不是"}
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip().replace("/", "-")
+    try:
+        return date.fromisoformat(text[:10] if len(text) > 10 and text[10] in " T" else text)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a date (write YYYY-MM-DD)") from None
+
+
+def _datetime(zone: ZoneInfo) -> Callable[[Any], datetime]:
+    def convert(value: Any) -> datetime:
+        if isinstance(value, datetime):
+            moment = value
+        elif isinstance(value, date):
+            moment = datetime(value.year, value.month, value.day)
+        else:
+            text = str(value).strip().replace("/", "-")
+            try:
+                moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                raise ValueError(f"'{value}' is not a date and time (write YYYY-MM-DD HH:MM)") from None
+        if moment.tzinfo is not None:  # an offset: convert to the playbook's local time
+            moment = moment.astimezone(zone).replace(tzinfo=None)
+        return moment
+    return convert
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, (int, Decimal)):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    text = str(value).strip().replace(",", "").replace("，", "")
+    try:
+        result = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"'{value}' is not a number") from None
+    if not result.is_finite():
+        raise ValueError(f"'{value}' is not a number")
+    return result
+
+
+def _hundredths(value: Any) -> int:
+    amount = _decimal(value) * 100
+    if amount != amount.to_integral_value():
+        raise ValueError(f"'{value}' has more than 2 decimal places")
+    return int(amount)
+
+
+def _int(value: Any) -> int:
+    number = _decimal(value)
+    if number != number.to_integral_value():
+        raise ValueError(f"'{value}' is not a whole number")
+    return int(number)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    raise ValueError(f"'{value}' is not true or false")
+
+
+def converter(column: Column, zone: ZoneInfo) -> Callable[[Any], Any]:
+    base: Callable[[Any], Any] = {
+        "text": _text, "date": _date, "datetime": _datetime(zone), "money": _hundredths,
+        "decimal": _hundredths, "int": _int, "number": lambda v: float(_decimal(v)),
+        "bool": _bool,
+    }[column.type]
+    if not (column.choices or column.low is not None):
+        return base
+
+    def checked(value: Any) -> Any:
+        result = base(value)
+        if column.choices and result not in column.choices:
+            raise ValueError(f"'{result}' is not one of {', '.join(column.choices)}")
+        if column.low is not None and not (column.low <= result <= (column.high or result)):
+            raise ValueError(f"{result} is outside {column.low:g}–{column.high:g}")
+        return result
+    return checked
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+# ---- importing ------------------------------------------------------------------------------
+
+
+def import_file(engine: Engine, kind_name: str, path: Path, full: bool = False,
+                timezone_name: str = "Asia/Shanghai",
+                progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Import one file of one record kind; raise RecordError (data untouched) on any bad row."""
+    kind = _kind(kind_name)
+    header, rows = read_rows(path)
+    with engine.begin() as conn:
+        return import_rows(conn, kind, header, rows, str(path), full, ZoneInfo(timezone_name),
+                           progress)
+
+
+def _kind(name: str) -> Kind:
+    if name not in KINDS:
+        close = difflib.get_close_matches(name, list(KINDS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise SalesplayError(f"KIND: unknown record kind '{name}'{hint}; one of {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def import_rows(conn: Connection, kind: Kind, header: list[str],
+                rows: Iterator[tuple[int, dict[str, Any]]], source: str, full: bool,
+                zone: ZoneInfo, progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Stage, check and upsert rows inside the caller's transaction."""
+    notes: list[str] = []
+    problems: list[str] = []
+    known = {c.name for c in kind.columns}
+    missing = [c.name for c in kind.columns if c.header and c.name not in header]
+    for name in missing:
+        problems.append(f"{source}:1: {name}: missing column")
+    extra = [h for h in header if h and h not in known]
+    if extra and not kind.extra_to_attrs:
+        for name in extra:
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            notes.append(f"{source}:1: {name}: not a {kind.name} column{hint}; ignored")
+    if problems:
+        raise RecordError(problems)
+
+    stage = _staging_table(kind)
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
+    stage.create(conn)
+    converters = [(c, converter(c, zone)) for c in kind.columns]
+    seen: dict[str, int] = {}
+    batch: list[dict[str, Any]] = []
+    count = 0
+    for line, raw in rows:
+        record: dict[str, Any] = {"_line": line}
+        for column, convert in converters:
+            value = raw.get(column.name)
+            if _blank(value):
+                if column.value:
+                    problems.append(f"{source}:{line}: {column.name}: a value is required")
+                record[column.column] = column.default
+                continue
+            try:
+                record[column.column] = convert(value)
+            except ValueError as exc:
+                problems.append(f"{source}:{line}: {column.name}: {exc}")
+                record[column.column] = None
+        if kind.extra_to_attrs:
+            attrs = {k: _text(v) for k, v in raw.items() if k and k not in known and not _blank(v)}
+            record["attrs"] = attrs or None
+        if kind.name == "activities" and record.get("occurred_at") is not None:
+            record["occurred_on"] = record["occurred_at"].date()
+        rid = record.get("id")
+        if rid is not None:
+            if rid in seen:
+                problems.append(f"{source}:{line}: id: '{rid}' appears twice (first on line "
+                                f"{seen[rid]})")
+            seen[rid] = line
+        if kind.name == "targets":
+            start, end = record.get("period_start"), record.get("period_end")
+            if start and end and end < start:
+                problems.append(f"{source}:{line}: period_end: {end} is before period_start {start}")
+        batch.append(record)
+        count += 1
+        if len(batch) >= BATCH:
+            if not problems:
+                conn.execute(stage.insert(), batch)
+            batch = []
+            if progress:
+                progress(count)
+        if len(problems) > MAX_REPORTED:
+            break
+    if batch and not problems:
+        conn.execute(stage.insert(), batch)
+    if not problems:
+        problems.extend(_reference_problems(conn, kind, stage, source))
+    if problems:
+        if len(problems) > MAX_REPORTED:
+            problems = [*problems[:MAX_REPORTED], f"{source}: … and more; fix these first"]
+        raise RecordError(problems)
+    result = _apply(conn, kind, stage, full)
+    result.rows = count
+    result.notes = notes
+    conn.exec_driver_sql(f"DROP TABLE {stage.name}")
+    return result
+
+
+def _staging_table(kind: Kind) -> sa.Table:
+    target = kind.model.__table__  # type: ignore[attr-defined]
+    cols = [sa.Column("_line", sa.Integer())]
+    for column in target.columns:
+        if column.name != "deleted":
+            cols.append(sa.Column(column.name, column.type))
+    return sa.Table(f"staging_{kind.name}", sa.MetaData(), *cols, prefixes=["TEMPORARY"])
+
+
+def _reference_problems(conn: Connection, kind: Kind, stage: sa.Table, source: str) -> list[str]:
+    problems: list[tuple[int, str]] = []
+    refs = [(c, c.ref) for c in kind.columns if c.ref]
+    if kind.name == "targets":
+        refs = [(c, "reps") for c in kind.columns if c.name == "owner_id"]
+    for column, ref in refs:
+        target = KINDS[ref].model.__table__  # type: ignore[attr-defined]
+        value = stage.c[column.column]
+        exists = sa.exists().where(target.c.id == value)
+        condition = [value.is_not(None), ~exists]
+        if ref == kind.name:  # a row may point at another row of the same file
+            other = stage.alias("other")
+            condition.append(~sa.exists().where(other.c.id == value))
+        if kind.name == "targets":
+            org = KINDS["org_units"].model.__table__  # type: ignore[attr-defined]
+            is_rep = stage.c.owner_type == "rep"
+            condition = [value.is_not(None), sa.or_(
+                sa.and_(is_rep, ~exists),
+                sa.and_(~is_rep, ~sa.exists().where(org.c.id == value)),
+            )]
+        for line, bad, owner_type in conn.execute(
+            sa.select(stage.c._line, value,
+                      stage.c.owner_type if kind.name == "targets" else sa.literal(""))
+            .where(*condition).order_by(stage.c._line)
+        ):
+            what = (owner_type or ref.rstrip("s")).replace("org_unit", "org unit")
+            problems.append((line, f"{source}:{line}: {column.name}: unknown {what} '{bad}'"))
+    return [text for _, text in sorted(problems)]
+
+
+def _apply(conn: Connection, kind: Kind, stage: sa.Table, full: bool) -> ImportResult:
+    target = kind.model.__table__  # type: ignore[attr-defined]
+    names = [c.name for c in stage.columns if c.name != "_line"]
+    existing = conn.execute(
+        sa.select(sa.func.count()).select_from(stage).where(
+            sa.exists().where(target.c.id == stage.c.id))
+    ).scalar_one()
+    total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
+    if kind.model is Customer:
+        _record_owner_changes(conn, stage)
+    insert = upsert(target, conn.dialect.name).from_select(
+        [*names, "deleted"],
+        sa.select(*[stage.c[n] for n in names], sa.false()).where(sa.true()),
+    )
+    conn.execute(insert.on_conflict_do_update(
+        index_elements=["id"],
+        set_={**{n: insert.excluded[n] for n in names if n != "id"}, "deleted": sa.false()},
+    ))
+    deleted = 0
+    if full:
+        deleted = conn.execute(
+            target.update()
+            .where(target.c.deleted == sa.false(), ~sa.exists().where(stage.c.id == target.c.id))
+            .values(deleted=True)
+        ).rowcount
+    return ImportResult(kind.name, total, total - existing, existing, deleted)
+
+
+def _record_owner_changes(conn: Connection, stage: sa.Table) -> None:
+    """The CRM is the source of truth for owners: record every owner it changes, with why."""
+    c = Customer.__table__  # type: ignore[attr-defined]
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    changed = sa.or_(
+        sa.and_(c.c.owner_id.is_(None), stage.c.owner_id.is_not(None)),
+        sa.and_(c.c.owner_id.is_not(None), stage.c.owner_id.is_(None)),
+        c.c.owner_id != stage.c.owner_id,
+    )
+    conn.execute(sa.insert(OwnerChange.__table__).from_select(  # type: ignore[attr-defined]
+        ["customer_id", "old_owner_id", "new_owner_id", "changed_at", "reason", "source"],
+        sa.select(stage.c.id, c.c.owner_id, stage.c.owner_id, sa.literal(now, sa.DateTime()),
+                  sa.literal("owner changed in the CRM export"), sa.literal("import"))
+        .join(c, c.c.id == stage.c.id).where(changed),
+    ))

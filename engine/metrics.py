@@ -1,0 +1,474 @@
+"""Metrics: named aggregates over a subject's records, compiled to one grouped query per source.
+
+    revenue_6m: {sum: orders.amount, window: last 6 months}
+    pipeline:   {sum: deals.amount, where: "status = 'open'"}
+    last_visit: {latest: activities.occurred_on, where: "channel in ('visit', 'video')"}
+    ratio:      {formula: "revenue_6m / pipeline"}
+
+A metric has no subject of its own: used for customers it groups by customer, for reps by rep,
+for a target by the target's owner within the target's period.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import dates
+from . import expressions as ex
+from .compiler import Scope, Typed, compile_condition, compile_expression, unknown_name
+from .errors import ExpressionError
+from .models import Activity, Customer, Deal, Order, Payment, Rep, Survey
+from .playbook import Playbook
+
+Sql = Any
+AGGREGATES = ("sum", "count", "min", "max", "avg", "latest")
+FIELD_TYPES = {"text": "text", "number": "number", "amount": "amount", "date": "date",
+               "bool": "bool", "yes/no": "bool"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A record table metrics can aggregate: its date column and how it links to subjects."""
+
+    name: str
+    select: Callable[[], sa.Select[Any]]  # columns: id, deleted, day, link columns, fields
+    day: str | None
+    links: dict[str, str]  # subject type -> column in select
+    fields: dict[str, str]  # field -> value type
+
+
+def _orders() -> sa.Select[Any]:
+    o = Order.__table__.c  # type: ignore[attr-defined]
+    return sa.select(o.id, o.deleted, o.ordered_on.label("day"), o.customer_id, o.rep_id,
+                     o.amount_cents.label("amount"), o.collected_cents.label("collected_amount"),
+                     o.ordered_on, o.product)
+
+
+def _payments() -> sa.Select[Any]:
+    p = Payment.__table__.c  # type: ignore[attr-defined]
+    o = Order.__table__.c  # type: ignore[attr-defined]
+    return (sa.select(p.id, p.deleted, p.paid_on.label("day"), o.customer_id, o.rep_id,
+                      p.amount_cents.label("amount"), p.paid_on, p.order_id, o.product)
+            .join_from(Payment.__table__, Order.__table__, p.order_id == o.id)  # type: ignore[attr-defined]
+            .where(o.deleted == sa.false()))
+
+
+def _deals() -> sa.Select[Any]:
+    d = Deal.__table__.c  # type: ignore[attr-defined]
+    return sa.select(d.id, d.deleted, sa.null().label("day"), d.customer_id, d.rep_id,
+                     d.amount_cents.label("amount"), d.stage, d.status, d.expected_close,
+                     d.stage_changed_on)
+
+
+def _activities() -> sa.Select[Any]:
+    a = Activity.__table__.c  # type: ignore[attr-defined]
+    return sa.select(a.id, a.deleted, a.occurred_on.label("day"), a.customer_id, a.rep_id,
+                     a.channel, a.occurred_on, a.occurred_on.label("occurred_at"))
+
+
+def _surveys() -> sa.Select[Any]:
+    s = Survey.__table__.c  # type: ignore[attr-defined]
+    c = Customer.__table__.c  # type: ignore[attr-defined]
+    return (sa.select(s.id, s.deleted, s.surveyed_on.label("day"), s.customer_id,
+                      c.owner_id.label("rep_id"), s.nps, s.satisfaction, s.complaint,
+                      s.surveyed_on)
+            .join_from(Survey.__table__, Customer.__table__, s.customer_id == c.id))  # type: ignore[attr-defined]
+
+
+def _customers() -> sa.Select[Any]:
+    c = Customer.__table__.c  # type: ignore[attr-defined]
+    return sa.select(c.id, c.deleted, c.created_on.label("day"), c.owner_id.label("rep_id"),
+                     c.industry, c.strategic, c.status, c.created_on)
+
+
+SOURCES: dict[str, Source] = {
+    "orders": Source("orders", _orders, "day", {"customer": "customer_id", "rep": "rep_id"},
+                     {"amount": "amount", "collected_amount": "amount", "ordered_on": "date",
+                      "product": "text"}),
+    "payments": Source("payments", _payments, "day", {"customer": "customer_id", "rep": "rep_id"},
+                       {"amount": "amount", "paid_on": "date", "product": "text"}),
+    "deals": Source("deals", _deals, None, {"customer": "customer_id", "rep": "rep_id"},
+                    {"amount": "amount", "stage": "text", "status": "text",
+                     "expected_close": "date", "stage_changed_on": "date"}),
+    "activities": Source("activities", _activities, "day",
+                         {"customer": "customer_id", "rep": "rep_id"},
+                         {"channel": "text", "occurred_on": "date", "occurred_at": "date"}),
+    "surveys": Source("surveys", _surveys, "day", {"customer": "customer_id", "rep": "rep_id"},
+                      {"nps": "number", "satisfaction": "number", "complaint": "bool",
+                       "surveyed_on": "date"}),
+    "customers": Source("customers", _customers, "day", {"rep": "rep_id"},
+                        {"industry": "text", "strategic": "bool", "status": "text",
+                         "created_on": "date"}),
+}
+
+# The fields of each subject, as (column, type); customers also get the playbook's `fields:`.
+SUBJECT_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
+    "customer": {"id": ("id", "text"), "name": ("name", "text"), "owner_id": ("owner_id", "text"),
+                 "org_unit_id": ("org_unit_id", "text"), "industry": ("industry", "text"),
+                 "strategic": ("strategic", "bool"), "status": ("status", "text"),
+                 "created_on": ("created_on", "date")},
+    "rep": {"id": ("id", "text"), "name": ("name", "text"), "org_unit_id": ("org_unit_id", "text"),
+            "manager_id": ("manager_id", "text"), "hired_on": ("hired_on", "date"),
+            "exam_score": ("exam_score", "number"), "active": ("active", "bool")},
+}
+SUBJECT_TABLES = {"customer": Customer, "rep": Rep}
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    path: tuple[str | int, ...]
+    formula: str | None = None
+    aggregate: str | None = None
+    source: str | None = None
+    field: str | None = None
+    where: str | None = None
+    window: str = "all time"
+
+    @property
+    def per_target(self) -> bool:
+        return self.window == "target period"
+
+
+def declared(playbook: Playbook) -> dict[str, Metric]:
+    """The playbook's metrics, parsed (their syntax was checked by check_metrics)."""
+    out: dict[str, Metric] = {}
+    for name, spec in (playbook.section("metrics") or {}).items():
+        path = ("metrics", name)
+        if "formula" in spec:
+            out[name] = Metric(name, path, formula=str(spec["formula"]))
+            continue
+        aggregate = next(a for a in AGGREGATES if a in spec)
+        target = str(spec[aggregate])
+        source, _, field_name = target.partition(".")
+        out[name] = Metric(name, path, aggregate=aggregate, source=source,
+                           field=field_name or None, where=spec.get("where"),
+                           window=dates.check_window(spec.get("window", "all time")))
+    return out
+
+
+def custom_fields(playbook: Playbook) -> dict[str, str]:
+    return {name: FIELD_TYPES[str(t)] for name, t in (playbook.section("fields") or {}).items()}
+
+
+def check_metrics(playbook: Playbook) -> None:
+    """Every metric's source, field, filter and window exist and agree in type."""
+    metrics = playbook.section("metrics") or {}
+    for name, spec in metrics.items():
+        path: tuple[str | int, ...] = ("metrics", name)
+        if not name.isidentifier():
+            raise playbook.error(path, f"'{name}' cannot be a metric name: use letters, digits "
+                                 "and _ (Chinese letters too), not starting with a digit")
+        if name in SUBJECT_FIELDS["customer"] or name in SUBJECT_FIELDS["rep"]:
+            raise playbook.error(path, f"'{name}' is already a record field; pick another name")
+        if "formula" in spec:
+            continue
+        aggregate = next(a for a in AGGREGATES if a in spec)
+        source_name, _, field_name = str(spec[aggregate]).partition(".")
+        if source_name not in SOURCES:
+            raise playbook.error((*path, aggregate), unknown_name(source_name, SOURCES)
+                                 .replace("name", "record kind"))
+        source = SOURCES[source_name]
+        if aggregate == "count":
+            if field_name:
+                raise playbook.error((*path, aggregate), f"count takes a record kind, e.g. "
+                                     f"'count: {source_name}', not a field")
+        else:
+            if not field_name:
+                raise playbook.error((*path, aggregate), f"{aggregate} needs a field, e.g. "
+                                     f"'{source_name}.{next(iter(source.fields))}'")
+            if field_name not in source.fields:
+                raise playbook.error((*path, aggregate), unknown_name(field_name, source.fields)
+                                     .replace("name", f"field of {source_name}"))
+            kind = source.fields[field_name]
+            if aggregate in ("sum", "avg") and kind not in ("amount", "number"):
+                raise playbook.error((*path, aggregate), f"cannot {aggregate} {field_name}: it "
+                                     f"is {'a date' if kind == 'date' else kind}, not a number")
+        if "window" in spec:
+            try:
+                dates.check_window(spec["window"])
+            except ExpressionError as exc:
+                raise playbook.expression_error((*path, "window"), exc) from None
+            if spec["window"] != "all time" and source.day is None:
+                raise playbook.error((*path, "window"), f"{source_name} records carry no date, "
+                                     "so a window cannot apply to them")
+        if "where" in spec:
+            try:
+                compile_condition(str(spec["where"]), record_scope(source, date(2000, 1, 1)))
+            except ExpressionError as exc:
+                raise playbook.expression_error((*path, "where"), exc) from None
+    # Formulas last: they may name any other metric, and must not loop.
+    for subject in ("customer", "rep"):
+        table = placeholder_table(subject, playbook)
+        scope = subject_scope(subject, playbook, table, date(2000, 1, 1))
+        for metric in declared(playbook).values():
+            if metric.formula and not any(
+                declared(playbook)[n].per_target for n in _formula_names(playbook, metric)
+            ):
+                try:
+                    scope.resolve(metric.name, 0)
+                except ExpressionError as exc:
+                    raise playbook.expression_error((*metric.path, "formula"), exc) from None
+
+
+def _formula_names(playbook: Playbook, metric: Metric, seen: frozenset[str] = frozenset()) -> set[str]:
+    metrics = declared(playbook)
+    out: set[str] = set()
+    try:
+        names = ex.names_in(ex.parse(metric.formula or ""))
+    except ExpressionError:
+        return out
+    for name in names:
+        if name in metrics and name not in seen:
+            out.add(name)
+            if metrics[name].formula:
+                out |= _formula_names(playbook, metrics[name], seen | {metric.name})
+    return out
+
+
+def record_scope(source: Source, as_of: date, table: Any = None) -> Scope:
+    """Names usable in a metric's `where`: the source's fields."""
+    names: dict[str, Any] = {}
+    for name, kind in source.fields.items():
+        column = table.c[name] if table is not None else sa.column(name)
+        names[name] = Typed(column, kind)
+    return Scope(names, as_of, f"{source.name} records")
+
+
+# ---- subject scopes and the facts table -------------------------------------------------
+
+
+def applicable(playbook: Playbook, subject: str) -> list[Metric]:
+    """Aggregate metrics that can be computed for this subject (not per-target ones)."""
+    return [
+        m for m in declared(playbook).values()
+        if m.aggregate and not m.per_target and subject in SOURCES[str(m.source)].links
+    ]
+
+
+def _value_type(playbook: Playbook, metric: Metric) -> str:
+    if metric.aggregate == "count":
+        return "number"
+    return SOURCES[str(metric.source)].fields[str(metric.field)]
+
+
+def _column_type(kind: str, metric: Metric | None = None) -> Any:
+    if kind == "amount":
+        return sa.Float() if metric and metric.aggregate == "avg" else sa.BigInteger()
+    if kind == "number":
+        return sa.BigInteger() if metric and metric.aggregate == "count" else sa.Float()
+    return {"date": sa.Date(), "text": sa.String(), "bool": sa.Boolean()}[kind]
+
+
+def fact_columns(subject: str, playbook: Playbook) -> list[tuple[str, str, Any]]:
+    """(name, value type, SQL type) of every column of the subject's facts table."""
+    cols = [(name, kind, _column_type(kind)) for name, (_, kind) in SUBJECT_FIELDS[subject].items()]
+    if subject == "customer":
+        cols += [(name, kind, _column_type(kind)) for name, kind in custom_fields(playbook).items()]
+    cols += [(m.name, _value_type(playbook, m), _column_type(_value_type(playbook, m), m))
+             for m in applicable(playbook, subject)]
+    return cols
+
+
+def placeholder_table(subject: str, playbook: Playbook) -> sa.TableClause:
+    return sa.table(f"facts_{subject}", *[sa.column(n, t) for n, _, t in fact_columns(subject, playbook)])
+
+
+def subject_scope(subject: str, playbook: Playbook, table: Any, as_of: date,
+                  extra: dict[str, Typed | Callable[[], Typed]] | None = None) -> Scope:
+    """Names usable in a rule about this subject: its fields, custom fields and metrics.
+
+    Each name is also reachable as subject.name (customer.name), as templates write it.
+    """
+    names: dict[str, Typed | Callable[[], Typed]] = {}
+    for name, kind, _ in fact_columns(subject, playbook):
+        names[name] = Typed(table.c[name], kind)
+    scope = Scope(names, as_of, f"{subject} rules")
+    metrics = declared(playbook)
+    for metric in metrics.values():
+        if metric.formula:
+            names[metric.name] = _formula_factory(metric, scope, playbook, set())
+        elif metric.per_target or subject not in SOURCES[str(metric.source)].links:
+            names.setdefault(metric.name, _unavailable(metric, subject))
+    for key in list(names):
+        names[f"{subject}.{key}"] = names[key]
+    if extra:
+        names.update(extra)
+    return scope
+
+
+def _unavailable(metric: Metric, subject: str) -> Callable[[], Typed]:
+    def fail() -> Typed:
+        reason = ("it is measured over a target's period; use it in a rule 'for: targets'"
+                  if metric.per_target else f"{metric.source} records do not link to a {subject}")
+        raise ExpressionError(f"metric '{metric.name}' cannot be used for a {subject}: {reason}")
+    return fail
+
+
+def _formula_factory(metric: Metric, scope: Scope, playbook: Playbook, stack: set[str]) -> Callable[[], Typed]:
+    def build() -> Typed:
+        if metric.name in stack:
+            raise ExpressionError(f"metric '{metric.name}' is defined in terms of itself")
+        stack.add(metric.name)
+        try:
+            return compile_expression(str(metric.formula), scope)
+        except ExpressionError as exc:
+            if metric.name in exc.message or "formula" in exc.message:
+                raise
+            raise ExpressionError(f"in metric '{metric.name}': {exc.message}") from None
+        finally:
+            stack.discard(metric.name)
+    return build
+
+
+def facts_select(subject: str, playbook: Playbook, as_of: date,
+                 where: Callable[[Any], Any] | None = None) -> sa.Select[Any]:
+    """One row per live subject: its fields and every applicable aggregate metric as of a date."""
+    model = SUBJECT_TABLES[subject]
+    base = model.__table__  # type: ignore[attr-defined]
+    columns: list[Any] = [base.c[col].label(name) for name, (col, _) in SUBJECT_FIELDS[subject].items()]
+    if subject == "customer":
+        for name, kind in custom_fields(playbook).items():
+            columns.append(_custom(base.c.attrs, name, kind).label(name))
+    joins: list[tuple[Any, Any]] = []
+    by_source: dict[str, list[Metric]] = {}
+    for metric in applicable(playbook, subject):
+        by_source.setdefault(str(metric.source), []).append(metric)
+    for source_name, metrics in by_source.items():
+        source = SOURCES[source_name]
+        grouped = [m for m in metrics if m.aggregate != "latest" or not _is_day(source, m)]
+        simple = [m for m in grouped if m.aggregate != "latest"]
+        latest_days = [m for m in metrics if m.aggregate == "latest" and _is_day(source, m)]
+        if simple or latest_days:
+            sub = _grouped(source, subject, simple + latest_days, as_of)
+            joins.append((sub, sub.c.k == base.c.id))
+            for m in simple + latest_days:
+                value = sub.c[m.name]
+                if m.aggregate in ("sum", "count"):
+                    value = sa.func.coalesce(value, 0)
+                columns.append(value.label(m.name))
+        for m in [m for m in metrics if m.aggregate == "latest" and not _is_day(source, m)]:
+            sub = _latest(source, subject, m, as_of)
+            joins.append((sub, sub.c.k == base.c.id))
+            columns.append(sub.c[m.name].label(m.name))
+    query = sa.select(*columns).select_from(base)
+    for sub, on in joins:
+        query = query.outerjoin(sub, on)
+    query = query.where(base.c.deleted == sa.false())
+    if subject == "customer":
+        query = query.where(sa.or_(base.c.created_on.is_(None), base.c.created_on <= as_of))
+    if where is not None:
+        query = query.where(where(base))
+    return query
+
+
+def _is_day(source: Source, metric: Metric) -> bool:
+    return source.fields.get(str(metric.field)) == "date"
+
+
+def _custom(attrs: Any, name: str, kind: str) -> Any:
+    if kind == "number":
+        return attrs[name].as_float()
+    if kind == "bool":
+        return attrs[name].as_boolean()
+    return attrs[name].as_string()
+
+
+def _records(source: Source, as_of: date) -> Any:
+    rows = source.select().subquery(f"src_{source.name}")
+    conditions = [rows.c.deleted == sa.false()]
+    if source.day:
+        conditions.append(rows.c.day <= as_of)
+    return rows, sa.and_(*conditions)
+
+
+def _filter(source: Source, metric: Metric, rows: Any, as_of: date) -> Any:
+    conditions = []
+    if metric.where:
+        conditions.append(compile_condition(metric.where, record_scope(source, as_of, rows)))
+    start, _ = dates.window_bounds(metric.window, as_of)
+    if start is not None:
+        conditions.append(rows.c.day >= start)
+    return sa.and_(*conditions) if conditions else None
+
+
+def _grouped(source: Source, subject: str, metrics: list[Metric], as_of: date) -> Any:
+    rows, live = _records(source, as_of)
+    key = rows.c[source.links[subject]]
+    aggregates = []
+    for m in metrics:
+        value = sa.literal(1) if m.aggregate == "count" else rows.c[str(m.field)]
+        condition = _filter(source, m, rows, as_of)
+        if condition is not None:
+            value = sa.case((condition, value))
+        func = {"sum": sa.func.sum, "count": sa.func.count, "min": sa.func.min,
+                "max": sa.func.max, "avg": sa.func.avg, "latest": sa.func.max}[str(m.aggregate)]
+        aggregates.append(func(value).label(m.name))
+    return (sa.select(key.label("k"), *aggregates).where(live, key.is_not(None))
+            .group_by(key).subquery(f"agg_{source.name}_{subject}"))
+
+
+def _latest(source: Source, subject: str, metric: Metric, as_of: date) -> Any:
+    rows, live = _records(source, as_of)
+    key = rows.c[source.links[subject]]
+    order = [rows.c.day.desc(), rows.c.id.desc()] if source.day else [rows.c.id.desc()]
+    ranked = sa.select(
+        key.label("k"), rows.c[str(metric.field)].label(metric.name),
+        sa.func.row_number().over(partition_by=key, order_by=order).label("rn"),
+    ).where(live, key.is_not(None))
+    condition = _filter(source, metric, rows, as_of)
+    if condition is not None:
+        ranked = ranked.where(condition)
+    inner = ranked.subquery(f"rank_{metric.name}")
+    return (sa.select(inner.c.k, inner.c[metric.name]).where(inner.c.rn == 1)
+            .subquery(f"latest_{metric.name}"))
+
+
+def materialize(conn: Connection, subject: str, playbook: Playbook, as_of: date,
+                where: Callable[[Any], Any] | None = None) -> sa.Table:
+    """Create the temporary facts table for a subject and fill it with one INSERT … SELECT."""
+    name = f"facts_{subject}"
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    cols = fact_columns(subject, playbook)
+    table = sa.Table(name, sa.MetaData(), *[sa.Column(n, t, primary_key=(n == "id"))
+                                            for n, _, t in cols], prefixes=["TEMPORARY"])
+    table.create(conn)
+    select = facts_select(subject, playbook, as_of, where)
+    conn.execute(table.insert().from_select([n for n, _, _ in cols], select))
+    return table
+
+
+def metric_type(playbook: Playbook, name: str) -> str:
+    metric = declared(playbook)[name]
+    if metric.formula:
+        return "formula"
+    return _value_type(playbook, metric)
+
+
+def source_rows(source_name: str, as_of: date) -> tuple[Any, Any]:
+    return _records(SOURCES[source_name], as_of)
+
+
+def per_target_metric_sql(playbook: Playbook, metric: Metric, owner_reps: Callable[[Any], Any],
+                          start: Any, end: Any, as_of: date) -> Any:
+    """A target-period metric as a correlated scalar subquery over the target's owner and period."""
+    source = SOURCES[str(metric.source)]
+    rows, live = _records(source, as_of)
+    value = sa.literal(1) if metric.aggregate == "count" else rows.c[str(metric.field)]
+    condition = [live, owner_reps(rows.c[source.links["rep"]])]
+    if source.day:
+        condition += [rows.c.day >= start, rows.c.day <= end]
+    if metric.where:
+        condition.append(compile_condition(metric.where, record_scope(source, as_of, rows)))
+    func = {"sum": sa.func.sum, "count": sa.func.count, "min": sa.func.min, "max": sa.func.max,
+            "avg": sa.func.avg, "latest": sa.func.max}[str(metric.aggregate)]
+    result = sa.select(func(value)).where(*condition).scalar_subquery()
+    if metric.aggregate in ("sum", "count"):
+        return sa.func.coalesce(result, 0)
+    return result

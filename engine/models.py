@@ -1,0 +1,285 @@
+"""The stored records (what the CRM exports) and the engine's outputs, as sqlmodel tables.
+
+Money is stored as integer cents (`*_cents`) so that SQLite and PostgreSQL sum and compare it
+exactly. Every record table keeps `deleted` so that a `--full` import can retire rows without
+losing history.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _naive(nullable: bool = False) -> Any:
+    """Local wall-clock time, stored without an offset (the playbook's zone is the reference)."""
+    return Field(default=None, sa_column=Column(DateTime(), nullable=nullable))
+
+
+def _money() -> Any:
+    return Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class OrgUnit(SQLModel, table=True):
+    __tablename__ = "org_units"
+    id: str = Field(primary_key=True)
+    name: str
+    parent_id: str | None = Field(default=None, index=True)
+    kind: str | None = None
+    manager_id: str | None = None
+    deleted: bool = False
+
+
+class Rep(SQLModel, table=True):
+    __tablename__ = "reps"
+    id: str = Field(primary_key=True)
+    name: str
+    org_unit_id: str | None = Field(default=None, index=True)
+    manager_id: str | None = None
+    hired_on: date | None = None
+    exam_score: float | None = None
+    active: bool = True
+    email: str | None = None
+    mobile: str | None = None
+    im_id: str | None = None
+    deleted: bool = False
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    id: str = Field(primary_key=True)
+    name: str
+    owner_id: str | None = Field(default=None, index=True)
+    org_unit_id: str | None = None
+    industry: str | None = None
+    strategic: bool = False
+    status: str | None = None
+    created_on: date | None = None
+    attrs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    deleted: bool = False
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_customer_day", "customer_id", "ordered_on", "amount_cents"),
+        Index("ix_orders_rep_day", "rep_id", "ordered_on", "amount_cents"),
+    )
+    id: str = Field(primary_key=True)
+    customer_id: str
+    rep_id: str | None = None
+    amount_cents: int | None = _money()
+    ordered_on: date
+    collected_cents: int | None = _money()
+    product: str | None = None
+    deleted: bool = False
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payments"
+    id: str = Field(primary_key=True)
+    order_id: str = Field(index=True)
+    amount_cents: int | None = _money()
+    paid_on: date
+    deleted: bool = False
+
+
+class Survey(SQLModel, table=True):
+    __tablename__ = "surveys"
+    id: str = Field(primary_key=True)
+    customer_id: str = Field(index=True)
+    surveyed_on: date
+    nps: int | None = None
+    satisfaction: float | None = None
+    complaint: bool = False
+    deleted: bool = False
+
+
+class Deal(SQLModel, table=True):
+    __tablename__ = "deals"
+    __table_args__ = (Index("ix_deals_customer_status", "customer_id", "status", "amount_cents"),)
+    id: str = Field(primary_key=True)
+    customer_id: str
+    rep_id: str | None = Field(default=None, index=True)
+    stage: str | None = None
+    amount_cents: int | None = _money()
+    expected_close: date | None = None
+    stage_changed_on: date | None = None
+    status: str = "open"
+    deleted: bool = False
+
+
+class Activity(SQLModel, table=True):
+    __tablename__ = "activities"
+    __table_args__ = (
+        Index("ix_activities_customer_day", "customer_id", "occurred_on", "channel"),
+        Index("ix_activities_rep_day", "rep_id", "occurred_on"),
+    )
+    id: str = Field(primary_key=True)
+    customer_id: str
+    rep_id: str | None = None
+    occurred_at: datetime = _naive()
+    occurred_on: date  # the local date of occurred_at, kept so windows compare dates
+    channel: str
+    content: str | None = None
+    feedback: str | None = None
+    next_step: str | None = None
+    deleted: bool = False
+
+
+class Target(SQLModel, table=True):
+    __tablename__ = "targets"
+    __table_args__ = (Index("ix_targets_owner", "owner_type", "owner_id", "metric"),)
+    id: str = Field(primary_key=True)
+    owner_type: str
+    owner_id: str
+    metric: str
+    period_start: date
+    period_end: date
+    value_x100: int = Field(sa_column=Column(BigInteger, nullable=False))  # hundredths, exact
+    deleted: bool = False
+
+
+# ---- what the engine writes -------------------------------------------------------------
+
+
+class Run(SQLModel, table=True):
+    __tablename__ = "runs"
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = "manual"
+    started_at: datetime = _naive()
+    finished_at: datetime | None = _naive(nullable=True)
+    as_of: date
+    playbook_path: str
+    playbook_hash: str
+    status: str = "running"
+    emitted: dict[str, int] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class Grade(SQLModel, table=True):
+    __tablename__ = "grades"
+    customer_id: str = Field(primary_key=True)
+    grade: str
+    since: date
+    source: str = "rule"  # rule / manual
+    rule: str | None = None
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    run_id: int | None = None
+
+
+class GradeChange(SQLModel, table=True):
+    __tablename__ = "grade_changes"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True)
+    old_grade: str | None = None
+    new_grade: str
+    changed_on: date
+    source: str = "rule"
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    run_id: int | None = None
+
+
+class GradeOverride(SQLModel, table=True):
+    __tablename__ = "grade_overrides"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True)
+    grade: str
+    set_by: str
+    reason: str
+    set_on: date
+    until: date | None = None
+
+
+class OwnerChange(SQLModel, table=True):
+    __tablename__ = "owner_changes"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True)
+    old_owner_id: str | None = None
+    new_owner_id: str | None = None
+    changed_at: datetime = _naive()
+    reason: str
+    source: str  # import / rule / manual
+
+
+class Episode(SQLModel, table=True):
+    """One stretch of time during which a rule's condition holds for a subject."""
+
+    __tablename__ = "episodes"
+    __table_args__ = (
+        UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
+        Index("ix_episodes_open", "rule", "cleared_on", "subject_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str
+    subject_type: str
+    subject_id: str
+    episode: str
+    seq: int
+    opened_on: date
+    cleared_on: date | None = None
+    run_id: int | None = None
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "tasks"
+    __table_args__ = (
+        UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
+        Index("ix_tasks_status", "status", "assignee_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str
+    subject_type: str
+    subject_id: str
+    episode: str
+    seq: int
+    assignee_id: str | None = None
+    due: date | None = None
+    title: str
+    status: str = "open"  # open / done / closed
+    created_on: date
+    closed_on: date | None = None
+    note: str | None = None
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    run_id: int | None = None
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
+        Index("ix_alerts_status", "status", "level"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str
+    subject_type: str
+    subject_id: str
+    episode: str
+    seq: int
+    recipient_id: str | None = None
+    level: str
+    message: str
+    raised_on: date
+    status: str = "open"  # open / resolved
+    resolved_on: date | None = None
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    run_id: int | None = None
+
+
+class CalendarDay(SQLModel, table=True):
+    """Every day 1900-2199 with its day and month numbers: date arithmetic both databases agree on."""
+
+    __tablename__ = "calendar"
+    day: date = Field(primary_key=True)
+    day_num: int = Field(index=True, unique=True)
+    month_num: int  # year * 12 + month - 1
+    dom: int  # day of month
+
+
+class CalendarMonth(SQLModel, table=True):
+    __tablename__ = "calendar_months"
+    month_num: int = Field(primary_key=True)
+    first_day_num: int
+    days: int

@@ -1,0 +1,248 @@
+"""Loading a playbook: strict YAML, `extends`, JSON Schema, then every name and type checked.
+
+Every problem is a PlaybookError naming file, line and YAML path, e.g.
+`playbooks/fmcg.yaml:23: grading.grades[1].when: unknown name 'revenu_6m' (did you mean 'revenue_6m'?)`
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import jsonschema
+
+from .errors import ExpressionError, PlaybookError, PlaybookErrors
+from .yamlsafe import load_yaml, render_path
+
+YamlPath = tuple[str | int, ...]
+BUNDLED = "salesplay.playbooks"
+DEFAULT = "default"
+
+
+@dataclass
+class Playbook:
+    """A loaded, merged and checked playbook."""
+
+    path: str
+    data: dict[str, Any]
+    lines: dict[YamlPath, tuple[str, int]]
+    content_hash: str
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("playbook") or Path(self.path).stem)
+
+    @property
+    def timezone(self) -> str:
+        return str(self.data.get("timezone") or "Asia/Shanghai")
+
+    def today(self, now: datetime | None = None) -> date:
+        """Today in the playbook's time zone (now is passed in by tests and schedulers)."""
+        zone = ZoneInfo(self.timezone)
+        return (now.astimezone(zone) if now else datetime.now(zone)).date()
+
+    def section(self, name: str) -> Any:
+        return self.data.get(name)
+
+    def error(self, path: YamlPath, message: str) -> PlaybookError:
+        """A PlaybookError pointing at the nearest line we know for path."""
+        file, line = self.where(path)
+        return PlaybookError(message, file, line, render_path(path))
+
+    def expression_error(self, path: YamlPath, exc: ExpressionError) -> PlaybookError:
+        return self.error(path, exc.message)
+
+    def where(self, path: YamlPath) -> tuple[str, int]:
+        probe = tuple(path)
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = probe[:-1]
+        return self.lines.get((), (self.path, 1))
+
+
+def bundled_names() -> list[str]:
+    folder = resources.files(BUNDLED)
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve(ref: str, relative_to: Path | None = None) -> tuple[str, str]:
+    """A playbook reference (bundled name or file path) -> (display path, text)."""
+    candidate = Path(ref)
+    if relative_to is not None and not candidate.is_absolute():
+        candidate = relative_to / candidate
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        try:
+            return str(ref if relative_to is None else candidate), candidate.read_text("utf-8-sig")
+        except FileNotFoundError:
+            raise PlaybookError(f"playbook file not found: {ref}") from None
+        except UnicodeDecodeError:
+            raise PlaybookError("not UTF-8 text: save the playbook as UTF-8", str(ref), 1) from None
+    if ref in bundled_names():
+        text = resources.files(BUNDLED).joinpath(f"{ref}.yaml").read_text("utf-8")
+        return f"playbooks/{ref}.yaml", text
+    hint = difflib.get_close_matches(ref, bundled_names(), n=1)
+    extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+    raise PlaybookError(
+        f"no playbook '{ref}': give a .yaml file or one of {', '.join(bundled_names())}{extra}"
+    )
+
+
+def _read(ref: str, relative_to: Path | None, chain: list[str]) -> tuple[dict[str, Any], dict[YamlPath, tuple[str, int]], list[str]]:
+    display, text = resolve(ref, relative_to)
+    if display in chain:
+        raise PlaybookError(f"extends loops back to {display}: {' -> '.join([*chain, display])}")
+    data, raw_lines = load_yaml(text, display)
+    if not isinstance(data, dict):
+        raise PlaybookError("a playbook is a map of sections (grading:, follow_up: …)", display, 1)
+    lines = {path: (display, line) for path, line in raw_lines.items()}
+    parent_ref = data.get("extends")
+    if parent_ref is None:
+        return data, lines, [display]
+    if not isinstance(parent_ref, str):
+        file, line = lines[("extends",)]
+        raise PlaybookError("extends names one playbook: a bundled name or a file path", file,
+                            line, "extends")
+    base = None if display.startswith("playbooks/") and not Path(display).exists() else Path(display).parent
+    try:
+        parent, parent_lines, files = _read(parent_ref, base, [*chain, display])
+    except PlaybookError as exc:
+        if exc.file:
+            raise
+        file, line = lines[("extends",)]
+        raise PlaybookError(exc.message, file, line, "extends") from None
+    merged, merged_lines = merge(parent, parent_lines, data, lines)
+    return merged, merged_lines, [*files, display]
+
+
+def merge(
+    parent: dict[str, Any], parent_lines: dict[YamlPath, tuple[str, int]],
+    child: dict[str, Any], child_lines: dict[YamlPath, tuple[str, int]],
+) -> tuple[dict[str, Any], dict[YamlPath, tuple[str, int]]]:
+    """Maps merge key by key; a list or a value replaces the parent's whole; null deletes."""
+    lines = dict(parent_lines)
+
+    def drop(prefix: YamlPath) -> None:
+        for path in [p for p in lines if p[: len(prefix)] == prefix and p != prefix]:
+            del lines[path]
+
+    def take(prefix: YamlPath) -> None:
+        for path, where in child_lines.items():
+            if path[: len(prefix)] == prefix:
+                lines[path] = where
+
+    def walk(base: dict[str, Any], over: dict[str, Any], at: YamlPath) -> dict[str, Any]:
+        out = dict(base)
+        for key, value in over.items():
+            here = (*at, key)
+            if value is None and key != "extends":
+                out.pop(key, None)
+                drop(here)
+                lines.pop(here, None)
+            elif isinstance(value, dict) and isinstance(out.get(key), dict):
+                lines[here] = child_lines.get(here, lines.get(here, ("", 0)))
+                out[key] = walk(out[key], value, here)
+            else:
+                drop(here)
+                take(here)
+                out[key] = value
+        return out
+
+    merged = walk(parent, child, ())
+    merged.pop("extends", None)
+    return merged, lines
+
+
+def load(ref: str | None = None) -> Playbook:
+    """Load, merge, validate and check a playbook; raise PlaybookError(s) on any problem."""
+    from .schema import playbook_schema  # the schema is assembled from the rule families
+
+    ref = ref or DEFAULT
+    data, lines, files = _read(ref, None, [])
+    content = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    playbook = Playbook(
+        path=files[-1], data=data, lines=lines, files=files,
+        content_hash=hashlib.sha256(content.encode()).hexdigest()[:16],
+    )
+    errors = schema_errors(playbook, playbook_schema())
+    if errors:
+        raise PlaybookErrors(errors)
+    check(playbook)
+    return playbook
+
+
+def check(playbook: Playbook) -> None:
+    """Semantic checks beyond the schema: time zone, metrics, then every rule family."""
+    from salesplay.rules import FAMILIES
+
+    from .metrics import check_metrics
+
+    try:
+        ZoneInfo(playbook.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise playbook.error(("timezone",), f"unknown time zone '{playbook.timezone}' "
+                             "(use an IANA name like Asia/Shanghai)") from None
+    check_metrics(playbook)
+    for family in FAMILIES:
+        if playbook.section(family.section) is not None:
+            family.check(playbook)
+
+
+_FRIENDLY = {
+    "type": lambda e: f"must be {_type_words(e.validator_value)}, not {json.dumps(e.instance, default=str, ensure_ascii=False)}",
+    "required": lambda e: e.message.replace("is a required property", "is required"),
+    "enum": lambda e: f"must be one of {', '.join(map(str, e.validator_value))}, not '{e.instance}'",
+    "pattern": lambda e: f"'{e.instance}' is not valid here"
+    + (f": {e.schema['description']}" if "description" in e.schema else ""),
+    "minimum": lambda e: f"must be at least {e.validator_value}, not {e.instance}",
+    "maximum": lambda e: f"must be at most {e.validator_value}, not {e.instance}",
+    "minItems": lambda e: f"needs at least {e.validator_value} item(s)",
+    "minProperties": lambda e: f"needs at least {e.validator_value} entr(y/ies)",
+}
+
+
+def _type_words(types: Any) -> str:
+    words = {"string": "text", "integer": "a whole number", "number": "a number",
+             "object": "a map (key: value lines)", "array": "a list", "boolean": "true or false",
+             "null": "empty"}
+    if isinstance(types, list):
+        return " or ".join(words.get(t, t) for t in types)
+    return words.get(types, str(types))
+
+
+def schema_errors(playbook: Playbook, schema: dict[str, Any]) -> list[PlaybookError]:
+    validator = jsonschema.Draft202012Validator(schema)
+    out: list[PlaybookError] = []
+    for error in validator.iter_errors(playbook.data):
+        out.extend(_translate(playbook, error))
+    return out
+
+
+def _translate(playbook: Playbook, error: jsonschema.ValidationError) -> list[PlaybookError]:
+    path: YamlPath = tuple(error.absolute_path)
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # Report the branch that got furthest, not "is not valid under any of the given schemas".
+        deepest = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.message)))
+        return _translate(playbook, deepest)
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        out = []
+        for key in sorted(set(error.instance) - set(known)):
+            if any(__import__("re").fullmatch(p, key) for p in error.schema.get("patternProperties", {})):
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            allowed = f"; allowed: {', '.join(known)}" if known and not close else ""
+            out.append(playbook.error((*path, key), f"unknown key '{key}'{hint}{allowed}"))
+        return out
+    friendly = _FRIENDLY.get(str(error.validator))
+    message = friendly(error) if friendly else error.message
+    return [playbook.error(path, message)]

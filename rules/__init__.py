@@ -1,0 +1,16 @@
+"""Rule families: one module per playbook section, all behind the small interface in base.py.
+
+Adding a family is one module here, one line in FAMILIES, and one test file in tests/rules/.
+"""
+
+from __future__ import annotations
+
+from .base import RuleFamily
+from .follow_up import FollowUp
+from .grading import Grading
+from .warnings import Warnings
+
+# Evaluation order: later families may read what earlier ones wrote (follow-up reads grades).
+FAMILIES: list[RuleFamily] = [Grading(), FollowUp(), Warnings()]
+
+__all__ = ["FAMILIES", "RuleFamily"]
