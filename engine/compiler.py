@@ -83,12 +83,15 @@ def day_num(value: Typed) -> Sql:
     if value.is_const:
         return sa.literal(value.const.toordinal())
     cal = CalendarDay.__table__.alias()  # type: ignore[attr-defined]  # own alias: never correlated
-    return sa.select(cal.c.day_num).where(cal.c.day == value.sql).scalar_subquery()
+    # correlate_except: the outer row may sit several subqueries up (UPDATE … SET x = (…(…)))
+    return (sa.select(cal.c.day_num).where(cal.c.day == value.sql).correlate_except(cal)
+            .scalar_subquery())
 
 
 def date_of_day_num(number: Sql) -> Sql:
     cal = CalendarDay.__table__.alias()  # type: ignore[attr-defined]
-    return sa.select(cal.c.day).where(cal.c.day_num == number).scalar_subquery()
+    return (sa.select(cal.c.day).where(cal.c.day_num == number).correlate_except(cal)
+            .scalar_subquery())
 
 
 def add_months(day: Sql, months: Sql) -> Sql:
@@ -103,6 +106,7 @@ def add_months(day: Sql, months: Sql) -> Sql:
         .join(month, month.month_num == start.month_num + months)  # type: ignore[arg-type]
         .join(end, end.day_num == month.first_day_num + dom - 1)  # type: ignore[arg-type]
         .where(start.day == day)  # type: ignore[arg-type]
+        .correlate_except(start, end, month)
         .scalar_subquery()
     )
 

@@ -79,19 +79,30 @@ def create_tables(engine: Engine) -> None:
 
 
 def _fill_calendar(conn: Connection) -> None:
+    """Fill calendar and calendar_months in bulk (COPY on PostgreSQL): every test DB does this."""
     days = []
+    months: dict[int, list[int]] = {}
     day = CALENDAR_FIRST
     while day <= CALENDAR_LAST:
-        days.append({"day": day, "day_num": day.toordinal(),
-                     "month_num": day.year * 12 + day.month - 1, "dom": day.day})
+        month_num = day.year * 12 + day.month - 1
+        days.append((day, day.toordinal(), month_num, day.day))
+        months.setdefault(month_num, [month_num, day.toordinal(), 0])[2] += 1
         day += timedelta(days=1)
-    conn.execute(sa.insert(models.CalendarDay), days)
-    months: dict[int, dict[str, int]] = {}
-    for row in days:
-        month = months.setdefault(row["month_num"], {"month_num": row["month_num"],
-                                                     "first_day_num": row["day_num"], "days": 0})
-        month["days"] += 1
-    conn.execute(sa.insert(models.CalendarMonth), list(months.values()))
+    bulk_insert(conn, "calendar", ["day", "day_num", "month_num", "dom"], days)
+    bulk_insert(conn, "calendar_months", ["month_num", "first_day_num", "days"],
+                [tuple(m) for m in months.values()])
+
+
+def bulk_insert(conn: Connection, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows at driver speed: COPY on PostgreSQL, executemany elsewhere."""
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
 
 @contextmanager
@@ -167,3 +178,10 @@ def fetch(conn: Connection, model: Any, key: Any) -> Any:
     table = model.__table__
     pk = list(table.primary_key.columns)[0]
     return conn.execute(sa.select(table).where(pk == key)).first()
+
+
+def count_rows(conn: Connection, statement: Any) -> int:
+    """Execute an INSERT/UPDATE and return how many rows it wrote (SQLAlchemy 2.1 only keeps
+    an INSERT's rowcount when asked to)."""
+    result = conn.execute(statement.execution_options(preserve_rowcount=True))
+    return int(result.rowcount)

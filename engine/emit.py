@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .db import insert_ignore
+from .db import count_rows, insert_ignore
 from .models import Alert, Episode, Task
 
 SIGNAL_COLUMNS: list[tuple[str, Any]] = [
@@ -65,12 +65,12 @@ def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: st
     judged_false = sa.exists().where(same, sig.c.fires == sa.false())
     clears = ~firing if signal.clear_by == "subject" else sa.and_(judged_false, ~firing)
     counts: dict[str, int] = {}
-    cleared = conn.execute(
+    cleared = count_rows(conn, 
         ep.update()
         .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
                ep.c.cleared_on.is_(None), clears)
         .values(cleared_on=as_of)
-    ).rowcount
+    )
     if cleared:
         counts.update(_close(conn, signal, as_of))
 
@@ -111,21 +111,21 @@ def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: st
         rows = sa.select(*common, fresh.c.assignee_id, fresh.c.due, fresh.c.title,
                          sa.literal("open"), sa.literal(as_of, sa.Date()), fresh.c.detail,
                          sa.literal(run_id))
-        counts["tasks"] = conn.execute(insert_ignore(
+        counts["tasks"] = count_rows(conn, insert_ignore(
             Task.__table__, rows,  # type: ignore[attr-defined]
             [*key_cols, "assignee_id", "due", "title", "status", "created_on", "detail", "run_id"],
             dialect,
-        )).rowcount
+        ))
     if signal.alert:
         rows = sa.select(*common, fresh.c.assignee_id, fresh.c.level, fresh.c.message,
                          sa.literal(as_of, sa.Date()), sa.literal("open"), fresh.c.detail,
                          sa.literal(run_id))
-        counts["alerts"] = conn.execute(insert_ignore(
+        counts["alerts"] = count_rows(conn, insert_ignore(
             Alert.__table__, rows,  # type: ignore[attr-defined]
             [*key_cols, "recipient_id", "level", "message", "raised_on", "status", "detail",
              "run_id"],
             dialect,
-        )).rowcount
+        ))
     conn.exec_driver_sql("DROP TABLE signal_rows")
     return counts
 
@@ -145,10 +145,10 @@ def _close(conn: Connection, signal: Signal, as_of: date) -> dict[str, int]:
                    ep.c.seq == table.c.seq, ep.c.cleared_on.is_not(None))
             .exists()
         )
-        counts[key] = conn.execute(
+        counts[key] = count_rows(conn, 
             table.update()
             .where(table.c.rule == signal.rule, table.c.subject_type == signal.subject_type,
                    table.c.status == closed, episode_cleared)
             .values({"status": status, day_col: as_of})
-        ).rowcount
+        )
     return counts

@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from salesplay.engine.compiler import compile_condition
 from salesplay.engine.context import EvalContext
-from salesplay.engine.db import fetch, json_object, upsert
+from salesplay.engine.db import count_rows, fetch, json_object, upsert
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.explain import Finding, subject_values
 from salesplay.engine.metrics import placeholder_table, subject_scope
@@ -169,12 +169,12 @@ def record_changes(conn: Connection, graded: Any, as_of: date, run_id: int | Non
         .where(sa.or_(g.c.grade.is_(None), g.c.grade != graded.c.grade,
                       g.c.source != graded.c.source))
     ).subquery("changed")
-    count = conn.execute(sa.insert(GradeChange.__table__).from_select(  # type: ignore[attr-defined]
+    count = count_rows(conn, sa.insert(GradeChange.__table__).from_select(  # type: ignore[attr-defined]
         ["customer_id", "old_grade", "new_grade", "changed_on", "source", "detail", "run_id"],
         sa.select(changed.c.customer_id, changed.c.old, changed.c.grade,
                   sa.literal(as_of, sa.Date()), changed.c.source, changed.c.detail,
                   sa.literal(run_id, sa.Integer())),
-    )).rowcount
+    ))
     if count:
         dialect = conn.dialect.name
         insert = upsert(g, dialect).from_select(

@@ -1,0 +1,114 @@
+"""Shared fixtures: a fresh SQLite database per test, and a fresh PostgreSQL schema when the
+server on 127.0.0.1:5432 answers (tests that need it skip, saying why, when it does not)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from salesplay.engine import db, playbook
+from salesplay.engine.evaluate import RunResult, evaluate
+from salesplay.engine.importer import import_rows
+from salesplay.engine.records import KINDS
+
+PG_URL = os.environ.get("SALESPLAY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pg_available() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not."""
+    try:
+        engine = sa.create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means: skip
+        return f"PostgreSQL at {PG_URL} is not reachable: {str(exc).splitlines()[0]}"
+
+
+_PG_REASON = pg_available()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Engine:
+    return db.connect(f"sqlite:///{tmp_path / 'test.db'}")
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    if _PG_REASON:
+        pytest.skip(_PG_REASON)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    engine = sa.create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    db.create_tables(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """Each test using this runs on SQLite and on PostgreSQL: the parity suite."""
+    if request.param == "sqlite":
+        return db.connect(f"sqlite:///{tmp_path / 'test.db'}")
+    return request.getfixturevalue("pg_engine")
+
+
+def load(engine: Engine, kind: str, rows: list[dict[str, Any]], full: bool = False) -> None:
+    """Import rows (values as they would appear in a CSV) through the real importer."""
+    header = list(dict.fromkeys(k for row in rows for k in row))
+    for column in KINDS[kind].columns:
+        if column.header and column.name not in header:
+            header.append(column.name)
+    numbered = ((i + 2, {k: ("" if v is None else v) for k, v in row.items()})
+                for i, row in enumerate(rows))
+    with engine.begin() as conn:
+        import_rows(conn, KINDS[kind], header, numbered, f"{kind}.csv", full,
+                    ZoneInfo("Asia/Shanghai"))
+
+
+def run(engine: Engine, as_of: str | date, book: playbook.Playbook | None = None) -> RunResult:
+    day = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
+    return evaluate(engine, book or playbook.load("default"), day)
+
+
+def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(sa.text(sql), params).mappings()]
+
+
+@pytest.fixture
+def org(engine: Engine) -> Engine:
+    """A small organisation: 上海 team under 华东, head M1; reps R1 (manager M1), R2 (no manager)."""
+    load(engine, "org_units", [
+        {"id": "HQ", "name": "总部", "parent_id": "", "kind": "company", "manager_id": "M0"},
+        {"id": "EC", "name": "华东大区", "parent_id": "HQ", "kind": "region", "manager_id": "M1"},
+        {"id": "SH", "name": "上海", "parent_id": "EC", "kind": "city", "manager_id": ""},
+    ])
+    load(engine, "reps", [
+        {"id": "M0", "name": "总经理", "org_unit_id": "HQ", "manager_id": "", "hired_on": "2015-01-01",
+         "exam_score": "95", "active": "true"},
+        {"id": "M1", "name": "华东经理", "org_unit_id": "EC", "manager_id": "M0",
+         "hired_on": "2018-01-01", "exam_score": "90", "active": "true"},
+        {"id": "R1", "name": "张伟", "org_unit_id": "SH", "manager_id": "M1",
+         "hired_on": "2022-03-01", "exam_score": "85", "active": "true"},
+        {"id": "R2", "name": "李娜", "org_unit_id": "SH", "manager_id": "",
+         "hired_on": "2023-03-01", "exam_score": "82", "active": "true"},
+    ])
+    return engine
