@@ -40,8 +40,7 @@ class Cli(click.Group):
         except SalesplayError as exc:
             if _debug(ctx):
                 raise
-            click.echo(f"error: {exc}" if "\n" not in str(exc) and ":" not in str(exc)[:1]
-                       else str(exc), err=True)
+            click.echo(str(exc) if exc.located else f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except sa.exc.SQLAlchemyError as exc:
             if _debug(ctx):

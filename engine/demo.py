@@ -56,20 +56,21 @@ def build(engine: Engine, as_of: date, size: DemoSize, seed: int = 7,
     counts: dict[str, int] = {}
     units, reps = _org(size.rep_count, as_of, rng)
     with engine.begin() as conn:
-        for model, rows in ((OrgUnit, units), (Rep, reps)):
-            counts[model.__tablename__] = _insert(conn, model, iter(rows), progress)  # type: ignore[attr-defined]
+        counts["org_units"] = _insert(conn, OrgUnit, iter(units), progress)
+        counts["reps"] = _insert(conn, Rep, iter(reps), progress)
         rep_ids = [r["id"] for r in reps if r["org_unit_id"] and r["id"].startswith("R")]
         city_of = {r["id"]: r["org_unit_id"] for r in reps}
         customers = _customers(size, as_of, rng, rep_ids, city_of)
         counts["customers"] = _insert(conn, Customer, iter(customers), progress)
         weights = [c["_weight"] for c in customers]
-        for model, gen in (
+        generated: tuple[tuple[Any, Iterator[dict[str, Any]]], ...] = (
             (Order, _orders(size, as_of, rng, customers)),
             (Deal, _deals(size, as_of, rng, customers)),
             (Activity, _activities(size, as_of, rng, customers, weights)),
             (Survey, _surveys(as_of, rng, customers)),
-        ):
-            counts[model.__tablename__] = _insert(conn, model, gen, progress)  # type: ignore[attr-defined]
+        )
+        for model, gen in generated:
+            counts[model.__tablename__] = _insert(conn, model, gen, progress)
         counts["targets"] = _insert(conn, Target, iter(_targets(as_of, rng, reps, units)), progress)
     return counts
 

@@ -8,6 +8,11 @@ class SalesplayError(Exception):
 
     exit_code = 2
 
+    @property
+    def located(self) -> bool:
+        """True when the message already starts with FILE:LINE (then no 'error:' prefix)."""
+        return False
+
 
 class PlaybookError(SalesplayError):
     """A playbook problem, located by file, line and YAML path."""
@@ -18,6 +23,10 @@ class PlaybookError(SalesplayError):
         self.line = line
         self.path = path
         super().__init__(self.render())
+
+    @property
+    def located(self) -> bool:
+        return bool(self.file)
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}: " if self.file else ""
@@ -32,6 +41,10 @@ class PlaybookErrors(SalesplayError):
         self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.path))
         super().__init__("\n".join(e.render() for e in self.errors))
 
+    @property
+    def located(self) -> bool:
+        return True
+
 
 class RecordError(SalesplayError):
     """A rejected import file: every bad row, one `FILE:LINE: column: reason` line each."""
@@ -39,6 +52,10 @@ class RecordError(SalesplayError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("\n".join(problems))
+
+    @property
+    def located(self) -> bool:
+        return True
 
 
 class ExpressionError(Exception):

@@ -14,6 +14,9 @@ from .models import Run
 from .playbook import Playbook
 
 
+EVALUATION_LOCK = 0x5A1E5_91A7  # pg_advisory_xact_lock key shared by every salesplay evaluation
+
+
 @dataclass
 class RunResult:
     run_id: int
@@ -31,6 +34,10 @@ def evaluate(engine: Engine, playbook: Playbook, as_of: date, job: str = "manual
     clock = datetime.now(timezone.utc)
     runs = Run.__table__  # type: ignore[attr-defined]
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Evaluations take turns; the next one then sees what this one committed. (SQLite's
+            # BEGIN IMMEDIATE already serialises writers.) Unique keys stay as the last guard.
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(EVALUATION_LOCK)))
         run_id = conn.execute(
             sa.insert(runs).values(job=job, started_at=started.replace(tzinfo=None), as_of=as_of,
                                    playbook_path=playbook.path,

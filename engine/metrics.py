@@ -28,6 +28,11 @@ from .playbook import Playbook
 
 Sql = Any
 AGGREGATES = ("sum", "count", "min", "max", "avg", "latest")
+# `latest` of a date field is its maximum; of any other field, see _latest.
+AGGREGATE_SQL: dict[str, Callable[..., Any]] = {
+    "sum": sa.func.sum, "count": sa.func.count, "min": sa.func.min, "max": sa.func.max,
+    "avg": sa.func.avg, "latest": sa.func.max,
+}
 FIELD_TYPES = {"text": "text", "number": "number", "amount": "amount", "date": "date",
                "bool": "bool", "yes/no": "bool"}
 
@@ -252,7 +257,12 @@ def applicable(playbook: Playbook, subject: str) -> list[Metric]:
     ]
 
 
-def _value_type(playbook: Playbook, metric: Metric) -> str:
+def value_type(metric: Metric) -> str:
+    """The value type an aggregate metric produces."""
+    return _value_type(None, metric)
+
+
+def _value_type(playbook: Playbook | None, metric: Metric) -> str:
     if metric.aggregate == "count":
         return "number"
     return SOURCES[str(metric.source)].fields[str(metric.field)]
@@ -407,9 +417,7 @@ def _grouped(source: Source, subject: str, metrics: list[Metric], as_of: date) -
         condition = _filter(source, m, rows, as_of)
         if condition is not None:
             value = sa.case((condition, value))
-        func = {"sum": sa.func.sum, "count": sa.func.count, "min": sa.func.min,
-                "max": sa.func.max, "avg": sa.func.avg, "latest": sa.func.max}[str(m.aggregate)]
-        aggregates.append(func(value).label(m.name))
+        aggregates.append(AGGREGATE_SQL[str(m.aggregate)](value).label(m.name))
     return (sa.select(key.label("k"), *aggregates).where(live, key.is_not(None))
             .group_by(key).subquery(f"agg_{source.name}_{subject}"))
 
@@ -440,7 +448,8 @@ def materialize(conn: Connection, subject: str, playbook: Playbook, as_of: date,
                                             for n, _, t in cols], prefixes=["TEMPORARY"])
     table.create(conn)
     select = facts_select(subject, playbook, as_of, where)
-    conn.execute(table.insert().from_select([n for n, _, _ in cols], select))
+    # Name the columns in the SELECT's own order: metrics are grouped by source there.
+    conn.execute(table.insert().from_select([c.name for c in select.selected_columns], select))
     return table
 
 
@@ -449,10 +458,6 @@ def metric_type(playbook: Playbook, name: str) -> str:
     if metric.formula:
         return "formula"
     return _value_type(playbook, metric)
-
-
-def source_rows(source_name: str, as_of: date) -> tuple[Any, Any]:
-    return _records(SOURCES[source_name], as_of)
 
 
 def per_target_metric_sql(playbook: Playbook, metric: Metric, owner_reps: Callable[[Any], Any],
@@ -466,9 +471,7 @@ def per_target_metric_sql(playbook: Playbook, metric: Metric, owner_reps: Callab
         condition += [rows.c.day >= start, rows.c.day <= end]
     if metric.where:
         condition.append(compile_condition(metric.where, record_scope(source, as_of, rows)))
-    func = {"sum": sa.func.sum, "count": sa.func.count, "min": sa.func.min, "max": sa.func.max,
-            "avg": sa.func.avg, "latest": sa.func.max}[str(metric.aggregate)]
-    result = sa.select(func(value)).where(*condition).scalar_subquery()
+    result = sa.select(AGGREGATE_SQL[str(metric.aggregate)](value)).where(*condition).scalar_subquery()
     if metric.aggregate in ("sum", "count"):
         return sa.func.coalesce(result, 0)
     return result

@@ -116,7 +116,7 @@ class FollowUp:
     def _due(self, ctx: EvalContext) -> sa.Table:
         """follow_due(customer_id, grade, owner_id, last_contact, due) for every graded customer."""
         cadence = ctx.playbook.section(self.section)["cadence"]
-        act = Activity.__table__  # type: ignore[attr-defined]
+        act = Activity.__table__
         per_grade = []
         for i, (grade, spec) in enumerate(cadence.items()):
             value = act.c.occurred_on
@@ -126,8 +126,8 @@ class FollowUp:
         last = (sa.select(act.c.customer_id, *[col for _, col, _ in per_grade])
                 .where(act.c.deleted == sa.false(), act.c.occurred_on <= ctx.as_of)
                 .group_by(act.c.customer_id).subquery("last"))
-        g = Grade.__table__  # type: ignore[attr-defined]
-        c = Customer.__table__  # type: ignore[attr-defined]
+        g = Grade.__table__
+        c = Customer.__table__
         last_contact = sa.case(*[(g.c.grade == grade, last.c[f"last_{i}"])
                                  for i, (grade, _, _) in enumerate(per_grade)])
         table = sa.Table("follow_due", sa.MetaData(), sa.Column("customer_id", sa.String()),

@@ -136,7 +136,7 @@ class Grading:
                                     f"{rule_text} — {state}", values))
         stored = fetch(ctx.conn, Grade, subject_id)
         override = ctx.conn.execute(
-            active_overrides(ctx.as_of).where(GradeOverride.customer_id == subject_id)  # type: ignore[arg-type]
+            active_overrides(ctx.as_of).where(GradeOverride.customer_id == subject_id)
         ).first()
         if override is not None:
             findings.append(Finding("grading: manual", True, f"manual grade {override.grade} set "
@@ -151,7 +151,7 @@ class Grading:
 
 def active_overrides(as_of: date) -> sa.Select[Any]:
     """The newest manual grade per customer that is in force on as_of."""
-    ov = GradeOverride.__table__  # type: ignore[attr-defined]
+    ov = GradeOverride.__table__
     newest = (sa.select(sa.func.max(ov.c.id)).where(ov.c.set_on <= as_of)
               .group_by(ov.c.customer_id))
     return sa.select(ov.c.customer_id, ov.c.grade, ov.c.set_by, ov.c.reason, ov.c.until).where(
@@ -161,7 +161,7 @@ def active_overrides(as_of: date) -> sa.Select[Any]:
 
 def record_changes(conn: Connection, graded: Any, as_of: date, run_id: int | None) -> int:
     """Write grade_changes and grades for the rows of `graded` whose grade or source changed."""
-    g = Grade.__table__  # type: ignore[attr-defined]
+    g = Grade.__table__
     changed = (
         sa.select(graded.c.customer_id, g.c.grade.label("old"), graded.c.grade, graded.c.source,
                   graded.c.detail)
@@ -169,7 +169,7 @@ def record_changes(conn: Connection, graded: Any, as_of: date, run_id: int | Non
         .where(sa.or_(g.c.grade.is_(None), g.c.grade != graded.c.grade,
                       g.c.source != graded.c.source))
     ).subquery("changed")
-    count = count_rows(conn, sa.insert(GradeChange.__table__).from_select(  # type: ignore[attr-defined]
+    count = count_rows(conn, sa.insert(GradeChange.__table__).from_select(
         ["customer_id", "old_grade", "new_grade", "changed_on", "source", "detail", "run_id"],
         sa.select(changed.c.customer_id, changed.c.old, changed.c.grade,
                   sa.literal(as_of, sa.Date()), changed.c.source, changed.c.detail,
@@ -208,7 +208,7 @@ def set_manual_grade(conn: Connection, playbook: Playbook, customer_id: str, gra
         raise SalesplayError(f"--by: no rep with id '{by}'")
     if until is not None and until < today:
         raise SalesplayError(f"--until: {until} is already past")
-    conn.execute(sa.insert(GradeOverride.__table__).values(  # type: ignore[attr-defined]
+    conn.execute(sa.insert(GradeOverride.__table__).values(
         customer_id=customer_id, grade=grade, set_by=by, reason=reason, set_on=today, until=until))
     graded = sa.select(
         sa.literal(customer_id).label("customer_id"), sa.literal(grade).label("grade"),

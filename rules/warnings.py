@@ -34,6 +34,7 @@ from salesplay.engine.metrics import (
     per_target_metric_sql,
     placeholder_table,
     subject_scope,
+    value_type,
 )
 from salesplay.engine.models import Rep, Target
 from salesplay.engine.playbook import Playbook
@@ -145,8 +146,8 @@ class Warnings:
 
     def _target_facts(self, ctx: EvalContext, only_rep: str | None = None) -> sa.Table:
         """facts_target: one row per live rep target whose period holds the as-of date."""
-        t = Target.__table__  # type: ignore[attr-defined]
-        r = Rep.__table__  # type: ignore[attr-defined]
+        t = Target.__table__
+        r = Rep.__table__
         cols = target_columns(ctx.playbook)
         start = sa.func.coalesce(t.c.period_start, ctx.as_of)
         end_num = sa.case((t.c.period_end < ctx.as_of, _day(t.c.period_end)),
@@ -159,7 +160,7 @@ class Warnings:
             value = per_target_metric_sql(
                 ctx.playbook, metric, lambda rep_col: rep_col == t.c.owner_id,
                 t.c.period_start, t.c.period_end, ctx.as_of)
-            scaled = value if _source_type(metric) == "amount" else value * 100
+            scaled = value if value_type(metric) == "amount" else value * 100
             metric_values[name] = scaled
             actual_cases.append((t.c.metric == name, scaled))
         actual = sa.case(*actual_cases) if actual_cases else sa.null()
@@ -211,7 +212,7 @@ class Warnings:
         message = compile_template(spec["message"], scope)
         task = spec.get("task")
         title = compile_template(task["title"], scope) if task else sa.null()
-        detail = json_object(*[x for n in used for x in (sa.literal(n), scope.names[n].sql)])  # type: ignore[union-attr]
+        detail = json_object(*[x for n in used for x in (sa.literal(n), scope.names[n].sql)])
         from_ = table
         if subject == "target":
             subject_id = table.c.owner_id
@@ -227,7 +228,7 @@ class Warnings:
             managers = ctx.managers()
             from_ = from_.outerjoin(managers, managers.c.rep_id == rep_col)
             assignee = managers.c.manager_id
-        due = sa.null()
+        due: Any = sa.null()
         if task and "due_in" in task:
             count, unit = dates.parse_duration(task["due_in"])
             due = sa.literal(dates.shift(ctx.as_of, count, unit), sa.Date())
@@ -262,12 +263,12 @@ class Warnings:
             where = compile_condition(str(spec["where"]), scope) if "where" in spec else sa.true()
             shown = [n for n in scope.used if n in scope.names]
             cols = [sa.func.coalesce(when, sa.false()).label("_fires"),
-                    *[scope.names[n].sql.label(f"v{i}") for i, n in enumerate(shown)]]  # type: ignore[union-attr]
+                    *[scope.names[n].sql.label(f"v{i}") for i, n in enumerate(shown)]]
             if subject == "target":
                 cols += [table.c.metric.label("_metric"), table.c.period_start.label("_start"),
                          table.c.period_end.label("_end")]
             for row in ctx.conn.execute(sa.select(*cols).where(key == subject_id, where)).mappings():
-                values = {n: format_value(row[f"v{i}"], scope.names[n].type)  # type: ignore[union-attr]
+                values = {n: format_value(row[f"v{i}"], scope.names[n].type)
                           for i, n in enumerate(shown)}
                 label = f"{spec['when']}"
                 if subject == "target":
@@ -284,14 +285,6 @@ def _day(value: Any) -> Any:
     from salesplay.engine.compiler import day_num
 
     return day_num(Typed(value, "date"))
-
-
-def _source_type(metric: Any) -> str:
-    from salesplay.engine.metrics import SOURCES
-
-    if metric.aggregate == "count":
-        return "number"
-    return SOURCES[str(metric.source)].fields[str(metric.field)]
 
 
 def _sql_type(kind: str) -> Any:

@@ -1,0 +1,132 @@
+"""One evaluation is one transaction: a failure or a kill leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from salesplay import rules
+from salesplay.engine import db
+from tests.conftest import load, rows, run
+
+OUTPUT_TABLES = ("runs", "grades", "grade_changes", "episodes", "tasks", "alerts")
+
+
+def counts(engine: Engine) -> dict[str, int]:
+    return {t: rows(engine, f"select count(*) as n from {t}")[0]["n"] for t in OUTPUT_TABLES}
+
+
+def seed(engine: Engine) -> None:
+    load(engine, "customers", [{"id": "C1", "name": "客户一", "owner_id": "R1",
+                                "created_on": "2024-01-01"}])
+
+
+class Exploding:
+    """A rule family that fails after the real families have written their rows."""
+
+    section = "grading"
+    schema: dict[str, object] = {}
+
+    def check(self, playbook: object) -> None: ...
+
+    def run(self, ctx: object) -> None:
+        raise RuntimeError("disk full")
+
+    def explain(self, ctx: object, subject_type: str, subject_id: str) -> list[object]:
+        return []
+
+
+def test_a_failed_evaluation_leaves_nothing(org: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(org)
+    monkeypatch.setattr(rules, "FAMILIES", [*rules.FAMILIES, Exploding()])
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(org, "2024-07-01")
+    assert counts(org) == dict.fromkeys(OUTPUT_TABLES, 0)
+
+
+def test_the_ledger_records_the_run(org: Engine) -> None:
+    seed(org)
+    result = run(org, "2024-07-01")
+    ledger = rows(org, "select * from runs")
+    assert len(ledger) == 1
+    assert str(ledger[0]["as_of"]) == "2024-07-01"
+    assert ledger[0]["status"] == "succeeded"
+    assert ledger[0]["playbook_path"] == "playbooks/default.yaml"
+    assert len(ledger[0]["playbook_hash"]) == 16
+    assert result.emitted == {"alerts": 1, "grade_changes": 1, "tasks": 1}
+
+
+KILLED = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from datetime import date
+    from salesplay import rules
+    from salesplay.engine import db, playbook
+    from salesplay.engine.evaluate import evaluate
+
+    class Stall:
+        section = "grading"
+        schema = {}
+        def check(self, playbook): pass
+        def explain(self, ctx, subject_type, subject_id): return []
+        def run(self, ctx):
+            Path(sys.argv[2]).write_text("written")
+            time.sleep(60)
+
+    rules.FAMILIES.append(Stall())
+    evaluate(db.connect(sys.argv[1]), playbook.load("default"), date(2024, 7, 1))
+""")
+
+
+def test_a_killed_evaluation_leaves_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    engine = db.connect(url)
+    load(engine, "org_units", [{"id": "SH", "name": "上海", "parent_id": "", "kind": "city"}])
+    load(engine, "reps", [{"id": "R1", "name": "张伟", "org_unit_id": "SH", "manager_id": "",
+                           "hired_on": "", "exam_score": "", "active": ""}])
+    seed(engine)
+    marker = tmp_path / "marker"
+    script = tmp_path / "stall.py"
+    script.write_text(KILLED)
+    proc = subprocess.Popen([sys.executable, str(script), url, str(marker)],
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2].parent)})
+    deadline = time.monotonic() + 60
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the evaluation never reached the stalling family"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert counts(engine) == dict.fromkeys(OUTPUT_TABLES, 0)
+    run(engine, "2024-07-01")  # and the database is usable at once (no stale lock)
+    assert counts(engine)["tasks"] == 1
+
+
+def test_two_evaluations_at_once_emit_once(org: Engine) -> None:
+    import threading
+
+    load(org, "customers", [{"id": f"C{i}", "name": f"客户{i}", "owner_id": "R1",
+                             "created_on": "2024-01-01"} for i in range(50)])
+    errors: list[BaseException] = []
+
+    def evaluate_once() -> None:
+        try:
+            run(org, "2024-07-01")
+        except BaseException as exc:  # collected and re-raised in the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=evaluate_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    found = counts(org)
+    assert (found["runs"], found["tasks"], found["alerts"], found["grade_changes"]) == (2, 50, 50, 50)

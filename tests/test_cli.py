@@ -1,0 +1,129 @@
+"""The CLI end to end through click's runner: the JSON contracts, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from salesplay.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture
+def demo_db(db_url: str) -> str:
+    result = invoke("demo", "--customers", "300", "--as-of", "2024-06-15", "--db", db_url)
+    assert result.exit_code == 0, result.output
+    return db_url
+
+
+def test_demo_prints_a_summary(db_url: str) -> None:
+    result = invoke("demo", "--customers", "300", "--as-of", "2024-06-15", "--db", db_url)
+    assert result.exit_code == 0, result.output
+    assert "300 customers" in result.output
+    assert "grades: A " in result.output and "open tasks:" in result.output
+    again = invoke("demo", "--customers", "300", "--as-of", "2024-06-15", "--db", db_url)
+    assert again.exit_code == 2
+    assert again.stderr.strip().endswith("(add --reset to empty it)")
+
+
+def test_json_outputs_keep_their_keys(demo_db: str) -> None:
+    grades = json.loads(invoke("grades", "--format", "json", "--db", demo_db).output)
+    assert len(grades) == 300
+    assert set(grades[0]) == {"customer_id", "grade", "since"}
+    tasks = json.loads(invoke("tasks", "--format", "json", "--db", demo_db).output)
+    assert tasks and set(tasks[0]) == {"id", "rule", "subject_type", "subject_id", "assignee_id",
+                                       "due", "title", "status"}
+    assert {t["status"] for t in tasks} == {"open"}
+    alerts = json.loads(invoke("alerts", "--format", "json", "--db", demo_db).output)
+    assert alerts and set(alerts[0]) == {"id", "rule", "subject_type", "subject_id", "level",
+                                         "message", "raised_on", "status", "resolved_on"}
+    red = json.loads(invoke("alerts", "--level", "red", "--format", "json", "--db", demo_db).output)
+    assert {a["level"] for a in red} <= {"red"}
+
+
+def test_csv_and_table_formats(demo_db: str) -> None:
+    csv_out = invoke("grades", "--format", "csv", "--db", demo_db).output.splitlines()
+    assert csv_out[0] == "customer_id,grade,since"
+    assert len(csv_out) == 301
+    table = invoke("tasks", "--status", "open", "--db", demo_db).output.splitlines()
+    assert table[0].split() == ["id", "rule", "subject_type", "subject_id", "assignee_id", "due",
+                                "title", "status"]
+
+
+def test_evaluate_twice_emits_nothing_new(demo_db: str) -> None:
+    result = invoke("evaluate", "--as-of", "2024-06-15", "--db", demo_db)
+    assert result.exit_code == 0, result.output
+    assert "nothing new" in result.output
+    runs = json.loads(invoke("runs", "--format", "json", "--db", demo_db).output)
+    assert [r["as_of"] for r in runs] == ["2024-06-15", "2024-06-15"]
+
+
+def test_task_done_and_grade_set(demo_db: str) -> None:
+    tasks = json.loads(invoke("tasks", "--format", "json", "--db", demo_db).output)
+    done = invoke("task", "done", str(tasks[0]["id"]), "--note", "已处理", "--db", demo_db)
+    assert done.exit_code == 0, done.output
+    again = invoke("task", "done", str(tasks[0]["id"]), "--db", demo_db)
+    assert again.exit_code == 2
+    assert again.stderr.strip() == f"error: ID: task {tasks[0]['id']} is already done"
+    cid = tasks[0]["subject_id"]
+    result = invoke("grade", "set", cid, "A", "--by", "M1", "--reason", "战略客户", "--db", demo_db)
+    assert result.exit_code == 0, result.output
+    shown = json.loads(invoke("grades", "--customer", cid, "--format", "json", "--db", demo_db).output)
+    assert shown[0]["grade"] == "A"
+    bad = invoke("grade", "set", cid, "Z", "--by", "M1", "--reason", "x", "--db", demo_db)
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == "error: grade: 'Z' is not a grade of this playbook (A, B, C)"
+
+
+def test_explain_shows_rules_and_values(demo_db: str) -> None:
+    result = invoke("explain", "customer", "C0000001", "--as-of", "2024-06-15", "--db", demo_db)
+    assert result.exit_code == 0, result.output
+    assert "grading: A" in result.output and "revenue_6m = " in result.output
+    assert "follow_up" in result.output
+    missing = invoke("explain", "customer", "NOPE", "--db", demo_db)
+    assert missing.exit_code == 2
+    assert missing.stderr.strip() == "error: no customer with id 'NOPE'"
+
+
+def test_errors_are_one_line_without_traceback_unless_debug(tmp_path: Path, db_url: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: default\ngrading:\n  grades:\n    - grade: A\n      when: revenu_6m > 1\n"
+                   "    - grade: B\n", encoding="utf-8")
+    result = invoke("validate", str(bad))
+    assert result.exit_code == 2
+    assert result.stderr == (f"{bad}:5: grading.grades[0].when: unknown name 'revenu_6m' "
+                             "(did you mean 'revenue_6m'?)\n")
+    assert "Traceback" not in result.output
+    debug = invoke("validate", str(bad), "--debug")
+    assert debug.exit_code != 0 and debug.exception is not None
+    evaluate = invoke("evaluate", "--playbook", str(bad), "--db", db_url)
+    assert evaluate.exit_code == 2 and evaluate.stderr.count("\n") == 1
+
+
+def test_playbook_from_the_environment(tmp_path: Path, db_url: str) -> None:
+    result = CliRunner(env={"SALESPLAY_PLAYBOOK": "fmcg"}).invoke(cli, ["validate", "fmcg"])
+    assert result.exit_code == 0
+    schema = json.loads(invoke("schema").output)
+    assert set(schema["properties"]) >= {"metrics", "grading", "follow_up", "warnings"}
+
+
+def test_python_cli_py_from_a_checkout() -> None:
+    result = subprocess.run([sys.executable, "cli.py", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "evaluate" in result.stdout and "import" in result.stdout
