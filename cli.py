@@ -7,7 +7,6 @@ errors print as one line (exit 2 for bad input) unless --debug is given.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -26,6 +25,8 @@ import sqlalchemy as sa
 from salesplay.engine import db, demo, explain, importer, output, playbook, queries
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.evaluate import evaluate as run_evaluation
+from salesplay.engine.evaluate import work_on
+from salesplay.engine.progress import Progress
 from salesplay.engine.schema import schema_json
 
 FORMAT = click.Choice(output.FORMATS)
@@ -118,13 +119,14 @@ def import_command(kind: str, file: Path, full: bool, quiet: bool, db_url: str |
 
     Example: salesplay import customers customers.csv
     """
-    started = time.perf_counter()
     zone = playbook.load(playbook_ref).timezone
-    result = importer.import_file(db.connect(db_url), kind, file, full, zone)
+    progress = Progress(enabled=False if quiet else None)
+    result = importer.import_file(db.connect(db_url), kind, file, full, zone, progress.rows)
+    progress.close()
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if not quiet:
-        seconds = time.perf_counter() - started
+        seconds = progress.elapsed
         click.echo(f"{result.kind}: {result.rows} rows ({result.inserted} new, {result.updated} "
                    f"updated" + (f", {result.deleted} marked deleted" if full else "")
                    + f") in {seconds:.2f}s, {result.rows / max(seconds, 1e-9):,.0f} rows/s")
@@ -151,18 +153,39 @@ def schema(db_url: str | None, playbook_ref: str | None) -> None:
 
 @cli.command()
 @as_of_option
+@click.option("--workers", default=1, show_default=True,
+              help="Processes that claim partitions of the run from the database.")
+@click.option("--partitions", type=int, help="Split the customer rules into this many partitions "
+              "(default: 4 per worker when --workers > 1).")
+@click.option("--join", "join_run", type=int, metavar="RUN",
+              help="Help finish a partitioned run started elsewhere (same playbook, same db).")
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @common
-def evaluate(as_of: Any, quiet: bool, db_url: str | None, playbook_ref: str | None) -> None:
-    """Evaluate the playbook as of a date, in one transaction; print what was emitted.
+def evaluate(as_of: Any, workers: int, partitions: int | None, join_run: int | None, quiet: bool,
+             db_url: str | None, playbook_ref: str | None) -> None:
+    """Evaluate the playbook as of a date; print what was emitted.
 
-    Example: salesplay evaluate --as-of 2024-07-01
+    One transaction, or with --workers N one per partition of customers plus a final step for
+    the rules that span customers (goals). Example: salesplay evaluate --as-of 2024-07-01
     """
     book = playbook.load(playbook_ref)
-    result = run_evaluation(db.connect(db_url), book, _as_of(as_of, book))
+    engine = db.connect(db_url)
+    progress = Progress(enabled=False if quiet else None)
+    if join_run is not None:
+        steps = work_on(engine, book, join_run)
+        progress.close()
+        if not quiet:
+            click.echo(f"run {join_run}: this worker evaluated {steps} partition(s)")
+        return
+    result = run_evaluation(engine, book, _as_of(as_of, book), workers=workers,
+                            partitions=partitions, progress=progress)
+    progress.close()
     if not quiet:
-        counts = ", ".join(f"{k} {v}" for k, v in result.emitted.items() if v) or "nothing new"
-        click.echo(f"run {result.run_id} as of {result.as_of}: {counts} ({result.seconds:.2f}s)")
+        customers = result.customers
+        counts = ", ".join(f"{k} {v}" for k, v in result.emitted.items() if v)
+        click.echo(f"run {result.run_id} as of {result.as_of}: {counts or 'nothing new'}; "
+                   f"{customers} customers in {result.seconds:.2f}s "
+                   f"({customers / max(result.seconds, 1e-9):,.0f} customers/s)")
 
 
 @cli.command()

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from . import metrics
 from .compiler import Scope, Typed
 from .emit import Signal, emit
+from .partitions import Partition
 from .playbook import Playbook
 
 # The nearest manager of every rep: their own manager_id, else the head of their org unit or of
@@ -50,6 +51,8 @@ class EvalContext:
     playbook: Playbook
     as_of: date
     run_id: int
+    partition: Partition | None = None
+    stage: str = "all"  # all / customers (one partition) / final (rules spanning customers)
     counts: Counter[str] = field(default_factory=Counter)
     _facts: dict[str, sa.Table] = field(default_factory=dict)
     _managers: sa.Table | None = None
@@ -61,7 +64,8 @@ class EvalContext:
     def facts(self, subject: str) -> sa.Table:
         """The subject's facts table (fields and metrics), built once per run."""
         if subject not in self._facts:
-            self._facts[subject] = metrics.materialize(self.conn, subject, self.playbook, self.as_of)
+            self._facts[subject] = metrics.materialize(self.conn, subject, self.playbook,
+                                                       self.as_of, self.partition)
         return self._facts[subject]
 
     def scope(self, subject: str, table: Any, extra: dict[str, Any] | None = None) -> Scope:
@@ -78,7 +82,20 @@ class EvalContext:
                                       sa.Column("manager_id", sa.String()))
         return self._managers
 
+    def covers(self, subject: str) -> bool:
+        """Whether this stage runs rules about the subject: a partition runs customer rules,
+        the final step the rules that span customers (reps, targets), a plain run all."""
+        if self.stage == "all":
+            return True
+        return (subject == "customer") == (self.stage == "customers")
+
+    def customers_filter(self, customer_id: Any) -> Any:
+        """A predicate keeping the customers of this partition (true when not partitioned)."""
+        return self.partition.holds(customer_id) if self.partition else sa.true()
+
     def emit(self, signal: Signal) -> None:
+        if self.partition is not None and signal.subject_type == "customer":
+            signal.scope = self.partition.holds
         self.counts.update(emit(self.conn, signal, self.as_of, self.run_id, self.dialect))
 
     def cleanup(self) -> None:

@@ -8,14 +8,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from . import dates
-from .models import Activity, Customer, Deal, Order, OrgUnit, Rep, Survey, Target
+from .db import bulk_insert
+from .models import Customer
+from .partitions import bucket_of
 
 REGIONS = {
     "华东": ["上海", "杭州", "南京"],
@@ -26,12 +28,15 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红鹏辉"
 PREFIX = ["华", "鑫", "盛", "恒", "瑞", "嘉", "达", "信", "宏", "金", "天", "博", "安", "泰", "锦"]
 MIDDLE = ["联", "创", "源", "通", "康", "美", "科", "兴", "丰", "新", "融", "汇", "远", "德"]
-INDUSTRIES = {"制造": "manufacturing", "零售": "retail", "医药": "pharma", "快消": "fmcg",
-              "教育": "education", "物流": "logistics"}
 SUFFIX = {"manufacturing": "机械", "retail": "商贸", "pharma": "医药", "fmcg": "食品",
           "education": "教育科技", "logistics": "物流"}
 STAGES = ["lead", "opportunity", "proposal", "contract"]
-CHANNELS = ["visit", "video", "call", "wechat", "email", "message"]
+DEAL_STATUSES = ["open", "open", "open", "won", "lost"]
+STATUSES = ["active"] * 8 + ["negotiating", "paused"]
+PRODUCTS = ["A", "A", "B", "C"]
+CHANNEL_MIX = ["visit"] * 3 + ["video"] * 2 + ["call"] * 4 + ["wechat"] * 4 + ["email", "message"]
+FEEDBACK = ["有兴趣", "需要报价", "暂无需求", "比较价格"]
+NEXT_STEPS = ["发送报价", "安排演示", "下月回访", None]
 BATCH = 20_000
 
 
@@ -46,195 +51,177 @@ class DemoSize:
 
     @property
     def rep_count(self) -> int:
-        return self.reps or max(7, min(2000, self.customers // 500))
+        return self.reps or max(7, min(2000, self.customers // 60))
+
+
+# Column order of the rows generate() yields, per table (the database's own column names).
+COLUMNS: dict[str, list[str]] = {
+    "org_units": ["id", "name", "parent_id", "kind", "manager_id", "deleted"],
+    "reps": ["id", "name", "org_unit_id", "manager_id", "hired_on", "exam_score", "active",
+             "email", "mobile", "im_id", "deleted"],
+    "customers": ["id", "name", "owner_id", "org_unit_id", "industry", "strategic", "status",
+                  "created_on", "attrs", "bucket", "deleted"],
+    "orders": ["id", "customer_id", "rep_id", "amount_cents", "ordered_on", "collected_cents",
+               "product", "deleted"],
+    "deals": ["id", "customer_id", "rep_id", "stage", "amount_cents", "expected_close",
+              "stage_changed_on", "status", "deleted"],
+    "activities": ["id", "customer_id", "rep_id", "occurred_at", "occurred_on", "channel",
+                   "content", "feedback", "next_step", "deleted"],
+    "surveys": ["id", "customer_id", "surveyed_on", "nps", "satisfaction", "complaint", "deleted"],
+    "targets": ["id", "owner_type", "owner_id", "metric", "period_start", "period_end",
+                "value_x100", "deleted"],
+}
+# Means of min(pareto(1.16), cap), so that counts average out to the sizes asked for.
+_MEAN_W50 = 3.9
+_MEAN_W20 = 3.3
+
+
+def generate(as_of: date, size: DemoSize, seed: int = 7) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """Every demo row as (table, values in COLUMNS order), streamed: memory stays flat at any size.
+
+    Dates are ISO text, so the same rows load into SQLite and PostgreSQL (COPY) alike.
+    """
+    rng = random.Random(seed)
+    units, reps = _org(size.rep_count, as_of, rng)
+    for unit in units:
+        yield "org_units", (*unit, False)
+    for rep in reps:
+        yield "reps", (*rep, False)
+    sellers = [(r[0], r[2]) for r in reps if r[0].startswith("R")]
+    today = as_of.toordinal()
+    first_created = dates.shift(as_of, -size.years - 1, "years").toordinal()
+    span = 365 * size.years
+    industries = list(SUFFIX)
+    opc, dpc, apc = size.orders_per_customer, size.deals_per_customer, size.activities_per_customer
+    n_order = n_deal = n_act = 0
+    last_quarter_end = dates.period_start(as_of, "quarter").toordinal() - 1
+    last_quarter_start = dates.period_start(date.fromordinal(last_quarter_end), "quarter").toordinal()
+    last_quarter_sales: dict[str, int] = {}
+    expo, rand, randrange, choice = rng.expovariate, rng.random, rng.randrange, rng.choice
+    for i in range(size.customers):
+        cid = f"C{i + 1:07d}"
+        industry = industries[i % len(industries)]
+        owner, city = sellers[i % len(sellers)] if rand() > 0.02 else (None, None)
+        created = first_created + randrange(today - first_created)
+        weight = rng.paretovariate(1.16)  # 80/20: a few customers buy most
+        yield "customers", (
+            cid, choice(PREFIX) + choice(MIDDLE) + SUFFIX[industry] + "有限公司", owner, city,
+            industry, rand() < 0.02, choice(STATUSES), _iso(created),
+            f'{{"employees": "{int(weight * 20)}"}}', bucket_of(cid), False)
+        for _ in range(int(expo(1.0) * opc * min(weight, 50) / _MEAN_W50 + 0.5)):
+            n_order += 1
+            day = max(created, today - randrange(span))
+            amount = int(rng.lognormvariate(10.3, 0.9) * min(weight, 30)) * 100
+            collected = amount if rand() < 0.8 else amount * randrange(10) // 10
+            if owner is not None and last_quarter_start <= day <= last_quarter_end:
+                last_quarter_sales[owner] = last_quarter_sales.get(owner, 0) + amount
+            yield "orders", (f"O{n_order:08d}", cid, owner, amount, _iso(day), collected,
+                             choice(PRODUCTS), False)
+        for _ in range(int(expo(1.0) * dpc + 0.5)):
+            n_deal += 1
+            changed = today - randrange(180)
+            yield "deals", (f"D{n_deal:08d}", cid, owner, choice(STAGES),
+                            int(rng.lognormvariate(11.5, 1.0) * min(weight, 10)) * 100,
+                            _iso(changed + 15 + randrange(105)), _iso(changed),
+                            choice(DEAL_STATUSES), False)
+        if owner is not None:
+            for _ in range(int(expo(1.0) * apc * min(weight, 20) / _MEAN_W20 + 0.5)):
+                n_act += 1
+                day = today - int(expo(1 / 120)) % span
+                channel = choice(CHANNEL_MIX)
+                yield "activities", (
+                    f"A{n_act:09d}", cid, owner,
+                    f"{_iso(day)} {8 + randrange(12):02d}:{randrange(60):02d}:00", _iso(day),
+                    channel, "上门拜访，需求调研" if channel == "visit" else "产品介绍",
+                    choice(FEEDBACK), choice(NEXT_STEPS), False)
+        if rand() < 0.2:
+            yield "surveys", (f"S{i + 1:07d}", cid, _iso(today - randrange(180)),
+                              choice((10, 9, 9, 8, 7, 6, 3)), float(55 + randrange(46)),
+                              rand() < 0.03, False)
+    for target in _targets(as_of, rng, reps, units, last_quarter_sales):
+        yield "targets", (*target, False)
+
+
+def _iso(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
 
 
 def build(engine: Engine, as_of: date, size: DemoSize, seed: int = 7,
           progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
-    """Fill an empty database with the demo organisation; return row counts per table."""
-    rng = random.Random(seed)
-    counts: dict[str, int] = {}
-    units, reps = _org(size.rep_count, as_of, rng)
+    """Fill an empty database with the demo organisation in one transaction; return row counts."""
+    counts: dict[str, int] = dict.fromkeys(COLUMNS, 0)
+    batches: dict[str, list[tuple[Any, ...]]] = {t: [] for t in COLUMNS}
     with engine.begin() as conn:
-        counts["org_units"] = _insert(conn, OrgUnit, iter(units), progress)
-        counts["reps"] = _insert(conn, Rep, iter(reps), progress)
-        rep_ids = [r["id"] for r in reps if r["org_unit_id"] and r["id"].startswith("R")]
-        city_of = {r["id"]: r["org_unit_id"] for r in reps}
-        customers = _customers(size, as_of, rng, rep_ids, city_of)
-        counts["customers"] = _insert(conn, Customer, iter(customers), progress)
-        weights = [c["_weight"] for c in customers]
-        generated: tuple[tuple[Any, Iterator[dict[str, Any]]], ...] = (
-            (Order, _orders(size, as_of, rng, customers)),
-            (Deal, _deals(size, as_of, rng, customers)),
-            (Activity, _activities(size, as_of, rng, customers, weights)),
-            (Survey, _surveys(as_of, rng, customers)),
-        )
-        for model, gen in generated:
-            counts[model.__tablename__] = _insert(conn, model, gen, progress)
-        counts["targets"] = _insert(conn, Target, iter(_targets(as_of, rng, reps, units)), progress)
+        for table, row in generate(as_of, size, seed):
+            batch = batches[table]
+            batch.append(row)
+            if len(batch) >= BATCH:
+                bulk_insert(conn, table, COLUMNS[table], batch)
+                counts[table] += len(batch)
+                batch.clear()
+                if progress:
+                    progress(table, counts[table])
+        for table, batch in batches.items():
+            if batch:
+                bulk_insert(conn, table, COLUMNS[table], batch)
+                counts[table] += len(batch)
     return counts
-
-
-def _insert(conn: Any, model: Any, rows: Iterator[dict[str, Any]],
-            progress: Callable[[str, int], None] | None) -> int:
-    table = model.__table__
-    names = [c.name for c in table.columns]
-    batch: list[dict[str, Any]] = []
-    total = 0
-    for row in rows:
-        batch.append({n: row.get(n, False if n == "deleted" else None) for n in names})
-        if len(batch) >= BATCH:
-            conn.execute(sa.insert(table), batch)
-            total += len(batch)
-            batch = []
-            if progress:
-                progress(table.name, total)
-    if batch:
-        conn.execute(sa.insert(table), batch)
-        total += len(batch)
-    if progress:
-        progress(table.name, total)
-    return total
 
 
 def _person(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
-def _org(rep_count: int, as_of: date, rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    units = [{"id": "HQ", "name": "总部", "parent_id": None, "kind": "company", "manager_id": "M0"}]
-    reps = [{"id": "M0", "name": "总经理" + _person(rng), "org_unit_id": "HQ", "manager_id": None,
-             "hired_on": as_of - timedelta(days=3000), "exam_score": 95.0, "active": True,
-             "email": "ceo@example.com", "mobile": "13800000000", "im_id": "ceo"}]
+def _org(rep_count: int, as_of: date, rng: random.Random) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """(org_units, reps) rows: HQ → 3 regions → 7 city branches → reps, each unit with a head."""
+    def rep(rid: str, name: str, unit: str, manager: str | None, days: int, score: float,
+            n: int | None = None) -> tuple[Any, ...]:
+        contact = (f"rep{n}@example.com", f"139{n:08d}", f"rep{n}") if n else (None, None, None)
+        return (rid, name, unit, manager, (as_of - timedelta(days=days)).isoformat(), score, True,
+                *contact)
+
+    units: list[tuple[Any, ...]] = [("HQ", "总部", None, "company", "M0")]
+    reps = [rep("M0", "总经理" + _person(rng), "HQ", None, 3000, 95.0)]
     cities = [(region, city) for region, names in REGIONS.items() for city in names]
-    for r, region in enumerate(REGIONS, start=1):
-        units.append({"id": f"RG{r}", "name": f"{region}大区", "parent_id": "HQ", "kind": "region",
-                      "manager_id": f"M{r}"})
-        reps.append({"id": f"M{r}", "name": _person(rng), "org_unit_id": f"RG{r}",
-                     "manager_id": "M0", "hired_on": as_of - timedelta(days=2000),
-                     "exam_score": 92.0, "active": True})
     region_ids = {region: f"RG{i}" for i, region in enumerate(REGIONS, start=1)}
+    for region, rid in region_ids.items():
+        units.append((rid, f"{region}大区", "HQ", "region", "M" + rid[2:]))
+        reps.append(rep("M" + rid[2:], _person(rng), rid, "M0", 2000, 92.0))
     for c, (region, city) in enumerate(cities, start=1):
-        units.append({"id": f"CT{c}", "name": f"{city}分公司", "parent_id": region_ids[region],
-                      "kind": "city", "manager_id": f"CM{c}"})
-        reps.append({"id": f"CM{c}", "name": _person(rng), "org_unit_id": f"CT{c}",
-                     "manager_id": None, "hired_on": as_of - timedelta(days=1500),
-                     "exam_score": 90.0, "active": True})
+        units.append((f"CT{c}", f"{city}分公司", region_ids[region], "city", f"CM{c}"))
+        reps.append(rep(f"CM{c}", _person(rng), f"CT{c}", None, 1500, 90.0))
     for i in range(rep_count):
-        city = f"CT{i % len(cities) + 1}"
-        tenure = int(rng.paretovariate(1.2) * 120)
-        reps.append({
-            "id": f"R{i + 1:04d}", "name": _person(rng), "org_unit_id": city, "manager_id": None,
-            "hired_on": as_of - timedelta(days=min(tenure, 3650)),
-            "exam_score": float(rng.randint(60, 100)), "active": True,
-            "email": f"rep{i + 1}@example.com", "mobile": f"139{i + 1:08d}",
-            "im_id": f"rep{i + 1}",
-        })
+        tenure = min(int(rng.paretovariate(1.2) * 120), 3650)
+        reps.append(rep(f"R{i + 1:04d}", _person(rng), f"CT{i % len(cities) + 1}", None, tenure,
+                        float(rng.randint(60, 100)), i + 1))
     return units, reps
 
 
-def _customers(size: DemoSize, as_of: date, rng: random.Random, rep_ids: list[str],
-               city_of: dict[str, str]) -> list[dict[str, Any]]:
-    out = []
-    start = dates.shift(as_of, -size.years - 1, "years")
-    span = (as_of - start).days
-    industries = list(INDUSTRIES.values())
-    for i in range(size.customers):
-        industry = rng.choice(industries)
-        owner = rep_ids[i % len(rep_ids)] if rng.random() > 0.02 else None
-        out.append({
-            "id": f"C{i + 1:07d}",
-            "name": rng.choice(PREFIX) + rng.choice(MIDDLE) + SUFFIX[industry] + "有限公司",
-            "owner_id": owner, "org_unit_id": city_of.get(owner or "", None),
-            "industry": industry, "strategic": rng.random() < 0.02,
-            "status": rng.choice(["active"] * 8 + ["negotiating", "paused"]),
-            "created_on": start + timedelta(days=rng.randrange(span)),
-            "attrs": {"employees": str(int(rng.paretovariate(1.1) * 20))},
-            "_weight": rng.paretovariate(1.16),  # 80/20: a few customers buy most
-        })
-    return out
-
-
-def _orders(size: DemoSize, as_of: date, rng: random.Random,
-            customers: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    n = 0
-    mean = sum(c["_weight"] for c in customers) / max(1, len(customers))
-    span = 365 * size.years
-    for c in customers:
-        count = min(200, int(rng.expovariate(1 / size.orders_per_customer) * c["_weight"] / mean) + 0)
-        for _ in range(count):
-            n += 1
-            day = as_of - timedelta(days=rng.randrange(span))
-            if c["created_on"] and day < c["created_on"]:
-                day = c["created_on"]
-            amount = int(rng.lognormvariate(10.3, 0.9) * min(c["_weight"], 30)) * 100
-            collected = amount if rng.random() < 0.8 else amount * rng.randint(0, 9) // 10
-            yield {"id": f"O{n:08d}", "customer_id": c["id"], "rep_id": c["owner_id"],
-                   "amount_cents": amount, "ordered_on": day, "collected_cents": collected,
-                   "product": rng.choice(["A", "A", "B", "C"])}
-
-
-def _deals(size: DemoSize, as_of: date, rng: random.Random,
-           customers: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    n = 0
-    for c in customers:
-        count = int(rng.expovariate(1 / size.deals_per_customer))
-        for _ in range(count):
-            n += 1
-            status = rng.choice(["open", "open", "open", "won", "lost"])
-            changed = as_of - timedelta(days=rng.randrange(180))
-            yield {"id": f"D{n:08d}", "customer_id": c["id"], "rep_id": c["owner_id"],
-                   "stage": rng.choice(STAGES), "status": status,
-                   "amount_cents": int(rng.lognormvariate(11.5, 1.0) * min(c["_weight"], 10)) * 100,
-                   "expected_close": changed + timedelta(days=rng.randrange(15, 120)),
-                   "stage_changed_on": changed}
-
-
-def _activities(size: DemoSize, as_of: date, rng: random.Random, customers: list[dict[str, Any]],
-                weights: list[float]) -> Iterator[dict[str, Any]]:
-    n = 0
-    span = 365 * size.years
-    for c in customers:
-        if c["owner_id"] is None:
-            continue
-        count = int(rng.expovariate(1 / size.activities_per_customer) * min(c["_weight"], 4) / 2)
-        for _ in range(count):
-            n += 1
-            day = as_of - timedelta(days=int(rng.expovariate(1 / 120)) % span)
-            at = datetime(day.year, day.month, day.day, rng.randint(8, 19), rng.randrange(60))
-            channel = rng.choices(CHANNELS, weights=[3, 2, 4, 4, 1, 1])[0]
-            yield {"id": f"A{n:09d}", "customer_id": c["id"], "rep_id": c["owner_id"],
-                   "occurred_at": at, "occurred_on": day, "channel": channel,
-                   "content": "产品介绍" if channel != "visit" else "上门拜访，需求调研",
-                   "feedback": rng.choice(["有兴趣", "需要报价", "暂无需求", "比较价格"]),
-                   "next_step": rng.choice(["发送报价", "安排演示", "下月回访", None])}
-
-
-def _surveys(as_of: date, rng: random.Random, customers: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for i, c in enumerate(customers):
-        if rng.random() < 0.2:
-            yield {"id": f"S{i + 1:07d}", "customer_id": c["id"],
-                   "surveyed_on": as_of - timedelta(days=rng.randrange(180)),
-                   "nps": rng.choice([10, 9, 9, 8, 7, 6, 3]), "satisfaction": float(rng.randint(55, 100)),
-                   "complaint": rng.random() < 0.03}
-
-
-def _targets(as_of: date, rng: random.Random, reps: list[dict[str, Any]],
-             units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _targets(as_of: date, rng: random.Random, reps: list[tuple[Any, ...]],
+             units: list[tuple[Any, ...]], last_quarter: dict[str, int]) -> list[tuple[Any, ...]]:
+    """This quarter's sales targets: each seller's last quarter raised 0–60% (so that some lag),
+    rounded to 10,000; each org unit the sum of its sellers' (the company's a little higher)."""
     start = dates.period_start(as_of, "quarter")
     end = dates.period_end(as_of, "quarter")
-    out = []
+    label = dates.period_label(as_of, "quarter").replace("-", "")
+    parent = {u[0]: u[2] for u in units}
+    unit_total: dict[str, int] = dict.fromkeys(parent, 0)
+    out: list[tuple[Any, ...]] = []
     for rep in reps:
-        if rep["id"].startswith("R"):
-            out.append({"id": f"T-{rep['id']}-{start:%Y}Q{(start.month - 1) // 3 + 1}",
-                        "owner_type": "rep", "owner_id": rep["id"], "metric": "sales",
-                        "period_start": start, "period_end": end,
-                        "value_x100": rng.choice([60, 80, 100, 120, 150]) * 10_000 * 100})
-    for unit in units:
-        out.append({"id": f"T-{unit['id']}-{start:%Y}Q{(start.month - 1) // 3 + 1}",
-                    "owner_type": "org_unit", "owner_id": unit["id"], "metric": "sales",
-                    "period_start": start, "period_end": end,
-                    "value_x100": 5_000_000 * 100})
+        if not rep[0].startswith("R"):
+            continue
+        base = max(last_quarter.get(rep[0], 0), 1_000_000_00)
+        value = int(base * rng.choice([0.9, 1.0, 1.1, 1.2, 1.3, 1.6]) // 1_000_000) * 1_000_000
+        out.append((f"T-{rep[0]}-{label}", "rep", rep[0], "sales", start.isoformat(),
+                    end.isoformat(), value))
+        unit: str | None = rep[2]
+        while unit is not None:
+            unit_total[unit] += value
+            unit = parent[unit]
+    for unit_id, total in unit_total.items():
+        value = total * 11 // 10 if parent[unit_id] is None else total
+        out.append((f"T-{unit_id}-{label}", "org_unit", unit_id, "sales", start.isoformat(),
+                    end.isoformat(), value))
     return out
 
 
@@ -246,7 +233,7 @@ def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int,
     from .db import create_tables
     from .errors import SalesplayError
     from .evaluate import evaluate
-    from .queries import alerts, grades, tasks
+    from .models import Alert, Grade, Task
 
     with engine.connect() as conn:
         has_data = conn.execute(sa.select(sa.func.count()).select_from(Customer)).scalar()
@@ -258,28 +245,30 @@ def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int,
         create_tables(engine)
     counts = build(engine, as_of, size, seed)
     result = evaluate(engine, book, as_of)
-    by_grade: dict[str, int] = {}
-    for row in grades(engine):
-        by_grade[row["grade"]] = by_grade.get(row["grade"], 0) + 1
-    open_tasks = tasks(engine, status="open")
-    open_alerts = alerts(engine, status="open")
-    levels: dict[str, int] = {}
-    for row in open_alerts:
-        levels[row["level"]] = levels.get(row["level"], 0) + 1
+    grade, task, alert = (m.__table__ for m in (Grade, Task, Alert))  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        def tally(column: Any, *where: Any) -> str:
+            query = sa.select(column, sa.func.count()).where(*where).group_by(column).order_by(column)
+            return ", ".join(f"{k} {n}" for k, n in conn.execute(query)) or "none"
+
+        by_grade = tally(grade.c.grade)
+        by_rule = tally(task.c.rule, task.c.status == "open")
+        by_level = tally(alert.c.level, alert.c.status == "open")
+        examples = conn.execute(sa.select(task.c.id, task.c.assignee_id, task.c.title)
+                                .where(task.c.status == "open").order_by(task.c.id).limit(3)).all()
+        reds = conn.execute(sa.select(alert.c.id, alert.c.message)
+                            .where(alert.c.status == "open", alert.c.level == "red")
+                            .order_by(alert.c.id).limit(2)).all()
     lines = [
         f"demo database {engine.url} as of {as_of}: "
         + ", ".join(f"{n} {t}" for t, n in counts.items()),
         f"evaluated {book.path} in {result.seconds:.2f}s (run {result.run_id})",
-        "grades: " + ", ".join(f"{g} {n}" for g, n in sorted(by_grade.items())),
-        f"open tasks: {len(open_tasks)} ("
-        + ", ".join(f"{r} {sum(1 for t in open_tasks if t['rule'] == r)}"
-                    for r in sorted({t["rule"] for t in open_tasks})) + ")",
-        "open alerts: " + (", ".join(f"{lv} {n}" for lv, n in sorted(levels.items())) or "none"),
+        f"grades: {by_grade}",
+        f"open tasks: {by_rule}",
+        f"open alerts: {by_level}",
     ]
-    for row in open_tasks[:3]:
-        lines.append(f"  e.g. task {row['id']} for {row['assignee_id']}: {row['title']}")
-    for row in [a for a in open_alerts if a["level"] == "red"][:2]:
-        lines.append(f"  e.g. alert {row['id']} [{row['level']}]: {row['message']}")
+    lines += [f"  e.g. task {i} for {who}: {title}" for i, who, title in examples]
+    lines += [f"  e.g. alert {i} [red]: {message}" for i, message in reds]
     lines.append("next: salesplay tasks --status open | salesplay alerts | "
-                 "salesplay explain customer ID")
+                 "salesplay explain customer C0000001")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ settles two evaluations racing each other.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -48,6 +49,7 @@ class Signal:
     task: bool = False
     alert: bool = False
     clear_by: str = "subject"
+    scope: Callable[[Any], Any] | None = None  # which subjects this run judges (a partition's)
 
 
 def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: str) -> dict[str, int]:
@@ -64,6 +66,8 @@ def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: st
     firing = sa.exists().where(same, sig.c.fires == sa.true())
     judged_false = sa.exists().where(same, sig.c.fires == sa.false())
     clears = ~firing if signal.clear_by == "subject" else sa.and_(judged_false, ~firing)
+    if signal.scope is not None:
+        clears = sa.and_(clears, signal.scope(ep.c.subject_id))
     counts: dict[str, int] = {}
     cleared = count_rows(conn, 
         ep.update()
@@ -145,10 +149,11 @@ def _close(conn: Connection, signal: Signal, as_of: date) -> dict[str, int]:
                    ep.c.seq == table.c.seq, ep.c.cleared_on.is_not(None))
             .exists()
         )
-        counts[key] = count_rows(conn, 
+        scope = signal.scope(table.c.subject_id) if signal.scope else sa.true()
+        counts[key] = count_rows(conn,
             table.update()
             .where(table.c.rule == signal.rule, table.c.subject_type == signal.subject_type,
-                   table.c.status == closed, episode_cleared)
+                   table.c.status == closed, episode_cleared, scope)
             .values({"status": status, day_col: as_of})
         )
     return counts

@@ -24,6 +24,7 @@ from . import expressions as ex
 from .compiler import Scope, Typed, compile_condition, compile_expression, unknown_name
 from .errors import ExpressionError
 from .models import Activity, Customer, Deal, Order, Payment, Rep, Survey
+from .partitions import Partition
 from .playbook import Playbook
 
 Sql = Any
@@ -338,7 +339,8 @@ def _formula_factory(metric: Metric, scope: Scope, playbook: Playbook, stack: se
 
 
 def facts_select(subject: str, playbook: Playbook, as_of: date,
-                 where: Callable[[Any], Any] | None = None) -> sa.Select[Any]:
+                 where: Callable[[Any], Any] | None = None,
+                 partition: Partition | None = None) -> sa.Select[Any]:
     """One row per live subject: its fields and every applicable aggregate metric as of a date."""
     model = SUBJECT_TABLES[subject]
     base = model.__table__  # type: ignore[attr-defined]
@@ -356,7 +358,7 @@ def facts_select(subject: str, playbook: Playbook, as_of: date,
         simple = [m for m in grouped if m.aggregate != "latest"]
         latest_days = [m for m in metrics if m.aggregate == "latest" and _is_day(source, m)]
         if simple or latest_days:
-            sub = _grouped(source, subject, simple + latest_days, as_of)
+            sub = _grouped(source, subject, simple + latest_days, as_of, partition)
             joins.append((sub, sub.c.k == base.c.id))
             for m in simple + latest_days:
                 value = sub.c[m.name]
@@ -364,7 +366,7 @@ def facts_select(subject: str, playbook: Playbook, as_of: date,
                     value = sa.func.coalesce(value, 0)
                 columns.append(value.label(m.name))
         for m in [m for m in metrics if m.aggregate == "latest" and not _is_day(source, m)]:
-            sub = _latest(source, subject, m, as_of)
+            sub = _latest(source, subject, m, as_of, partition)
             joins.append((sub, sub.c.k == base.c.id))
             columns.append(sub.c[m.name].label(m.name))
     query = sa.select(*columns).select_from(base)
@@ -375,6 +377,8 @@ def facts_select(subject: str, playbook: Playbook, as_of: date,
         query = query.where(sa.or_(base.c.created_on.is_(None), base.c.created_on <= as_of))
     if where is not None:
         query = query.where(where(base))
+    if partition is not None and subject == "customer":
+        query = query.where(partition.holds_row(base))
     return query
 
 
@@ -390,9 +394,11 @@ def _custom(attrs: Any, name: str, kind: str) -> Any:
     return attrs[name].as_string()
 
 
-def _records(source: Source, as_of: date) -> Any:
+def _records(source: Source, as_of: date, partition: Partition | None = None) -> Any:
     rows = source.select().subquery(f"src_{source.name}")
     conditions = [rows.c.deleted == sa.false()]
+    if partition is not None and "customer" in source.links:
+        conditions.append(partition.holds(rows.c[source.links["customer"]]))
     if source.day:
         conditions.append(rows.c.day <= as_of)
     return rows, sa.and_(*conditions)
@@ -408,8 +414,9 @@ def _filter(source: Source, metric: Metric, rows: Any, as_of: date) -> Any:
     return sa.and_(*conditions) if conditions else None
 
 
-def _grouped(source: Source, subject: str, metrics: list[Metric], as_of: date) -> Any:
-    rows, live = _records(source, as_of)
+def _grouped(source: Source, subject: str, metrics: list[Metric], as_of: date,
+             partition: Partition | None) -> Any:
+    rows, live = _records(source, as_of, partition)
     key = rows.c[source.links[subject]]
     aggregates = []
     for m in metrics:
@@ -422,8 +429,9 @@ def _grouped(source: Source, subject: str, metrics: list[Metric], as_of: date) -
             .group_by(key).subquery(f"agg_{source.name}_{subject}"))
 
 
-def _latest(source: Source, subject: str, metric: Metric, as_of: date) -> Any:
-    rows, live = _records(source, as_of)
+def _latest(source: Source, subject: str, metric: Metric, as_of: date,
+            partition: Partition | None) -> Any:
+    rows, live = _records(source, as_of, partition)
     key = rows.c[source.links[subject]]
     order = [rows.c.day.desc(), rows.c.id.desc()] if source.day else [rows.c.id.desc()]
     ranked = sa.select(
@@ -439,7 +447,7 @@ def _latest(source: Source, subject: str, metric: Metric, as_of: date) -> Any:
 
 
 def materialize(conn: Connection, subject: str, playbook: Playbook, as_of: date,
-                where: Callable[[Any], Any] | None = None) -> sa.Table:
+                partition: Partition | None = None) -> sa.Table:
     """Create the temporary facts table for a subject and fill it with one INSERT … SELECT."""
     name = f"facts_{subject}"
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
@@ -447,7 +455,7 @@ def materialize(conn: Connection, subject: str, playbook: Playbook, as_of: date,
     table = sa.Table(name, sa.MetaData(), *[sa.Column(n, t, primary_key=(n == "id"))
                                             for n, _, t in cols], prefixes=["TEMPORARY"])
     table.create(conn)
-    select = facts_select(subject, playbook, as_of, where)
+    select = facts_select(subject, playbook, as_of, partition=partition)
     # Name the columns in the SELECT's own order: metrics are grouped by source there.
     conn.execute(table.insert().from_select([c.name for c in select.selected_columns], select))
     return table

@@ -59,6 +59,7 @@ class Customer(SQLModel, table=True):
     status: str | None = None
     created_on: date | None = None
     attrs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    bucket: int = Field(default=0, index=True)  # crc32(id) % 1024: partitions of a run
     deleted: bool = False
 
 
@@ -156,6 +157,25 @@ class Run(SQLModel, table=True):
     playbook_path: str
     playbook_hash: str
     status: str = "running"
+    emitted: dict[str, int] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class EvalPartition(SQLModel, table=True):
+    """One slice of a partitioned run (part -1 is the final, cross-customer step).
+
+    A worker claims a pending row and does its work in the same transaction, so a worker that
+    dies leaves the row pending for another to take.
+    """
+
+    __tablename__ = "eval_partitions"
+    __table_args__ = (UniqueConstraint("run_id", "part"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+    part: int
+    parts: int
+    status: str = "pending"  # pending / done
+    worker: str | None = None
+    finished_at: datetime | None = _naive(nullable=True)
     emitted: dict[str, int] | None = Field(default=None, sa_column=Column(JSON))
 
 

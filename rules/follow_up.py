@@ -124,7 +124,8 @@ class FollowUp:
                 value = sa.case((act.c.channel.in_(spec["channels"]), act.c.occurred_on))
             per_grade.append((grade, sa.func.max(value).label(f"last_{i}"), spec))
         last = (sa.select(act.c.customer_id, *[col for _, col, _ in per_grade])
-                .where(act.c.deleted == sa.false(), act.c.occurred_on <= ctx.as_of)
+                .where(act.c.deleted == sa.false(), act.c.occurred_on <= ctx.as_of,
+                       ctx.customers_filter(act.c.customer_id))
                 .group_by(act.c.customer_id).subquery("last"))
         g = Grade.__table__
         c = Customer.__table__
@@ -142,7 +143,8 @@ class FollowUp:
             .join(g, g.c.customer_id == c.c.id)
             .outerjoin(last, last.c.customer_id == c.c.id)
             .where(c.c.deleted == sa.false(), g.c.grade.in_(list(cadence)),
-                   sa.or_(c.c.created_on.is_(None), c.c.created_on <= ctx.as_of)),
+                   sa.or_(c.c.created_on.is_(None), c.c.created_on <= ctx.as_of),
+                   ctx.customers_filter(c.c.id)),
         ))
         # Never contacted: due the day the customer was created (at once, if unknown).
         created = (sa.select(c.c.created_on).where(c.c.id == table.c.customer_id)
@@ -157,6 +159,8 @@ class FollowUp:
         return table
 
     def run(self, ctx: EvalContext) -> None:
+        if not ctx.covers("customer"):
+            return
         section = ctx.playbook.section(self.section)
         due_table = self._due(ctx)
         facts = ctx.facts("customer")

@@ -90,6 +90,8 @@ class Grading:
         return case, list(scope.used)
 
     def run(self, ctx: EvalContext) -> None:
+        if not ctx.covers("customer"):
+            return
         facts = ctx.facts("customer")
         case, used = self._case(ctx, facts)
         detail = json_object(*[x for name in used if "." not in name

@@ -194,7 +194,8 @@ class Warnings:
 
     def run(self, ctx: EvalContext) -> None:
         for name, spec in ctx.playbook.section(self.section).items():
-            ctx.emit(self._signal(ctx, name, spec))
+            if ctx.covers(SUBJECTS[spec["for"]]):
+                ctx.emit(self._signal(ctx, name, spec))
         ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS facts_target")
 
     def _source(self, ctx: EvalContext, subject: str, only: str | None = None) -> Any:
