@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import difflib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,22 @@ from sqlalchemy.engine import Connection, Engine
 from .db import upsert
 from .errors import RecordError, SalesplayError
 from .models import Customer, OwnerChange
+from .partitions import bucket_of
 from .records import KINDS, Column, Kind
 
 BATCH = 5000
-MAX_REPORTED = 200
+MAX_REPORTED = 1000  # a file with more bad rows than this is reported in part
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """A row the reader could not turn into values (bad JSON, wrong number of CSV values)."""
+
+    reason: str
+    column: str = ""  # the column it concerns, when there is one
+
+
+Row = dict[str, Any] | RowProblem
 
 
 @dataclass
@@ -43,7 +56,7 @@ class ImportResult:
 # ---- reading files --------------------------------------------------------------------------
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     """(header, rows with their line numbers) from a .csv, .jsonl/.ndjson or .xlsx file."""
     suffix = path.suffix.lower()
     if not path.exists():
@@ -57,25 +70,38 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]
     raise SalesplayError(f"{path}: unknown file type '{suffix}': use .csv, .jsonl or .xlsx")
 
 
-def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     handle = path.open(encoding="utf-8-sig", newline="")  # utf-8-sig: Excel's BOM
     try:
-        reader = csv.reader(handle)
+        # strict: a quote left open is an error, not a value that swallows the rest of the file
+        reader = csv.reader(handle, strict=True)
         header = [h.strip() for h in next(reader, [])]
     except UnicodeDecodeError:
         handle.close()
         raise SalesplayError(f"{path}:1: the file is not UTF-8: save it as 'CSV UTF-8'") from None
+    except csv.Error as exc:
+        handle.close()
+        raise SalesplayError(f"{path}:1: not valid CSV: {exc}") from None
 
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+    def rows() -> Iterator[tuple[int, Row]]:
         with handle:
+            ended = reader.line_num  # the physical line the previous record ended on
             try:
                 for values in reader:
+                    line, ended = ended + 1, reader.line_num  # a quoted value may span lines
                     if not any(v.strip() for v in values):
                         continue
-                    if len(values) > len(header):
-                        raise RecordError([f"{path}:{reader.line_num}: row has {len(values)} "
-                                           f"values but the header has {len(header)} columns"])
-                    yield reader.line_num, dict(zip(header, values, strict=False))
+                    if len(values) > len(header) and any(v.strip() for v in values[len(header):]):
+                        yield line, RowProblem(f"row has {len(values)} values but the header has "
+                                               f"{len(header)} columns")
+                    elif len(values) < len(header):
+                        absent = next((h for h in header[len(values):] if h), "")
+                        yield line, RowProblem(f"missing column (the row has {len(values)} "
+                                               f"values, the header {len(header)})", absent)
+                    else:
+                        yield line, dict(zip(header, values, strict=False))
+            except csv.Error as exc:  # the reader cannot go on: report it with the rows before
+                yield ended + 1, RowProblem(f"not valid CSV: {exc}")
             except UnicodeDecodeError:
                 raise RecordError([f"{path}:{reader.line_num + 1}: not UTF-8 text: save the "
                                    "file as 'CSV UTF-8'"]) from None
@@ -83,13 +109,14 @@ def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]
     return header, rows()
 
 
-def _read_jsonl(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+def _read_jsonl(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     try:
-        lines = path.read_text("utf-8-sig").splitlines()
+        # split on \n only: str.splitlines() also breaks at U+2028, U+0085 … which JSON
+        # strings may hold unescaped (json.dumps(ensure_ascii=False) writes them as they are)
+        lines = path.read_text("utf-8-sig").split("\n")
     except UnicodeDecodeError:
         raise SalesplayError(f"{path}:1: the file is not UTF-8") from None
-    parsed: list[tuple[int, dict[str, Any]]] = []
-    problems = []
+    parsed: list[tuple[int, Row]] = []
     header: dict[str, None] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -97,19 +124,17 @@ def _read_jsonl(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, An
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            problems.append(f"{path}:{number}: not valid JSON: {exc.msg}")
+            parsed.append((number, RowProblem(f"not valid JSON: {exc.msg}")))
             continue
         if not isinstance(obj, dict):
-            problems.append(f"{path}:{number}: each line must be a JSON object")
+            parsed.append((number, RowProblem("each line must be a JSON object")))
             continue
         header.update(dict.fromkeys(obj))
         parsed.append((number, obj))
-    if problems:
-        raise RecordError(problems)
     return list(header), iter(parsed)
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any]]]]:
+def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     import openpyxl
 
     try:
@@ -117,11 +142,14 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, Any
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise SalesplayError(f"{path}: cannot read the workbook: {exc}") from None
     sheet = book.worksheets[0]
+    # read-only mode trusts the sheet's stored dimension, which some writers get wrong (A1):
+    # forget it, so that every row in the file is read
+    sheet.reset_dimensions()
     values = sheet.iter_rows(values_only=True)
     first = next(values, ())
     header = [str(h).strip() if h is not None else "" for h in first]
 
-    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+    def rows() -> Iterator[tuple[int, Row]]:
         for number, row in enumerate(values, start=2):
             if all(v is None or str(v).strip() == "" for v in row):
                 continue
@@ -143,6 +171,22 @@ def _text(value: Any) -> Any:
     return str(value).strip()
 
 
+# What Excel writes for a date or a time in a CSV: 2024/1/5, 2024/1/5 9:30, 2024-01-05 09:30:15
+_LOOSE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def _loose(text: str) -> datetime | None:
+    """A local date (and time) without an offset; month, day and hour may have one digit."""
+    found = _LOOSE.fullmatch(text)
+    if not found:
+        return None
+    try:
+        year, month, day, hour, minute, second = (int(part or 0) for part in found.groups())
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:  # 2024-02-30, 25:00
+        return None
+
+
 def _date(value: Any) -> date:
     if isinstance(value, datetime):
         return value.date()
@@ -152,7 +196,10 @@ def _date(value: Any) -> date:
     try:
         return date.fromisoformat(text[:10] if len(text) > 10 and text[10] in " T" else text)
     except ValueError:
-        raise ValueError(f"'{value}' is not a date (write YYYY-MM-DD)") from None
+        loose = _loose(text)
+        if loose is None:
+            raise ValueError(f"'{value}' is not a date (write YYYY-MM-DD)") from None
+        return loose.date()
 
 
 def _datetime(zone: ZoneInfo) -> Callable[[Any], datetime]:
@@ -166,7 +213,11 @@ def _datetime(zone: ZoneInfo) -> Callable[[Any], datetime]:
             try:
                 moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
             except ValueError:
-                raise ValueError(f"'{value}' is not a date and time (write YYYY-MM-DD HH:MM)") from None
+                loose = _loose(text)
+                if loose is None:
+                    raise ValueError(f"'{value}' is not a date and time "
+                                     "(write YYYY-MM-DD HH:MM)") from None
+                moment = loose
         if moment.tzinfo is not None:  # an offset: convert to the playbook's local time
             moment = moment.astimezone(zone).replace(tzinfo=None)
         return moment
@@ -174,6 +225,8 @@ def _datetime(zone: ZoneInfo) -> Callable[[Any], datetime]:
 
 
 def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):  # JSON true is an int to Python, not a number to a user
+        raise ValueError(f"'{value}' is not a number")
     if isinstance(value, (int, Decimal)):
         return Decimal(value)
     if isinstance(value, float):
@@ -188,10 +241,15 @@ def _decimal(value: Any) -> Decimal:
     return result
 
 
+BIGGEST = 2**63 - 1  # a BIGINT column: larger values fail in the database, not as a row problem
+
+
 def _hundredths(value: Any) -> int:
     amount = _decimal(value) * 100
     if amount != amount.to_integral_value():
         raise ValueError(f"'{value}' has more than 2 decimal places")
+    if abs(amount) > BIGGEST:
+        raise ValueError(f"'{value}' is too large")
     return int(amount)
 
 
@@ -199,6 +257,8 @@ def _int(value: Any) -> int:
     number = _decimal(value)
     if number != number.to_integral_value():
         raise ValueError(f"'{value}' is not a whole number")
+    if abs(number) > BIGGEST:
+        raise ValueError(f"'{value}' is too large")
     return int(number)
 
 
@@ -227,7 +287,7 @@ def converter(column: Column, zone: ZoneInfo) -> Callable[[Any], Any]:
         if column.choices and result not in column.choices:
             raise ValueError(f"'{result}' is not one of {', '.join(column.choices)}")
         if column.low is not None and not (column.low <= result <= (column.high or result)):
-            raise ValueError(f"{result} is outside {column.low:g}–{column.high:g}")
+            raise ValueError(f"'{_text(value)}' is outside {column.low:g}–{column.high:g}")
         return result
     return checked
 
@@ -259,23 +319,31 @@ def _kind(name: str) -> Kind:
 
 
 def import_rows(conn: Connection, kind: Kind, header: list[str],
-                rows: Iterator[tuple[int, dict[str, Any]]], source: str, full: bool,
+                rows: Iterator[tuple[int, Row]], source: str, full: bool,
                 zone: ZoneInfo, progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Stage, check and upsert rows inside the caller's transaction."""
+    """Stage, check and upsert rows inside the caller's transaction.
+
+    Every bad row is reported, value problems and unknown references alike, one line each in
+    line order; the caller's transaction is then rolled back by the RecordError.
+    """
     notes: list[str] = []
-    problems: list[str] = []
     known = {c.name for c in kind.columns}
     missing = [c.name for c in kind.columns if c.header and c.name not in header]
-    for name in missing:
-        problems.append(f"{source}:1: {name}: missing column")
+    if missing:
+        raise RecordError([f"{source}:1: {name}: missing column" for name in missing])
     extra = [h for h in header if h and h not in known]
     if extra and not kind.extra_to_attrs:
         for name in extra:
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            notes.append(f"{source}:1: {name}: not a {kind.name} column{hint}; ignored")
-    if problems:
-        raise RecordError(problems)
+            notes.append(f"{source}:1: {name}: not a column of {kind.name}{hint}; ignored")
+
+    position = {c.name: i for i, c in enumerate(kind.columns)}
+    problems: list[tuple[int, int, str]] = []  # (line, column position, text): sorted at the end
+
+    def problem(line: int, column: str, reason: str) -> None:
+        where = f"{column}: " if column else ""
+        problems.append((line, position.get(column, -1), f"{source}:{line}: {where}{reason}"))
 
     stage = _staging_table(kind)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
@@ -285,53 +353,63 @@ def import_rows(conn: Connection, kind: Kind, header: list[str],
     batch: list[dict[str, Any]] = []
     count = 0
     for line, raw in rows:
+        count += 1
+        if isinstance(raw, RowProblem):
+            problem(line, raw.column, raw.reason)
+            continue
         record: dict[str, Any] = {"_line": line}
         for column, convert in converters:
             value = raw.get(column.name)
             if _blank(value):
                 if column.value:
-                    problems.append(f"{source}:{line}: {column.name}: a value is required")
+                    problem(line, column.name, "a value is required")
                 record[column.column] = column.default
                 continue
             try:
                 record[column.column] = convert(value)
             except ValueError as exc:
-                problems.append(f"{source}:{line}: {column.name}: {exc}")
+                problem(line, column.name, str(exc))
                 record[column.column] = None
+        if kind.model is Customer and record.get("id") is not None:
+            record["bucket"] = bucket_of(record["id"])  # partitions of a run, see partitions.py
         if kind.extra_to_attrs:
             attrs = {k: _text(v) for k, v in raw.items() if k and k not in known and not _blank(v)}
             record["attrs"] = attrs or None
-        if kind.name == "activities" and record.get("occurred_at") is not None:
-            record["occurred_on"] = record["occurred_at"].date()
+        if kind.name == "activities":  # every staged row has the same keys, bad ones too
+            occurred = record.get("occurred_at")
+            record["occurred_on"] = occurred.date() if occurred is not None else None
         rid = record.get("id")
         if rid is not None:
             if rid in seen:
-                problems.append(f"{source}:{line}: id: '{rid}' appears twice (first on line "
-                                f"{seen[rid]})")
-            seen[rid] = line
+                problem(line, "id", f"'{rid}' appears twice (first on line {seen[rid]})")
+            else:
+                seen[rid] = line
         if kind.name == "targets":
             start, end = record.get("period_start"), record.get("period_end")
             if start and end and end < start:
-                problems.append(f"{source}:{line}: period_end: {end} is before period_start {start}")
+                problem(line, "period_end", f"{end} is before period_start {start}")
         batch.append(record)
-        count += 1
         if len(batch) >= BATCH:
-            if not problems:
-                conn.execute(stage.insert(), batch)
+            conn.execute(stage.insert(), batch)  # staged even when bad: references are checked
             batch = []
             if progress:
                 progress(count)
         if len(problems) > MAX_REPORTED:
             break
-    if batch and not problems:
+    if batch:
         conn.execute(stage.insert(), batch)
-    if not problems:
-        problems.extend(_reference_problems(conn, kind, stage, source))
+    if len(problems) <= MAX_REPORTED:
+        problems.extend(_reference_problems(conn, kind, stage, source, position))
     if problems:
-        if len(problems) > MAX_REPORTED:
-            problems = [*problems[:MAX_REPORTED], f"{source}: … and more; fix these first"]
-        raise RecordError(problems)
-    result = _apply(conn, kind, stage, full)
+        texts = [text for _, _, text in sorted(problems, key=lambda p: (p[0], p[1]))]
+        if len(texts) > MAX_REPORTED:
+            texts = [*texts[:MAX_REPORTED], f"{source}: … more bad rows not listed: fix these and import again"]
+        raise RecordError(texts)
+    # columns the file does not have keep their stored values when a row is updated
+    keep = {c.column for c in kind.columns if not c.header and c.name not in header}
+    if kind.extra_to_attrs and not extra:
+        keep.add("attrs")
+    result = _apply(conn, kind, stage, full, keep)
     result.rows = count
     result.notes = notes
     conn.exec_driver_sql(f"DROP TABLE {stage.name}")
@@ -342,13 +420,19 @@ def _staging_table(kind: Kind) -> sa.Table:
     target = kind.model.__table__  # type: ignore[attr-defined]
     cols = [sa.Column("_line", sa.Integer())]
     for column in target.columns:
-        if column.name != "deleted":
-            cols.append(sa.Column(column.name, column.type))
+        if column.name == "deleted":
+            continue
+        # a missing JSON value is SQL NULL, not the JSON text 'null'
+        kind_of: Any = column.type
+        if isinstance(kind_of, sa.JSON):
+            kind_of = sa.JSON(none_as_null=True)
+        cols.append(sa.Column(column.name, kind_of))
     return sa.Table(f"staging_{kind.name}", sa.MetaData(), *cols, prefixes=["TEMPORARY"])
 
 
-def _reference_problems(conn: Connection, kind: Kind, stage: sa.Table, source: str) -> list[str]:
-    problems: list[tuple[int, str]] = []
+def _reference_problems(conn: Connection, kind: Kind, stage: sa.Table, source: str,
+                        position: dict[str, int]) -> list[tuple[int, int, str]]:
+    problems: list[tuple[int, int, str]] = []
     refs = [(c, c.ref) for c in kind.columns if c.ref]
     if kind.name == "targets":
         refs = [(c, "reps") for c in kind.columns if c.name == "owner_id"]
@@ -373,11 +457,13 @@ def _reference_problems(conn: Connection, kind: Kind, stage: sa.Table, source: s
             .where(*condition).order_by(stage.c._line)
         ):
             what = (owner_type or ref.rstrip("s")).replace("org_unit", "org unit")
-            problems.append((line, f"{source}:{line}: {column.name}: unknown {what} '{bad}'"))
-    return [text for _, text in sorted(problems)]
+            problems.append((line, position[column.name],
+                             f"{source}:{line}: {column.name}: unknown {what} '{bad}'"))
+    return problems
 
 
-def _apply(conn: Connection, kind: Kind, stage: sa.Table, full: bool) -> ImportResult:
+def _apply(conn: Connection, kind: Kind, stage: sa.Table, full: bool,
+           keep: set[str]) -> ImportResult:
     target = kind.model.__table__  # type: ignore[attr-defined]
     names = [c.name for c in stage.columns if c.name != "_line"]
     existing = conn.execute(
@@ -393,7 +479,8 @@ def _apply(conn: Connection, kind: Kind, stage: sa.Table, full: bool) -> ImportR
     )
     conn.execute(insert.on_conflict_do_update(
         index_elements=["id"],
-        set_={**{n: insert.excluded[n] for n in names if n != "id"}, "deleted": sa.false()},
+        set_={**{n: insert.excluded[n] for n in names if n != "id" and n not in keep},
+              "deleted": sa.false()},
     ))
     deleted = 0
     if full:
@@ -408,7 +495,7 @@ def _apply(conn: Connection, kind: Kind, stage: sa.Table, full: bool) -> ImportR
 def _record_owner_changes(conn: Connection, stage: sa.Table) -> None:
     """The CRM is the source of truth for owners: record every owner it changes, with why."""
     c = Customer.__table__  # type: ignore[attr-defined]
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     changed = sa.or_(
         sa.and_(c.c.owner_id.is_(None), stage.c.owner_id.is_not(None)),
         sa.and_(c.c.owner_id.is_not(None), stage.c.owner_id.is_(None)),

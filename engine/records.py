@@ -71,7 +71,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in [
         Column("rep_id", "text", ref="reps"),
         Column("amount", "money", value=True, stored="amount_cents"),
         Column("ordered_on", "date", value=True),
-        Column("collected_amount", "money", stored="collected_cents"),
+        Column("collected_amount", "money", header=False, stored="collected_cents"),
         Column("product", "text", header=False),
     )),
     Kind("payments", Payment, (
