@@ -185,3 +185,26 @@ def count_rows(conn: Connection, statement: Any) -> int:
     an INSERT's rowcount when asked to)."""
     result = conn.execute(statement.execution_options(preserve_rowcount=True))
     return int(result.rowcount)
+
+
+class text_to_number(FunctionElement[float]):  # noqa: N801
+    """A custom attribute's text as a number, or null when it is not one ('n/a', '1,500'):
+    the same answer on both databases, where a plain CAST fails on one and guesses on the other."""
+
+    inherit_cache = True
+    type = sa.Double()
+
+
+@compiles(text_to_number)
+def _text_to_number_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(element.clauses, **kw)
+    return (f"(CASE WHEN trim({x}) <> '' AND trim({x}) NOT GLOB '*[^0-9.+-]*' "
+            f"AND trim({x}) GLOB '*[0-9]*' AND trim({x}) NOT GLOB '?*[+-]*' "
+            f"AND trim({x}) NOT GLOB '*.*.*' THEN CAST(trim({x}) AS REAL) END)")
+
+
+@compiles(text_to_number, "postgresql")
+def _text_to_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    x = compiler.process(element.clauses, **kw)
+    return (f"(CASE WHEN trim({x}) ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$' "
+            f"THEN CAST(trim({x}) AS DOUBLE PRECISION) END)")

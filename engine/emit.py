@@ -58,7 +58,10 @@ def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: st
                    *[sa.Column(n, t) for n, t in SIGNAL_COLUMNS], prefixes=["TEMPORARY"])
     conn.exec_driver_sql("DROP TABLE IF EXISTS signal_rows")
     sig.create(conn)
-    conn.execute(sig.insert().from_select([n for n, _ in SIGNAL_COLUMNS], signal.rows))
+    rows = signal.rows
+    if signal.clear_by == "subject":  # only firing rows matter: the rest clear by absence
+        rows = rows.where(rows.selected_columns.fires == sa.true())
+    conn.execute(sig.insert().from_select([n for n, _ in SIGNAL_COLUMNS], rows))
     conn.exec_driver_sql("CREATE INDEX signal_rows_key ON signal_rows (subject_id, episode)")
 
     ep = Episode.__table__  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ for a target by the target's owner within the target's period.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection
 from . import dates
 from . import expressions as ex
 from .compiler import Scope, Typed, compile_condition, compile_expression, unknown_name
+from .db import text_to_number
 from .errors import ExpressionError
 from .models import Activity, Customer, Deal, Order, Payment, Rep, Survey
 from .partitions import Partition
@@ -250,12 +252,48 @@ def record_scope(source: Source, as_of: date, table: Any = None) -> Scope:
 # ---- subject scopes and the facts table -------------------------------------------------
 
 
-def applicable(playbook: Playbook, subject: str) -> list[Metric]:
-    """Aggregate metrics that can be computed for this subject (not per-target ones)."""
+def applicable(playbook: Playbook, subject: str, used_only: bool = True) -> list[Metric]:
+    """Aggregate metrics of this subject (not per-target ones). Only those some rule mentions,
+    directly or through a formula, are computed: an unused metric costs nothing."""
+    used = referenced(playbook) if used_only else set(declared(playbook))
     return [
         m for m in declared(playbook).values()
         if m.aggregate and not m.per_target and subject in SOURCES[str(m.source)].links
+        and m.name in used
     ]
+
+
+_WORD = re.compile(r"[^\W\d]\w*")
+
+
+def referenced(playbook: Playbook) -> set[str]:
+    """Metric names mentioned anywhere outside `metrics:` (conditions, templates), plus what
+    their formulas mention in turn."""
+    metrics = declared(playbook)
+    words: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            words.update(_WORD.findall(value))
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    for key, section in playbook.data.items():
+        if key != "metrics":
+            walk(section)
+    used = {name for name in metrics if name in words}
+    todo = list(used)
+    while todo:
+        formula = metrics[todo.pop()].formula
+        for name in _WORD.findall(formula or ""):
+            if name in metrics and name not in used:
+                used.add(name)
+                todo.append(name)
+    return used
 
 
 def value_type(metric: Metric) -> str:
@@ -277,18 +315,20 @@ def _column_type(kind: str, metric: Metric | None = None) -> Any:
     return {"date": sa.Date(), "text": sa.String(), "bool": sa.Boolean()}[kind]
 
 
-def fact_columns(subject: str, playbook: Playbook) -> list[tuple[str, str, Any]]:
+def fact_columns(subject: str, playbook: Playbook,
+                 used_only: bool = True) -> list[tuple[str, str, Any]]:
     """(name, value type, SQL type) of every column of the subject's facts table."""
     cols = [(name, kind, _column_type(kind)) for name, (_, kind) in SUBJECT_FIELDS[subject].items()]
     if subject == "customer":
         cols += [(name, kind, _column_type(kind)) for name, kind in custom_fields(playbook).items()]
     cols += [(m.name, _value_type(playbook, m), _column_type(_value_type(playbook, m), m))
-             for m in applicable(playbook, subject)]
+             for m in applicable(playbook, subject, used_only)]
     return cols
 
 
 def placeholder_table(subject: str, playbook: Playbook) -> sa.TableClause:
-    return sa.table(f"facts_{subject}", *[sa.column(n, t) for n, _, t in fact_columns(subject, playbook)])
+    columns = fact_columns(subject, playbook, used_only=False)
+    return sa.table(f"facts_{subject}", *[sa.column(n, t) for n, _, t in columns])
 
 
 def subject_scope(subject: str, playbook: Playbook, table: Any, as_of: date,
@@ -298,8 +338,9 @@ def subject_scope(subject: str, playbook: Playbook, table: Any, as_of: date,
     Each name is also reachable as subject.name (customer.name), as templates write it.
     """
     names: dict[str, Typed | Callable[[], Typed]] = {}
-    for name, kind, _ in fact_columns(subject, playbook):
-        names[name] = Typed(table.c[name], kind)
+    for name, kind, _ in fact_columns(subject, playbook, used_only=False):
+        if name in table.c:  # unused metrics are not computed, so no rule can name them
+            names[name] = Typed(table.c[name], kind)
     scope = Scope(names, as_of, f"{subject} rules")
     metrics = declared(playbook)
     for metric in metrics.values():
@@ -388,7 +429,7 @@ def _is_day(source: Source, metric: Metric) -> bool:
 
 def _custom(attrs: Any, name: str, kind: str) -> Any:
     if kind == "number":
-        return attrs[name].as_float()
+        return text_to_number(attrs[name].as_string())
     if kind == "bool":
         return attrs[name].as_boolean()
     return attrs[name].as_string()

@@ -15,7 +15,8 @@ from sqlmodel import Field, SQLModel
 
 
 def _naive(nullable: bool = False) -> Any:
-    """Local wall-clock time, stored without an offset (the playbook's zone is the reference)."""
+    """A time stored without an offset: activities' occurred_at in the playbook's zone, the
+    engine's own timestamps (runs, owner changes) in UTC."""
     return Field(default=None, sa_column=Column(DateTime(), nullable=nullable))
 
 
@@ -224,7 +225,18 @@ class OwnerChange(SQLModel, table=True):
     source: str  # import / rule / manual
 
 
-class Episode(SQLModel, table=True):
+class EpisodeKey(SQLModel):
+    """(rule, subject, episode, seq): what a task or alert is about, unique per table."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str
+    subject_type: str
+    subject_id: str
+    episode: str
+    seq: int
+
+
+class Episode(EpisodeKey, table=True):
     """One stretch of time during which a rule's condition holds for a subject."""
 
     __tablename__ = "episodes"
@@ -232,29 +244,17 @@ class Episode(SQLModel, table=True):
         UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
         Index("ix_episodes_open", "rule", "cleared_on", "subject_id"),
     )
-    id: int | None = Field(default=None, primary_key=True)
-    rule: str
-    subject_type: str
-    subject_id: str
-    episode: str
-    seq: int
     opened_on: date
     cleared_on: date | None = None
     run_id: int | None = None
 
 
-class Task(SQLModel, table=True):
+class Task(EpisodeKey, table=True):
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
         Index("ix_tasks_status", "status", "assignee_id"),
     )
-    id: int | None = Field(default=None, primary_key=True)
-    rule: str
-    subject_type: str
-    subject_id: str
-    episode: str
-    seq: int
     assignee_id: str | None = None
     due: date | None = None
     title: str
@@ -266,18 +266,12 @@ class Task(SQLModel, table=True):
     run_id: int | None = None
 
 
-class Alert(SQLModel, table=True):
+class Alert(EpisodeKey, table=True):
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
         Index("ix_alerts_status", "status", "level"),
     )
-    id: int | None = Field(default=None, primary_key=True)
-    rule: str
-    subject_type: str
-    subject_id: str
-    episode: str
-    seq: int
     recipient_id: str | None = None
     level: str
     message: str
@@ -289,7 +283,7 @@ class Alert(SQLModel, table=True):
 
 
 class CalendarDay(SQLModel, table=True):
-    """Every day 1900-2199 with its day and month numbers: date arithmetic both databases agree on."""
+    """Every day 1950-2149 with its day and month numbers: date arithmetic both databases agree on."""
 
     __tablename__ = "calendar"
     day: date = Field(primary_key=True)
