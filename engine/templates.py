@@ -108,8 +108,13 @@ def _int_text(value: Sql) -> Sql:
 
 
 def scaled_text(scaled: Sql, places: int) -> Sql:
-    """Text of a value already multiplied by 10**places, rounded half up, trailing zeros cut."""
-    n = floor_int(scaled + 0.5)
+    """Text of a value already multiplied by 10**places, rounded half up, trailing zeros cut.
+
+    The value is computed once, in a one-row derived table, however often the text refers to
+    it: a placeholder like {days_overdue} would otherwise repeat its whole expression.
+    """
+    once = sa.select(floor_int(scaled + 0.5).label("n")).correlate_except().subquery()
+    n = once.c.n
     mag = sa.func.abs(n)
     unit = 10**places
     whole = int_div(mag, sa.literal(unit))
@@ -124,7 +129,8 @@ def scaled_text(scaled: Sql, places: int) -> Sql:
             else_=_int_text(frac),
         )
     with_frac = sign.op("||")(_int_text(whole)).op("||")(".").op("||")(frac_text)
-    return sa.case((frac == 0, sign.op("||")(_int_text(whole))), else_=with_frac)
+    text = sa.case((frac == 0, sign.op("||")(_int_text(whole))), else_=with_frac)
+    return sa.select(text).select_from(once).correlate_except(once).scalar_subquery()
 
 
 def value_text(value: Typed, fmt: str = "") -> Sql:
