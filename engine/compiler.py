@@ -1,9 +1,9 @@
 """Compile condition syntax trees to SQLAlchemy expressions, checking every name and type first.
 
-Exactness: amounts are integers ×100; a decimal constant p/q multiplies as (x × p) / q with a
-single correctly-rounded division, so `actual < 0.8 * expected` is exact at the boundary on
-SQLite and PostgreSQL alike. Date arithmetic goes through the calendar table, never through
-either database's own date functions.
+Exactness: amounts are integers ×100; constants are exact fractions (`1/3` stays a third), and
+a constant p/q multiplies as (x × p) / q with a single correctly-rounded division, so
+`actual < 0.8 * expected` is exact at the boundary on SQLite and PostgreSQL alike. Date
+arithmetic goes through the calendar table, never through either database's own date functions.
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ class Typed:
 
 
 def constant(value: Any, type_: str) -> Typed:
+    """A constant; numbers keep their exact value (Decimal or Fraction) for folding."""
     if type_ == "duration":
         return Typed(sa.null(), "duration", value, True)
-    if isinstance(value, Decimal):
+    if isinstance(value, Decimal | Fraction):
         bound: Any = int(value) if value == int(value) else float(value)
     else:
         bound = value
@@ -61,7 +62,7 @@ class Scope:
     def resolve(self, name: str, pos: int) -> Typed:
         entry = self.names.get(name)
         if entry is None:
-            raise ExpressionError(unknown_name(name, self.names, self.what), pos)
+            raise ExpressionError(unknown_name(name, self.names), pos)
         if callable(entry):
             entry = entry()
             self.names[name] = entry
@@ -70,10 +71,21 @@ class Scope:
         return entry
 
 
-def unknown_name(name: str, known: Iterable[str], what: str = "here") -> str:
-    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown name '{name}'{hint}"
+def unknown_name(name: str, known: Iterable[str], *, noun: str = "name") -> str:
+    """"unknown name 'x' (did you mean 'y'?)", or the names there are when none is close."""
+    names = list(known)
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        return f"unknown {noun} '{name}' (did you mean '{close[0]}'?)"
+    # customer.name and name are one name: list it once
+    shown = [n for n in names if not ("." in n and n.partition(".")[2] in names)]
+    if not shown:
+        return f"unknown {noun} '{name}'"
+    more = ", …" if len(shown) > _LISTED else ""
+    return f"unknown {noun} '{name}' (use one of: {', '.join(shown[:_LISTED])}{more})"
+
+
+_LISTED = 30
 
 
 # ---- calendar arithmetic in SQL -----------------------------------------------------------
@@ -96,19 +108,20 @@ def date_of_day_num(number: Sql) -> Sql:
 
 def add_months(day: Sql, months: Sql) -> Sql:
     """day + months in calendar terms, clamped to the month's last day, as a scalar subquery."""
-    start = sa.orm.aliased(CalendarDay)
-    end = sa.orm.aliased(CalendarDay)
-    month = sa.orm.aliased(CalendarMonth)
-    dom = sa.case((start.dom < month.days, start.dom), else_=month.days)
-    return (
-        sa.select(end.day)
+    start = CalendarDay.__table__.alias()  # type: ignore[attr-defined]
+    end = CalendarDay.__table__.alias()  # type: ignore[attr-defined]
+    month = CalendarMonth.__table__.alias()  # type: ignore[attr-defined]
+    dom = sa.case((start.c.dom < month.c.days, start.c.dom), else_=month.c.days)
+    query = (
+        sa.select(end.c.day)
         .select_from(start)
-        .join(month, month.month_num == start.month_num + months)  # type: ignore[arg-type]
-        .join(end, end.day_num == month.first_day_num + dom - 1)  # type: ignore[arg-type]
-        .where(start.day == day)  # type: ignore[arg-type]
+        .join(month, month.c.month_num == start.c.month_num + months)
+        .join(end, end.c.day_num == month.c.first_day_num + dom - 1)
+        .where(start.c.day == day)
         .correlate_except(start, end, month)
-        .scalar_subquery()
     )
+    result: Sql = query.scalar_subquery()
+    return result
 
 
 def add_duration(day: Sql, count: Sql | int, unit: str) -> Sql:
@@ -131,10 +144,12 @@ def compile_expression(text: str, scope: Scope) -> Typed:
 
 
 def compile_condition(text: str, scope: Scope) -> Sql:
+    """Compile a condition: it must be true or false (a comparison, not a bare amount)."""
     typed = compile_expression(text, scope)
     if typed.type != "bool":
         raise ExpressionError(
-            f"a condition must be true or false, but this is {TYPE_WORDS[typed.type]}"
+            f"a condition must be true or false, but this is {TYPE_WORDS[typed.type]}: "
+            "compare it with something, e.g. revenue_6m >= 500000"
         )
     return typed.sql
 
@@ -176,22 +191,27 @@ def _compile(node: ex.Node, scope: Scope) -> Typed:
         return _arithmetic(node, scope)
     if isinstance(node, ex.In):
         operand = _compile(node.operand, scope)
-        items = [_coerce_for(operand, _compile(item, scope), item.pos) for item in node.items]
-        for item, source in zip(items, node.items, strict=True):
+        items = []
+        for source in node.items:
+            item = _compile(source, scope)
             if not item.is_const:
-                raise ExpressionError("the list after 'in' must hold constants", source.pos)
-        clause = operand.sql.in_([item.sql for item in items])
-        return Typed(sa.not_(clause) if node.negated else clause, "bool")
+                raise ExpressionError("the list after 'in' must hold constants, e.g. "
+                                      "channel in ('visit', 'video')", source.pos)
+            items.append(_coerce_for(operand, item, source.pos))
+        member = operand.sql.in_([item.sql for item in items])
+        return Typed(sa.not_(member) if node.negated else member, "bool")
     if isinstance(node, ex.Between):
         operand = _compile(node.operand, scope)
-        low = _coerce_for(operand, _compile(node.low, scope), node.low.pos)
-        high = _coerce_for(operand, _compile(node.high, scope), node.high.pos)
-        clause = sa.and_(operand.sql >= low.sql, operand.sql <= high.sql)
-        return Typed(sa.not_(clause) if node.negated else clause, "bool")
+        low, high = _compile(node.low, scope), _compile(node.high, scope)
+        operand, low = _unify(operand, low, node.low.pos)
+        operand, high = _unify(operand, high, node.high.pos)
+        operand, low = _unify(operand, low, node.low.pos)  # operand may have become an amount
+        inside = sa.and_(operand.sql >= low.sql, operand.sql <= high.sql)
+        return Typed(sa.not_(inside) if node.negated else inside, "bool")
     if isinstance(node, ex.IsNull):
         operand = _compile(node.operand, scope)
-        clause = operand.sql.is_not(None) if node.negated else operand.sql.is_(None)
-        return Typed(clause, "bool")
+        missing = operand.sql.is_not(None) if node.negated else operand.sql.is_(None)
+        return Typed(missing, "bool")
     if isinstance(node, ex.Call):
         return _call(node, scope)
     raise ExpressionError("cannot compile this expression", node.pos)
@@ -210,32 +230,52 @@ def _coerce_for(target: Typed, other: Typed, pos: int) -> Typed:
         return other
     if target.type == "amount" and other.type == "number" and other.is_const:
         return _as_amount(other)
-    if target.type == "number" and other.type == "amount" and target.is_const:
-        return other
     if target.type == "date" and other.type == "text" and other.is_const:
         try:
             return constant(date.fromisoformat(other.const), "date")
         except ValueError:
-            raise ExpressionError(f"'{other.const}' is not a date (YYYY-MM-DD)", pos) from None
+            raise ExpressionError(f"'{other.const}' is not a date: write it as YYYY-MM-DD, "
+                                  "e.g. '2024-06-30'", pos) from None
+    if target.type == "bool" and other.type == "text" and other.is_const:
+        raise ExpressionError(f"a yes/no value is written true or false, not '{other.const}'",
+                              pos)
+    shown = ""
+    if other.is_const and other.type in ("text", "number"):
+        shown = f" '{other.const}'" if other.type == "text" else f" {_number_text(other.const)}"
     raise ExpressionError(
-        f"cannot compare {TYPE_WORDS[target.type]} with {TYPE_WORDS[other.type]}", pos
+        f"cannot compare {TYPE_WORDS[target.type]} with {TYPE_WORDS[other.type]}{shown}", pos
     )
 
 
+def _unify(left: Typed, right: Typed, pos: int) -> tuple[Typed, Typed]:
+    """Make two values comparable, converting whichever side is a constant."""
+    if left.type == right.type or "null" in (left.type, right.type):
+        return left, right
+    if left.is_const and not right.is_const:
+        return _coerce_for(right, left, pos), right
+    return left, _coerce_for(left, right, pos)
+
+
+def _number_text(value: Any) -> str:
+    if isinstance(value, Fraction) and value.denominator != 1:
+        return str(float(value))
+    return str(value)
+
+
 def _as_amount(number: Typed) -> Typed:
-    return constant(Decimal(number.const) * 100, "amount")
+    return constant(Fraction(number.const) * 100, "amount")
 
 
 def _comparison(node: ex.Binary, scope: Scope) -> Typed:
     left, right = _compile(node.left, scope), _compile(node.right, scope)
     if left.type == "null" or right.type == "null":
         raise ExpressionError("compare with null using 'is null' or 'is not null'", node.pos)
-    if left.is_const and not right.is_const:
-        left = _coerce_for(right, left, node.left.pos)
-    else:
-        right = _coerce_for(left, right, node.right.pos)
-    if left.type in ("duration",):
-        raise ExpressionError("cannot compare durations", node.pos)
+    if "duration" in (left.type, right.type):
+        raise ExpressionError("cannot compare a duration: compare dates (last_contact < today "
+                              "- 30 days) or numbers of days (days_since(last_contact) > 30)",
+                              node.pos)
+    const_pos = node.left.pos if left.is_const and not right.is_const else node.right.pos
+    left, right = _unify(left, right, const_pos)
     if left.type == "bool" and node.op not in ("=", "!="):
         raise ExpressionError("yes/no values compare only with = or !=", node.pos)
     return Typed(COMPARISONS[node.op].build(left.sql, right.sql), "bool")
@@ -249,22 +289,23 @@ def _arithmetic(node: ex.Binary, scope: Scope) -> Typed:
             right = _as_amount(right)
         elif right.type == "amount" and left.type == "number" and left.is_const:
             left = _as_amount(left)
+    if op == "+" and left.type == "duration" and right.type == "date":
+        left, right = right, left  # 1 month + d reads as d + 1 month
     result = ARITHMETIC.get((op, left.type, right.type))
     if result is None:
-        raise ExpressionError(
-            f"cannot use '{op}' on {TYPE_WORDS[left.type]} and {TYPE_WORDS[right.type]}", node.pos
-        )
+        hint = ""
+        if {left.type, right.type} == {"date", "number"} and op in "+-":
+            hint = ": add or subtract a duration, e.g. today - 30 days"
+        raise ExpressionError(f"cannot use '{op}' on {TYPE_WORDS[left.type]} and "
+                              f"{TYPE_WORDS[right.type]}{hint}", node.pos)
     if left.type == "date" or right.type == "date":
         return _date_arithmetic(op, left, right)
     if left.is_const and right.is_const:
-        a, b = Decimal(left.const), Decimal(right.const)
+        # Exact fractions: amount × number keeps the amount's scale, amount ÷ amount cancels it.
+        a, b = Fraction(left.const), Fraction(right.const)
         if op == "/" and b == 0:
             return Typed(sa.null(), result)
-        value = {"+": a + b, "-": a - b, "*": a * b}.get(op) if op != "/" else a / b
-        if result == "amount" and op in "*/" and "amount" in (left.type, right.type):
-            pass  # amount × number keeps the amount's scale
-        elif result == "number" and left.type == right.type == "amount":
-            pass  # ratio of two scaled values: scale cancels
+        value = {"+": a + b, "-": a - b, "*": a * b}[op] if op != "/" else a / b
         return constant(value, result)
     if op == "*":
         const, other = (left, right) if left.is_const else (right, left)
@@ -279,11 +320,22 @@ def _arithmetic(node: ex.Binary, scope: Scope) -> Typed:
 
 
 def _times_fraction(value: Sql, fraction: Fraction) -> Sql:
-    """value × p/q with one rounding: (value × p) / q."""
-    scaled = value * fraction.numerator if fraction.numerator != 1 else value
+    """value × p/q with one rounding: (value × p) / q.
+
+    value × p is computed in double precision, exact while below 2**53 (90 trillion yuan in
+    cents × a small p); integer arithmetic would overflow on PostgreSQL long before that.
+    """
     if fraction.denominator == 1:
-        return scaled
-    return sa.cast(scaled, sa.Double()) / fraction.denominator
+        return value * fraction.numerator if fraction.numerator != 1 else value
+    if max(abs(fraction.numerator), fraction.denominator) > _EXACT:
+        return sa.cast(value, sa.Double()) * float(fraction)  # too many digits to be exact
+    scaled: Sql = sa.cast(value, sa.Double())
+    if fraction.numerator != 1:
+        scaled = scaled * fraction.numerator
+    return scaled / fraction.denominator
+
+
+_EXACT = 2**53
 
 
 def _date_arithmetic(op: str, left: Typed, right: Typed) -> Typed:
@@ -303,12 +355,23 @@ def _call(node: ex.Call, scope: Scope) -> Typed:
 
     def arity(n: int) -> None:
         if len(args) != n:
-            raise ExpressionError(f"{node.func}() takes {n} argument(s)", node.pos)
+            example = {"days_since": "days_since(last_contact)", "date": "date('2024-06-30')",
+                       "abs": "abs(gap)", "coalesce": "coalesce(pipeline, 0)"}[node.func]
+            count = "one value" if n == 1 else f"{n} values"
+            raise ExpressionError(f"{node.func}() takes {count}, e.g. {example}", node.pos)
 
+    known = ["days_since", "date", "abs", "coalesce"]
+    if node.func not in known:
+        raise ExpressionError(unknown_name(node.func, known, noun="function"), node.pos)
     if node.func == "days_since":
         arity(1)
-        _need(args[0], "date", "days_since()", node.pos)
-        return Typed(sa.literal(scope.as_of.toordinal()) - day_num(args[0]), "number")
+        day = args[0]
+        if day.type == "text" and day.is_const:
+            day = _coerce_for(Typed(sa.null(), "date"), day, node.args[0].pos)
+        _need(day, "date", "days_since()", node.pos)
+        if day.is_const:
+            return constant(Decimal((scope.as_of - day.const).days), "number")
+        return Typed(sa.literal(scope.as_of.toordinal()) - day_num(day), "number")
     if node.func == "date":
         arity(1)
         if not (args[0].is_const and args[0].type == "text"):
@@ -317,11 +380,12 @@ def _call(node: ex.Call, scope: Scope) -> Typed:
     if node.func == "abs":
         arity(1)
         if args[0].type not in ("number", "amount"):
-            raise ExpressionError("abs() takes a number", node.pos)
+            raise ExpressionError(f"abs() takes a number, not {TYPE_WORDS[args[0].type]}",
+                                  node.pos)
+        if args[0].is_const:
+            return constant(abs(args[0].const), args[0].type)
         return Typed(sa.func.abs(args[0].sql), args[0].type)
-    if node.func == "coalesce":
-        arity(2)
-        second = _coerce_for(args[0], args[1], node.pos)
-        return Typed(sa.func.coalesce(args[0].sql, second.sql), args[0].type)
-    known = ["days_since", "date", "abs", "coalesce"]
-    raise ExpressionError(unknown_name(node.func, known).replace("name", "function"), node.pos)
+    arity(2)  # coalesce
+    first, second = _unify(args[0], args[1], node.args[1].pos)
+    kind = second.type if first.type == "null" else first.type
+    return Typed(sa.func.coalesce(first.sql, second.sql), kind)

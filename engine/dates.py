@@ -38,9 +38,8 @@ def parse_duration(text: str) -> tuple[int, str]:
     """'2 weeks' -> (2, 'weeks'); '3 days' -> (3, 'days'); '1个月' -> (1, 'months')."""
     match = _DURATION.fullmatch(str(text))
     if not match or match.group(2).lower() not in UNITS:
-        raise ExpressionError(
-            f"'{text}' is not a duration: write a number and days, weeks, months or years, e.g. '2 weeks'"
-        )
+        raise ExpressionError(f"'{text}' is not a duration: write a number and days, weeks, "
+                              "months or years, e.g. '2 weeks'")
     return int(match.group(1)), UNITS[match.group(2).lower()]
 
 
@@ -91,6 +90,9 @@ def check_window(text: str) -> str:
         return norm
     match = _WINDOW_LAST.fullmatch(norm)
     if match and match.group(2) in UNITS:
+        if int(match.group(1)) < 1:
+            raise ExpressionError(f"window '{text}' is empty: count at least 1, e.g. "
+                                  f"'last 1 {UNITS[match.group(2)].rstrip('s')}'")
         return norm
     if _WINDOW_THIS.fullmatch(norm):
         return norm

@@ -10,6 +10,7 @@ date. ≥ ≤ ≠ × ÷ are accepted beside >= <= != * / for people who type the
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -109,13 +110,14 @@ class IsNull(Node):
 _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
-  | (?P<number>(\d+(\.\d*)?|\.\d+)(%|％)?)
+  | (?P<number>(\d+(\.\d*)?|\.\d+)(\s*[%％])?)
   | (?P<string>'([^'\\]|\\.)*'|"([^"\\]|\\.)*"|‘[^’]*’|“[^”]*”)
   | (?P<op>>=|<=|!=|<>|==|≥|≤|≠|[-+*/×÷<>=(),（），])
   | (?P<name>[^\W\d][\w]*(\.[^\W\d][\w]*)*)
     """,
     re.VERBOSE,
 )
+_QUOTES = {"'": "'", '"': '"', "‘": "’", "“": "”"}
 _OP_ALIASES = {"≥": ">=", "≤": "<=", "≠": "!=", "<>": "!=", "==": "=", "×": "*", "÷": "/",
                "（": "(", "）": ")", "，": ","}
 
@@ -132,6 +134,10 @@ def tokenize(text: str) -> list[Token]:
     pos = 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
+        if not match and text[pos] in _QUOTES:
+            shown = text[pos:].split()[0] if text[pos:].split() else text[pos]
+            raise ExpressionError(f"quoted text {shown} has no closing quote "
+                                  f"({_QUOTES[text[pos]]})", pos)
         if not match:
             raise ExpressionError(f"unexpected character {text[pos]!r}", pos)
         kind = match.lastgroup or ""
@@ -169,16 +175,38 @@ class _Parser:
 
     def expect_op(self, op: str) -> None:
         if not self.op(op):
+            if self.tok.kind == "end":
+                raise ExpressionError(f"a '{op}' is missing at the end", self.tok.pos)
             raise ExpressionError(f"expected '{op}' but found {self.describe()}", self.tok.pos)
         self.advance()
 
     def describe(self) -> str:
         return "the end" if self.tok.kind == "end" else repr(self.tok.text)
 
+    def unexpected(self) -> ExpressionError:
+        """The error for a token that cannot come here, with a hint where one is likely."""
+        tok = self.tok
+        before = self.tokens[self.i - 1] if self.i else None
+        if tok.kind == "end":
+            after = f" after '{before.text}'" if before else ""
+            return ExpressionError(f"incomplete: something is missing{after} at the end", tok.pos)
+        if tok.kind == "name":
+            close = difflib.get_close_matches(tok.text.lower(), sorted(KEYWORDS - {"today"}),
+                                              n=1, cutoff=0.6)
+            known = tok.text.lower() in KEYWORDS
+            if close and not known and before is not None and before.kind != "op":
+                return ExpressionError(f"unexpected '{tok.text}' (did you mean '{close[0]}'?)",
+                                       tok.pos)
+            if before is not None and before.kind == "number":
+                return ExpressionError(f"'{before.text} {tok.text}' is not a duration: write a "
+                                       "number and days, weeks, months or years, e.g. '2 weeks'",
+                                       before.pos)
+        return ExpressionError(f"unexpected {self.describe()}", tok.pos)
+
     def parse(self) -> Node:
         node = self.or_()
         if self.tok.kind != "end":
-            raise ExpressionError(f"unexpected {self.describe()}", self.tok.pos)
+            raise self.unexpected()
         return node
 
     def or_(self) -> Node:
@@ -214,6 +242,8 @@ class _Parser:
         if self.word("in"):
             self.advance()
             self.expect_op("(")
+            if self.op(")"):
+                raise ExpressionError("the list after 'in' is empty", self.tok.pos)
             items = [self.additive()]
             while self.op(","):
                 self.advance()
@@ -234,7 +264,8 @@ class _Parser:
                 self.advance()
                 is_not = True
             if not self.word("null"):
-                raise ExpressionError("expected 'null' after 'is'", self.tok.pos)
+                raise ExpressionError("'is' goes with null: write 'x is null' or "
+                                      "'x is not null'", self.tok.pos)
             self.advance()
             return IsNull(pos, node, is_not)
         return node
@@ -264,7 +295,7 @@ class _Parser:
         if tok.kind == "number":
             self.advance()
             percent = tok.text.endswith(("%", "％"))
-            value = Decimal(tok.text.rstrip("%％"))
+            value = Decimal(tok.text.rstrip("%％").strip())
             if percent:
                 return Num(tok.pos, value / 100)
             if self.tok.kind == "name" and self.tok.text in CHINESE_MULTIPLIERS:
@@ -295,7 +326,7 @@ class _Parser:
                 self.advance()
                 return Today(tok.pos)
             if word in KEYWORDS:
-                raise ExpressionError(f"unexpected '{tok.text}'", tok.pos)
+                raise self.unexpected()
             self.advance()
             if self.op("("):
                 self.advance()
@@ -308,7 +339,7 @@ class _Parser:
                 self.expect_op(")")
                 return Call(tok.pos, tok.text.lower(), tuple(args))
             return Name(tok.pos, tok.text)
-        raise ExpressionError(f"unexpected {self.describe()}", tok.pos)
+        raise self.unexpected()
 
 
 def parse(text: str) -> Node:

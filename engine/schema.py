@@ -10,7 +10,8 @@ DURATION = {
     "pattern": r"^\s*\d+\s*(day|days|week|weeks|month|months|year|years|天|周|个月|月|年)\s*$",
     "description": "a number and a unit, e.g. '3 days', '2 weeks', '1 month'",
 }
-EXPRESSION = {"type": "string", "minLength": 1, "description": "a condition, e.g. revenue_6m >= 500000"}
+EXPRESSION = {"type": "string", "minLength": 1,
+              "description": "a condition, e.g. revenue_6m >= 500000"}
 TEMPLATE = {"type": "string", "minLength": 1,
             "description": "text with {placeholders}, e.g. '跟进 {customer.name}'"}
 LEVEL = {"enum": ["green", "yellow", "red"]}
