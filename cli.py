@@ -54,16 +54,20 @@ class Cli(click.Group):
         except Exception as exc:
             if _debug(ctx):
                 raise
-            click.echo(f"error: {type(exc).__name__}: {exc} (run with --debug for details)",
-                       err=True)
+            click.echo(
+                f"error: {type(exc).__name__}: {exc} (run with --debug for details)", err=True
+            )
             ctx.exit(1)
 
 
 def _debug(ctx: click.Context) -> bool:
     import os
 
-    return "--debug" in sys.argv or bool(os.environ.get("SALESPLAY_DEBUG")) or bool(
-        ctx.obj and ctx.obj.get("debug"))
+    return (
+        "--debug" in sys.argv
+        or bool(os.environ.get("SALESPLAY_DEBUG"))
+        or bool(ctx.obj and ctx.obj.get("debug"))
+    )
 
 
 def _remember_debug(ctx: click.Context, _param: Any, value: bool) -> bool:
@@ -75,18 +79,38 @@ def _remember_debug(ctx: click.Context, _param: Any, value: bool) -> bool:
 
 def common(func: Callable[..., Any]) -> Callable[..., Any]:
     """--db, --playbook and --debug on every command."""
-    func = click.option("--debug", is_flag=True, expose_value=False, callback=_remember_debug,
-                        is_eager=True, help="Show the full traceback on errors.")(func)
-    func = click.option("--playbook", "playbook_ref", envvar="SALESPLAY_PLAYBOOK",
-                        metavar="FILE", help="Playbook file or bundled name (default: default).")(func)
-    func = click.option("--db", "db_url", envvar="SALESPLAY_DB", metavar="URL",
-                        help="SQLAlchemy URL (default: sqlite:///salesplay.db).")(func)
+    func = click.option(
+        "--debug",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember_debug,
+        is_eager=True,
+        help="Show the full traceback on errors.",
+    )(func)
+    func = click.option(
+        "--playbook",
+        "playbook_ref",
+        envvar="SALESPLAY_PLAYBOOK",
+        metavar="FILE",
+        help="Playbook file or bundled name (default: default).",
+    )(func)
+    func = click.option(
+        "--db",
+        "db_url",
+        envvar="SALESPLAY_DB",
+        metavar="URL",
+        help="SQLAlchemy URL (default: sqlite:///salesplay.db).",
+    )(func)
     return func
 
 
 def as_of_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), metavar="YYYY-MM-DD",
-                        help="Evaluate as of this date (default: today in the playbook's zone).")(func)
+    return click.option(
+        "--as-of",
+        type=click.DateTime(["%Y-%m-%d"]),
+        metavar="YYYY-MM-DD",
+        help="Evaluate as of this date (default: today in the playbook's zone).",
+    )(func)
 
 
 def _as_of(value: Any, book: playbook.Playbook) -> date:
@@ -109,11 +133,14 @@ def cli() -> None:
 @cli.command("import")
 @click.argument("kind")
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--full", is_flag=True, help="The file is a complete export: mark missing records deleted.")
+@click.option(
+    "--full", is_flag=True, help="The file is a complete export: mark missing records deleted."
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @common
-def import_command(kind: str, file: Path, full: bool, quiet: bool, db_url: str | None,
-                   playbook_ref: str | None) -> None:
+def import_command(
+    kind: str, file: Path, full: bool, quiet: bool, db_url: str | None, playbook_ref: str | None
+) -> None:
     """Import records of KIND (org_units, reps, customers, orders, payments, surveys, deals,
     activities, targets) from a CSV, JSON Lines or .xlsx FILE: an upsert by id, all or nothing.
 
@@ -127,9 +154,12 @@ def import_command(kind: str, file: Path, full: bool, quiet: bool, db_url: str |
         click.echo(f"note: {note}", err=True)
     if not quiet:
         seconds = progress.elapsed
-        click.echo(f"{result.kind}: {result.rows} rows ({result.inserted} new, {result.updated} "
-                   f"updated" + (f", {result.deleted} marked deleted" if full else "")
-                   + f") in {seconds:.2f}s, {result.rows / max(seconds, 1e-9):,.0f} rows/s")
+        click.echo(
+            f"{result.kind}: {result.rows} rows ({result.inserted} new, {result.updated} "
+            f"updated"
+            + (f", {result.deleted} marked deleted" if full else "")
+            + f") in {seconds:.2f}s, {result.rows / max(seconds, 1e-9):,.0f} rows/s"
+        )
 
 
 @cli.command()
@@ -153,16 +183,36 @@ def schema(db_url: str | None, playbook_ref: str | None) -> None:
 
 @cli.command()
 @as_of_option
-@click.option("--workers", default=1, show_default=True,
-              help="Processes that claim partitions of the run from the database.")
-@click.option("--partitions", type=int, help="Split the customer rules into this many partitions "
-              "(default: 4 per worker when --workers > 1).")
-@click.option("--join", "join_run", type=int, metavar="RUN",
-              help="Help finish a partitioned run started elsewhere (same playbook, same db).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    help="Processes that claim partitions of the run from the database.",
+)
+@click.option(
+    "--partitions",
+    type=int,
+    help="Split the customer rules into this many partitions "
+    "(default: 4 per worker when --workers > 1).",
+)
+@click.option(
+    "--join",
+    "join_run",
+    type=int,
+    metavar="RUN",
+    help="Help finish a partitioned run started elsewhere (same playbook, same db).",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @common
-def evaluate(as_of: Any, workers: int, partitions: int | None, join_run: int | None, quiet: bool,
-             db_url: str | None, playbook_ref: str | None) -> None:
+def evaluate(
+    as_of: Any,
+    workers: int,
+    partitions: int | None,
+    join_run: int | None,
+    quiet: bool,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
     """Evaluate the playbook as of a date; print what was emitted.
 
     One transaction, or with --workers N one per partition of customers plus a final step for
@@ -177,15 +227,18 @@ def evaluate(as_of: Any, workers: int, partitions: int | None, join_run: int | N
         if not quiet:
             click.echo(f"run {join_run}: this worker evaluated {steps} partition(s)")
         return
-    result = run_evaluation(engine, book, _as_of(as_of, book), workers=workers,
-                            partitions=partitions, progress=progress)
+    result = run_evaluation(
+        engine, book, _as_of(as_of, book), workers=workers, partitions=partitions, progress=progress
+    )
     progress.close()
     if not quiet:
         customers = result.customers
         counts = ", ".join(f"{k} {v}" for k, v in result.emitted.items() if v)
-        click.echo(f"run {result.run_id} as of {result.as_of}: {counts or 'nothing new'}; "
-                   f"{customers} customers in {result.seconds:.2f}s "
-                   f"({customers / max(result.seconds, 1e-9):,.0f} customers/s)")
+        click.echo(
+            f"run {result.run_id} as of {result.as_of}: {counts or 'nothing new'}; "
+            f"{customers} customers in {result.seconds:.2f}s "
+            f"({customers / max(result.seconds, 1e-9):,.0f} customers/s)"
+        )
 
 
 @cli.command()
@@ -193,8 +246,9 @@ def evaluate(as_of: Any, workers: int, partitions: int | None, join_run: int | N
 @click.option("--customer", help="Only this customer id.")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @common
-def grades(grade: str | None, customer: str | None, fmt: str, db_url: str | None,
-           playbook_ref: str | None) -> None:
+def grades(
+    grade: str | None, customer: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
+) -> None:
     """List customer grades: {customer_id, grade, since}."""
     emit(queries.grades(db.connect(db_url), grade, customer), fmt, queries.GRADE_COLUMNS)
 
@@ -211,8 +265,15 @@ def grade() -> None:
 @click.option("--reason", required=True, help="Why: shown by explain.")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day the grade holds.")
 @common
-def grade_set(customer: str, grade_name: str, by: str, reason: str, until: Any,
-              db_url: str | None, playbook_ref: str | None) -> None:
+def grade_set(
+    customer: str,
+    grade_name: str,
+    by: str,
+    reason: str,
+    until: Any,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
     """Set a customer's grade by hand; it wins over the rules until it expires.
 
     Example: salesplay grade set C001 A --by M1 --reason "战略客户" --until 2024-12-31
@@ -221,10 +282,19 @@ def grade_set(customer: str, grade_name: str, by: str, reason: str, until: Any,
 
     book = playbook.load(playbook_ref)
     with db.connect(db_url).begin() as conn:
-        set_manual_grade(conn, book, customer, grade_name, by, reason,
-                         until.date() if until else None, book.today())
-    click.echo(f"{customer}: grade {grade_name} set by {by}"
-               + (f" until {until.date()}" if until else ""))
+        set_manual_grade(
+            conn,
+            book,
+            customer,
+            grade_name,
+            by,
+            reason,
+            until.date() if until else None,
+            book.today(),
+        )
+    click.echo(
+        f"{customer}: grade {grade_name} set by {by}" + (f" until {until.date()}" if until else "")
+    )
 
 
 @cli.command()
@@ -234,8 +304,15 @@ def grade_set(customer: str, grade_name: str, by: str, reason: str, until: Any,
 @click.option("--subject", help="Only tasks about this customer or rep id.")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @common
-def tasks(rule: str | None, assignee: str | None, status: str | None, subject: str | None,
-          fmt: str, db_url: str | None, playbook_ref: str | None) -> None:
+def tasks(
+    rule: str | None,
+    assignee: str | None,
+    status: str | None,
+    subject: str | None,
+    fmt: str,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
     """List tasks: {id, rule, subject_type, subject_id, assignee_id, due, title, status}."""
     rows = queries.tasks(db.connect(db_url), rule, assignee, status, subject)
     emit(rows, fmt, queries.TASK_COLUMNS)
@@ -267,9 +344,17 @@ def task_done(task_id: int, note: str | None, db_url: str | None, playbook_ref: 
 @click.option("--subject", help="Only alerts about this customer or rep id.")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @common
-def alerts(rule: str | None, level: str | None, status: str | None, subject: str | None,
-           fmt: str, db_url: str | None, playbook_ref: str | None) -> None:
-    """List alerts: {id, rule, subject_type, subject_id, level, message, raised_on, status, resolved_on}."""
+def alerts(
+    rule: str | None,
+    level: str | None,
+    status: str | None,
+    subject: str | None,
+    fmt: str,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """List alerts: {id, rule, subject_type, subject_id, level, message, raised_on, status,
+    resolved_on}."""
     rows = queries.alerts(db.connect(db_url), rule, level, status, subject)
     emit(rows, fmt, queries.ALERT_COLUMNS)
 
@@ -286,11 +371,18 @@ def runs(fmt: str, db_url: str | None, playbook_ref: str | None) -> None:
 @click.argument("subject", type=click.Choice(["customer", "rep"]))
 @click.argument("subject_id", metavar="ID")
 @as_of_option
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @common
-def explain_command(subject: str, subject_id: str, as_of: Any, fmt: str, db_url: str | None,
-                    playbook_ref: str | None) -> None:
+def explain_command(
+    subject: str,
+    subject_id: str,
+    as_of: Any,
+    fmt: str,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
     """Every rule that applies to a customer or rep, whether it fires, and the deciding values.
 
     Example: salesplay explain customer C0000001 --as-of 2024-07-01
@@ -318,8 +410,9 @@ def explain_command(subject: str, subject_id: str, as_of: Any, fmt: str, db_url:
 @as_of_option
 @click.option("--reset", is_flag=True, help="Empty the database first.")
 @common
-def demo_command(customers: int, seed: int, as_of: Any, reset: bool, db_url: str | None,
-                 playbook_ref: str | None) -> None:
+def demo_command(
+    customers: int, seed: int, as_of: Any, reset: bool, db_url: str | None, playbook_ref: str | None
+) -> None:
     """Build a demo database, evaluate the playbook on it and print a summary.
 
     Example: salesplay demo --customers 5000

@@ -23,7 +23,7 @@ from . import dates
 from . import expressions as ex
 from .db import ratio
 from .errors import ExpressionError
-from .models import CalendarDay, CalendarMonth
+from .models import CalendarDay, CalendarMonth, table_of
 from .operators import ARITHMETIC, COMPARISONS, TYPE_WORDS
 
 Sql = ColumnElement[Any]
@@ -72,7 +72,7 @@ class Scope:
 
 
 def unknown_name(name: str, known: Iterable[str], *, noun: str = "name") -> str:
-    """"unknown name 'x' (did you mean 'y'?)", or the names there are when none is close."""
+    """ "unknown name 'x' (did you mean 'y'?)", or the names there are when none is close."""
     names = list(known)
     close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
     if close:
@@ -94,23 +94,28 @@ _LISTED = 30
 def day_num(value: Typed) -> Sql:
     if value.is_const:
         return sa.literal(value.const.toordinal())
-    cal = CalendarDay.__table__.alias()  # type: ignore[attr-defined]  # own alias: never correlated
+    cal = table_of(CalendarDay).alias()  # own alias: never correlated
     # correlate_except: the outer row may sit several subqueries up (UPDATE … SET x = (…(…)))
-    return (sa.select(cal.c.day_num).where(cal.c.day == value.sql).correlate_except(cal)
-            .scalar_subquery())
+    return (
+        sa.select(cal.c.day_num)
+        .where(cal.c.day == value.sql)
+        .correlate_except(cal)
+        .scalar_subquery()
+    )
 
 
 def date_of_day_num(number: Sql) -> Sql:
-    cal = CalendarDay.__table__.alias()  # type: ignore[attr-defined]
-    return (sa.select(cal.c.day).where(cal.c.day_num == number).correlate_except(cal)
-            .scalar_subquery())
+    cal = table_of(CalendarDay).alias()
+    return (
+        sa.select(cal.c.day).where(cal.c.day_num == number).correlate_except(cal).scalar_subquery()
+    )
 
 
 def add_months(day: Sql, months: Sql) -> Sql:
     """day + months in calendar terms, clamped to the month's last day, as a scalar subquery."""
-    start = CalendarDay.__table__.alias()  # type: ignore[attr-defined]
-    end = CalendarDay.__table__.alias()  # type: ignore[attr-defined]
-    month = CalendarMonth.__table__.alias()  # type: ignore[attr-defined]
+    start = table_of(CalendarDay).alias()
+    end = table_of(CalendarDay).alias()
+    month = table_of(CalendarMonth).alias()
     dom = sa.case((start.c.dom < month.c.days, start.c.dom), else_=month.c.days)
     query = (
         sa.select(end.c.day)
@@ -195,8 +200,10 @@ def _compile(node: ex.Node, scope: Scope) -> Typed:
         for source in node.items:
             item = _compile(source, scope)
             if not item.is_const:
-                raise ExpressionError("the list after 'in' must hold constants, e.g. "
-                                      "channel in ('visit', 'video')", source.pos)
+                raise ExpressionError(
+                    "the list after 'in' must hold constants, e.g. channel in ('visit', 'video')",
+                    source.pos,
+                )
             items.append(_coerce_for(operand, item, source.pos))
         member = operand.sql.in_([item.sql for item in items])
         return Typed(sa.not_(member) if node.negated else member, "bool")
@@ -234,11 +241,11 @@ def _coerce_for(target: Typed, other: Typed, pos: int) -> Typed:
         try:
             return constant(date.fromisoformat(other.const), "date")
         except ValueError:
-            raise ExpressionError(f"'{other.const}' is not a date: write it as YYYY-MM-DD, "
-                                  "e.g. '2024-06-30'", pos) from None
+            raise ExpressionError(
+                f"'{other.const}' is not a date: write it as YYYY-MM-DD, e.g. '2024-06-30'", pos
+            ) from None
     if target.type == "bool" and other.type == "text" and other.is_const:
-        raise ExpressionError(f"a yes/no value is written true or false, not '{other.const}'",
-                              pos)
+        raise ExpressionError(f"a yes/no value is written true or false, not '{other.const}'", pos)
     shown = ""
     if other.is_const and other.type in ("text", "number"):
         shown = f" '{other.const}'" if other.type == "text" else f" {_number_text(other.const)}"
@@ -271,9 +278,11 @@ def _comparison(node: ex.Binary, scope: Scope) -> Typed:
     if left.type == "null" or right.type == "null":
         raise ExpressionError("compare with null using 'is null' or 'is not null'", node.pos)
     if "duration" in (left.type, right.type):
-        raise ExpressionError("cannot compare a duration: compare dates (last_contact < today "
-                              "- 30 days) or numbers of days (days_since(last_contact) > 30)",
-                              node.pos)
+        raise ExpressionError(
+            "cannot compare a duration: compare dates (last_contact < today "
+            "- 30 days) or numbers of days (days_since(last_contact) > 30)",
+            node.pos,
+        )
     const_pos = node.left.pos if left.is_const and not right.is_const else node.right.pos
     left, right = _unify(left, right, const_pos)
     if left.type == "bool" and node.op not in ("=", "!="):
@@ -296,8 +305,10 @@ def _arithmetic(node: ex.Binary, scope: Scope) -> Typed:
         hint = ""
         if {left.type, right.type} == {"date", "number"} and op in "+-":
             hint = ": add or subtract a duration, e.g. today - 30 days"
-        raise ExpressionError(f"cannot use '{op}' on {TYPE_WORDS[left.type]} and "
-                              f"{TYPE_WORDS[right.type]}{hint}", node.pos)
+        raise ExpressionError(
+            f"cannot use '{op}' on {TYPE_WORDS[left.type]} and {TYPE_WORDS[right.type]}{hint}",
+            node.pos,
+        )
     if left.type == "date" or right.type == "date":
         return _date_arithmetic(op, left, right)
     if left.is_const and right.is_const:
@@ -355,8 +366,12 @@ def _call(node: ex.Call, scope: Scope) -> Typed:
 
     def arity(n: int) -> None:
         if len(args) != n:
-            example = {"days_since": "days_since(last_contact)", "date": "date('2024-06-30')",
-                       "abs": "abs(gap)", "coalesce": "coalesce(pipeline, 0)"}[node.func]
+            example = {
+                "days_since": "days_since(last_contact)",
+                "date": "date('2024-06-30')",
+                "abs": "abs(gap)",
+                "coalesce": "coalesce(pipeline, 0)",
+            }[node.func]
             count = "one value" if n == 1 else f"{n} values"
             raise ExpressionError(f"{node.func}() takes {count}, e.g. {example}", node.pos)
 
@@ -380,8 +395,7 @@ def _call(node: ex.Call, scope: Scope) -> Typed:
     if node.func == "abs":
         arity(1)
         if args[0].type not in ("number", "amount"):
-            raise ExpressionError(f"abs() takes a number, not {TYPE_WORDS[args[0].type]}",
-                                  node.pos)
+            raise ExpressionError(f"abs() takes a number, not {TYPE_WORDS[args[0].type]}", node.pos)
         if args[0].is_const:
             return constant(abs(args[0].const), args[0].type)
         return Typed(sa.func.abs(args[0].sql), args[0].type)

@@ -64,8 +64,9 @@ class EvalContext:
     def facts(self, subject: str) -> sa.Table:
         """The subject's facts table (fields and metrics), built once per run."""
         if subject not in self._facts:
-            self._facts[subject] = metrics.materialize(self.conn, subject, self.playbook,
-                                                       self.as_of, self.partition)
+            self._facts[subject] = metrics.materialize(
+                self.conn, subject, self.playbook, self.as_of, self.partition
+            )
         return self._facts[subject]
 
     def scope(self, subject: str, table: Any, extra: dict[str, Any] | None = None) -> Scope:
@@ -77,9 +78,12 @@ class EvalContext:
             self.conn.exec_driver_sql("DROP TABLE IF EXISTS rep_managers")
             false = "false" if self.dialect == "postgresql" else "0"
             self.conn.exec_driver_sql(_REP_MANAGERS.format(false=false))
-            self._managers = sa.Table("rep_managers", sa.MetaData(),
-                                      sa.Column("rep_id", sa.String()),
-                                      sa.Column("manager_id", sa.String()))
+            self._managers = sa.Table(
+                "rep_managers",
+                sa.MetaData(),
+                sa.Column("rep_id", sa.String()),
+                sa.Column("manager_id", sa.String()),
+            )
         return self._managers
 
     def covers(self, subject: str) -> bool:

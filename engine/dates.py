@@ -11,9 +11,22 @@ from datetime import date, timedelta
 
 from .errors import ExpressionError
 
-UNITS = {"day": "days", "days": "days", "week": "weeks", "weeks": "weeks",
-         "month": "months", "months": "months", "year": "years", "years": "years",
-         "天": "days", "周": "weeks", "个月": "months", "月": "months", "年": "years"}
+UNITS = {
+    "day": "days",
+    "days": "days",
+    "week": "weeks",
+    "weeks": "weeks",
+    "month": "months",
+    "months": "months",
+    "year": "years",
+    "years": "years",
+    "天": "days",
+    "日": "days",
+    "周": "weeks",
+    "个月": "months",
+    "月": "months",
+    "年": "years",
+}
 
 
 def shift(day: date, count: int, unit: str) -> date:
@@ -38,8 +51,10 @@ def parse_duration(text: str) -> tuple[int, str]:
     """'2 weeks' -> (2, 'weeks'); '3 days' -> (3, 'days'); '1个月' -> (1, 'months')."""
     match = _DURATION.fullmatch(str(text))
     if not match or match.group(2).lower() not in UNITS:
-        raise ExpressionError(f"'{text}' is not a duration: write a number and days, weeks, "
-                              "months or years, e.g. '2 weeks'")
+        raise ExpressionError(
+            f"'{text}' is not a duration: write a number and days, weeks, "
+            "months or years, e.g. '2 weeks'"
+        )
     return int(match.group(1)), UNITS[match.group(2).lower()]
 
 
@@ -58,8 +73,12 @@ def period_start(day: date, unit: str) -> date:
 
 def period_end(day: date, unit: str) -> date:
     start = period_start(day, unit)
-    step = {"week": (1, "weeks"), "month": (1, "months"), "quarter": (3, "months"),
-            "year": (1, "years")}[unit]
+    step = {
+        "week": (1, "weeks"),
+        "month": (1, "months"),
+        "quarter": (3, "months"),
+        "year": (1, "years"),
+    }[unit]
     return shift(start, *step) - timedelta(days=1)
 
 
@@ -79,8 +98,10 @@ def period_label(day: date, unit: str) -> str:
 
 _WINDOW_LAST = re.compile(r"last\s+(\d+)\s+(\w+)")
 _WINDOW_THIS = re.compile(r"this\s+(week|month|quarter|year)")
-WINDOW_HELP = ("a window is 'last N days|weeks|months|years', 'this week|month|quarter|year', "
-               "'target period' or 'all time'")
+WINDOW_HELP = (
+    "a window is 'last N days|weeks|months|years', 'this week|month|quarter|year', "
+    "'target period' or 'all time'"
+)
 
 
 def check_window(text: str) -> str:
@@ -91,8 +112,10 @@ def check_window(text: str) -> str:
     match = _WINDOW_LAST.fullmatch(norm)
     if match and match.group(2) in UNITS:
         if int(match.group(1)) < 1:
-            raise ExpressionError(f"window '{text}' is empty: count at least 1, e.g. "
-                                  f"'last 1 {UNITS[match.group(2)].rstrip('s')}'")
+            raise ExpressionError(
+                f"window '{text}' is empty: count at least 1, e.g. "
+                f"'last 1 {UNITS[match.group(2)].rstrip('s')}'"
+            )
         return norm
     if _WINDOW_THIS.fullmatch(norm):
         return norm

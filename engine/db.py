@@ -47,7 +47,9 @@ def connect(url: str | None = None, create: bool = True) -> Engine:
             create_tables(engine)
         except sa.exc.OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise SalesplayError(f"--db {engine.url!r}: cannot open the database: {reason}") from None
+            raise SalesplayError(
+                f"--db {engine.url!r}: cannot open the database: {reason}"
+            ) from None
     return engine
 
 
@@ -89,11 +91,17 @@ def _fill_calendar(conn: Connection) -> None:
         months.setdefault(month_num, [month_num, day.toordinal(), 0])[2] += 1
         day += timedelta(days=1)
     bulk_insert(conn, "calendar", ["day", "day_num", "month_num", "dom"], days)
-    bulk_insert(conn, "calendar_months", ["month_num", "first_day_num", "days"],
-                [tuple(m) for m in months.values()])
+    bulk_insert(
+        conn,
+        "calendar_months",
+        ["month_num", "first_day_num", "days"],
+        [tuple(m) for m in months.values()],
+    )
 
 
-def bulk_insert(conn: Connection, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+def bulk_insert(
+    conn: Connection, table: str, columns: list[str], rows: list[tuple[Any, ...]]
+) -> None:
     """Insert many rows at driver speed: COPY on PostgreSQL, executemany elsewhere."""
     if conn.dialect.name == "postgresql":
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -119,16 +127,20 @@ def upsert(table: sa.Table, dialect: str) -> Any:
     return sqlite.insert(table)
 
 
-def insert_ignore(table: sa.Table, select: sa.Select[Any], columns: list[str], dialect: str) -> Any:
+def insert_ignore(table: sa.Table, select: Any, columns: list[str], dialect: str) -> Any:
     """INSERT … SELECT … ON CONFLICT DO NOTHING: the database's unique keys decide, not Python."""
     # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join's ON after a SELECT.
-    return upsert(table, dialect).from_select(columns, select.where(sa.true())).on_conflict_do_nothing()
+    return (
+        upsert(table, dialect)
+        .from_select(columns, select.where(sa.true()))
+        .on_conflict_do_nothing()
+    )
 
 
 # ---- constructs spelled differently by the two databases --------------------------------
 
 
-class json_object(FunctionElement[Any]):  # noqa: N801 - reads like the SQL it makes
+class json_object(FunctionElement[Any]):
     """json_object('k', v, …) on SQLite, json_build_object on PostgreSQL."""
 
     inherit_cache = True
@@ -145,7 +157,7 @@ def _json_object_pg(element: Any, compiler: Any, **kw: Any) -> str:
     return f"json_build_object({compiler.process(element.clauses, **kw)})"
 
 
-class floor_int(FunctionElement[int]):  # noqa: N801
+class floor_int(FunctionElement[int]):
     """The largest integer not above x, as an integer, the same on both databases."""
 
     inherit_cache = True
@@ -176,7 +188,7 @@ def as_text(value: ColumnElement[Any]) -> ColumnElement[str]:
 def fetch(conn: Connection, model: Any, key: Any) -> Any:
     """One row by primary key, or None."""
     table = model.__table__
-    pk = list(table.primary_key.columns)[0]
+    pk = next(iter(table.primary_key.columns))
     return conn.execute(sa.select(table).where(pk == key)).first()
 
 
@@ -187,7 +199,7 @@ def count_rows(conn: Connection, statement: Any) -> int:
     return int(result.rowcount)
 
 
-class text_to_number(FunctionElement[float]):  # noqa: N801
+class text_to_number(FunctionElement[float]):
     """A custom attribute's text as a number, or null when it is not one ('n/a', '1,500'):
     the same answer on both databases, where a plain CAST fails on one and guesses on the other."""
 
@@ -198,13 +210,17 @@ class text_to_number(FunctionElement[float]):  # noqa: N801
 @compiles(text_to_number)
 def _text_to_number_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     x = compiler.process(element.clauses, **kw)
-    return (f"(CASE WHEN trim({x}) <> '' AND trim({x}) NOT GLOB '*[^0-9.+-]*' "
-            f"AND trim({x}) GLOB '*[0-9]*' AND trim({x}) NOT GLOB '?*[+-]*' "
-            f"AND trim({x}) NOT GLOB '*.*.*' THEN CAST(trim({x}) AS REAL) END)")
+    return (
+        f"(CASE WHEN trim({x}) <> '' AND trim({x}) NOT GLOB '*[^0-9.+-]*' "
+        f"AND trim({x}) GLOB '*[0-9]*' AND trim({x}) NOT GLOB '?*[+-]*' "
+        f"AND trim({x}) NOT GLOB '*.*.*' THEN CAST(trim({x}) AS REAL) END)"
+    )
 
 
 @compiles(text_to_number, "postgresql")
 def _text_to_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
     x = compiler.process(element.clauses, **kw)
-    return (f"(CASE WHEN trim({x}) ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$' "
-            f"THEN CAST(trim({x}) AS DOUBLE PRECISION) END)")
+    return (
+        f"(CASE WHEN trim({x}) ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$' "
+        f"THEN CAST(trim({x}) AS DOUBLE PRECISION) END)"
+    )

@@ -28,8 +28,14 @@ SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁�
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉萍红鹏辉"
 PREFIX = ["华", "鑫", "盛", "恒", "瑞", "嘉", "达", "信", "宏", "金", "天", "博", "安", "泰", "锦"]
 MIDDLE = ["联", "创", "源", "通", "康", "美", "科", "兴", "丰", "新", "融", "汇", "远", "德"]
-SUFFIX = {"manufacturing": "机械", "retail": "商贸", "pharma": "医药", "fmcg": "食品",
-          "education": "教育科技", "logistics": "物流"}
+SUFFIX = {
+    "manufacturing": "机械",
+    "retail": "商贸",
+    "pharma": "医药",
+    "fmcg": "食品",
+    "education": "教育科技",
+    "logistics": "物流",
+}
 STAGES = ["lead", "opportunity", "proposal", "contract"]
 DEAL_STATUSES = ["open", "open", "open", "won", "lost"]
 STATUSES = ["active"] * 8 + ["negotiating", "paused"]
@@ -57,19 +63,76 @@ class DemoSize:
 # Column order of the rows generate() yields, per table (the database's own column names).
 COLUMNS: dict[str, list[str]] = {
     "org_units": ["id", "name", "parent_id", "kind", "manager_id", "deleted"],
-    "reps": ["id", "name", "org_unit_id", "manager_id", "hired_on", "exam_score", "active",
-             "email", "mobile", "im_id", "deleted"],
-    "customers": ["id", "name", "owner_id", "org_unit_id", "industry", "strategic", "status",
-                  "created_on", "attrs", "bucket", "deleted"],
-    "orders": ["id", "customer_id", "rep_id", "amount_cents", "ordered_on", "collected_cents",
-               "product", "deleted"],
-    "deals": ["id", "customer_id", "rep_id", "stage", "amount_cents", "expected_close",
-              "stage_changed_on", "status", "deleted"],
-    "activities": ["id", "customer_id", "rep_id", "occurred_at", "occurred_on", "channel",
-                   "content", "feedback", "next_step", "deleted"],
+    "reps": [
+        "id",
+        "name",
+        "org_unit_id",
+        "manager_id",
+        "hired_on",
+        "exam_score",
+        "active",
+        "email",
+        "mobile",
+        "im_id",
+        "deleted",
+    ],
+    "customers": [
+        "id",
+        "name",
+        "owner_id",
+        "org_unit_id",
+        "industry",
+        "strategic",
+        "status",
+        "created_on",
+        "attrs",
+        "bucket",
+        "deleted",
+    ],
+    "orders": [
+        "id",
+        "customer_id",
+        "rep_id",
+        "amount_cents",
+        "ordered_on",
+        "collected_cents",
+        "product",
+        "deleted",
+    ],
+    "deals": [
+        "id",
+        "customer_id",
+        "rep_id",
+        "stage",
+        "amount_cents",
+        "expected_close",
+        "stage_changed_on",
+        "status",
+        "deleted",
+    ],
+    "activities": [
+        "id",
+        "customer_id",
+        "rep_id",
+        "occurred_at",
+        "occurred_on",
+        "channel",
+        "content",
+        "feedback",
+        "next_step",
+        "deleted",
+    ],
     "surveys": ["id", "customer_id", "surveyed_on", "nps", "satisfaction", "complaint", "deleted"],
-    "targets": ["id", "owner_type", "owner_id", "metric", "period_start", "period_end",
-                "value_x100", "deleted"],
+    "targets": [
+        "id",
+        "owner_type",
+        "owner_id",
+        "metric",
+        "period_start",
+        "period_end",
+        "value_x100",
+        "deleted",
+    ],
 }
 # Means of min(pareto(1.16), cap), so that counts average out to the sizes asked for.
 _MEAN_W50 = 3.9
@@ -95,7 +158,9 @@ def generate(as_of: date, size: DemoSize, seed: int = 7) -> Iterator[tuple[str, 
     opc, dpc, apc = size.orders_per_customer, size.deals_per_customer, size.activities_per_customer
     n_order = n_deal = n_act = 0
     last_quarter_end = dates.period_start(as_of, "quarter").toordinal() - 1
-    last_quarter_start = dates.period_start(date.fromordinal(last_quarter_end), "quarter").toordinal()
+    last_quarter_start = dates.period_start(
+        date.fromordinal(last_quarter_end), "quarter"
+    ).toordinal()
     last_quarter_sales: dict[str, int] = {}
     expo, rand, randrange, choice = rng.expovariate, rng.random, rng.randrange, rng.choice
     for i in range(size.customers):
@@ -104,10 +169,22 @@ def generate(as_of: date, size: DemoSize, seed: int = 7) -> Iterator[tuple[str, 
         owner, city = sellers[i % len(sellers)] if rand() > 0.02 else (None, None)
         created = first_created + randrange(today - first_created)
         weight = rng.paretovariate(1.16)  # 80/20: a few customers buy most
-        yield "customers", (
-            cid, choice(PREFIX) + choice(MIDDLE) + SUFFIX[industry] + "有限公司", owner, city,
-            industry, rand() < 0.02, choice(STATUSES), _iso(created),
-            f'{{"employees": "{int(weight * 20)}"}}', bucket_of(cid), False)
+        yield (
+            "customers",
+            (
+                cid,
+                choice(PREFIX) + choice(MIDDLE) + SUFFIX[industry] + "有限公司",
+                owner,
+                city,
+                industry,
+                rand() < 0.02,
+                choice(STATUSES),
+                _iso(created),
+                f'{{"employees": "{int(weight * 20)}"}}',
+                bucket_of(cid),
+                False,
+            ),
+        )
         for _ in range(int(expo(1.0) * opc * min(weight, 50) / _MEAN_W50 + 0.5)):
             n_order += 1
             day = max(created, today - randrange(span))
@@ -115,29 +192,69 @@ def generate(as_of: date, size: DemoSize, seed: int = 7) -> Iterator[tuple[str, 
             collected = amount if rand() < 0.8 else amount * randrange(10) // 10
             if owner is not None and last_quarter_start <= day <= last_quarter_end:
                 last_quarter_sales[owner] = last_quarter_sales.get(owner, 0) + amount
-            yield "orders", (f"O{n_order:08d}", cid, owner, amount, _iso(day), collected,
-                             choice(PRODUCTS), False)
+            yield (
+                "orders",
+                (
+                    f"O{n_order:08d}",
+                    cid,
+                    owner,
+                    amount,
+                    _iso(day),
+                    collected,
+                    choice(PRODUCTS),
+                    False,
+                ),
+            )
         for _ in range(int(expo(1.0) * dpc + 0.5)):
             n_deal += 1
             changed = today - randrange(180)
-            yield "deals", (f"D{n_deal:08d}", cid, owner, choice(STAGES),
-                            int(rng.lognormvariate(11.5, 1.0) * min(weight, 10)) * 100,
-                            _iso(changed + 15 + randrange(105)), _iso(changed),
-                            choice(DEAL_STATUSES), False)
+            yield (
+                "deals",
+                (
+                    f"D{n_deal:08d}",
+                    cid,
+                    owner,
+                    choice(STAGES),
+                    int(rng.lognormvariate(11.5, 1.0) * min(weight, 10)) * 100,
+                    _iso(changed + 15 + randrange(105)),
+                    _iso(changed),
+                    choice(DEAL_STATUSES),
+                    False,
+                ),
+            )
         if owner is not None:
             for _ in range(int(expo(1.0) * apc * min(weight, 20) / _MEAN_W20 + 0.5)):
                 n_act += 1
                 day = today - int(expo(1 / 120)) % span
                 channel = choice(CHANNEL_MIX)
-                yield "activities", (
-                    f"A{n_act:09d}", cid, owner,
-                    f"{_iso(day)} {8 + randrange(12):02d}:{randrange(60):02d}:00", _iso(day),
-                    channel, "上门拜访，需求调研" if channel == "visit" else "产品介绍",
-                    choice(FEEDBACK), choice(NEXT_STEPS), False)
+                yield (
+                    "activities",
+                    (
+                        f"A{n_act:09d}",
+                        cid,
+                        owner,
+                        f"{_iso(day)} {8 + randrange(12):02d}:{randrange(60):02d}:00",
+                        _iso(day),
+                        channel,
+                        "上门拜访，需求调研" if channel == "visit" else "产品介绍",
+                        choice(FEEDBACK),
+                        choice(NEXT_STEPS),
+                        False,
+                    ),
+                )
         if rand() < 0.2:
-            yield "surveys", (f"S{i + 1:07d}", cid, _iso(today - randrange(180)),
-                              choice((10, 9, 9, 8, 7, 6, 3)), float(55 + randrange(46)),
-                              rand() < 0.03, False)
+            yield (
+                "surveys",
+                (
+                    f"S{i + 1:07d}",
+                    cid,
+                    _iso(today - randrange(180)),
+                    choice((10, 9, 9, 8, 7, 6, 3)),
+                    float(55 + randrange(46)),
+                    rand() < 0.03,
+                    False,
+                ),
+            )
     for target in _targets(as_of, rng, reps, units, last_quarter_sales):
         yield "targets", (*target, False)
 
@@ -146,8 +263,13 @@ def _iso(ordinal: int) -> str:
     return date.fromordinal(ordinal).isoformat()
 
 
-def build(engine: Engine, as_of: date, size: DemoSize, seed: int = 7,
-          progress: Callable[[str, int], None] | None = None) -> dict[str, int]:
+def build(
+    engine: Engine,
+    as_of: date,
+    size: DemoSize,
+    seed: int = 7,
+    progress: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
     """Fill an empty database with the demo organisation in one transaction; return row counts."""
     counts: dict[str, int] = dict.fromkeys(COLUMNS, 0)
     batches: dict[str, list[tuple[Any, ...]]] = {t: [] for t in COLUMNS}
@@ -172,13 +294,31 @@ def _person(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
 
 
-def _org(rep_count: int, as_of: date, rng: random.Random) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def _org(
+    rep_count: int, as_of: date, rng: random.Random
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """(org_units, reps) rows: HQ → 3 regions → 7 city branches → reps, each unit with a head."""
-    def rep(rid: str, name: str, unit: str, manager: str | None, days: int, score: float,
-            n: int | None = None) -> tuple[Any, ...]:
+
+    def rep(
+        rid: str,
+        name: str,
+        unit: str,
+        manager: str | None,
+        days: int,
+        score: float,
+        n: int | None = None,
+    ) -> tuple[Any, ...]:
         contact = (f"rep{n}@example.com", f"139{n:08d}", f"rep{n}") if n else (None, None, None)
-        return (rid, name, unit, manager, (as_of - timedelta(days=days)).isoformat(), score, True,
-                *contact)
+        return (
+            rid,
+            name,
+            unit,
+            manager,
+            (as_of - timedelta(days=days)).isoformat(),
+            score,
+            True,
+            *contact,
+        )
 
     units: list[tuple[Any, ...]] = [("HQ", "总部", None, "company", "M0")]
     reps = [rep("M0", "总经理" + _person(rng), "HQ", None, 3000, 95.0)]
@@ -192,13 +332,27 @@ def _org(rep_count: int, as_of: date, rng: random.Random) -> tuple[list[tuple[An
         reps.append(rep(f"CM{c}", _person(rng), f"CT{c}", None, 1500, 90.0))
     for i in range(rep_count):
         tenure = min(int(rng.paretovariate(1.2) * 120), 3650)
-        reps.append(rep(f"R{i + 1:04d}", _person(rng), f"CT{i % len(cities) + 1}", None, tenure,
-                        float(rng.randint(60, 100)), i + 1))
+        reps.append(
+            rep(
+                f"R{i + 1:04d}",
+                _person(rng),
+                f"CT{i % len(cities) + 1}",
+                None,
+                tenure,
+                float(rng.randint(60, 100)),
+                i + 1,
+            )
+        )
     return units, reps
 
 
-def _targets(as_of: date, rng: random.Random, reps: list[tuple[Any, ...]],
-             units: list[tuple[Any, ...]], last_quarter: dict[str, int]) -> list[tuple[Any, ...]]:
+def _targets(
+    as_of: date,
+    rng: random.Random,
+    reps: list[tuple[Any, ...]],
+    units: list[tuple[Any, ...]],
+    last_quarter: dict[str, int],
+) -> list[tuple[Any, ...]]:
     """This quarter's sales targets: each seller's last quarter raised 0–60% (so that some lag),
     rounded to 10,000; each org unit the sum of its sellers' (the company's a little higher)."""
     start = dates.period_start(as_of, "quarter")
@@ -212,53 +366,82 @@ def _targets(as_of: date, rng: random.Random, reps: list[tuple[Any, ...]],
             continue
         base = max(last_quarter.get(rep[0], 0), 1_000_000_00)
         value = int(base * rng.choice([0.9, 1.0, 1.1, 1.2, 1.3, 1.6]) // 1_000_000) * 1_000_000
-        out.append((f"T-{rep[0]}-{label}", "rep", rep[0], "sales", start.isoformat(),
-                    end.isoformat(), value))
+        out.append(
+            (
+                f"T-{rep[0]}-{label}",
+                "rep",
+                rep[0],
+                "sales",
+                start.isoformat(),
+                end.isoformat(),
+                value,
+            )
+        )
         unit: str | None = rep[2]
         while unit is not None:
             unit_total[unit] += value
             unit = parent[unit]
     for unit_id, total in unit_total.items():
         value = total * 11 // 10 if parent[unit_id] is None else total
-        out.append((f"T-{unit_id}-{label}", "org_unit", unit_id, "sales", start.isoformat(),
-                    end.isoformat(), value))
+        out.append(
+            (
+                f"T-{unit_id}-{label}",
+                "org_unit",
+                unit_id,
+                "sales",
+                start.isoformat(),
+                end.isoformat(),
+                value,
+            )
+        )
     return out
 
 
-def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int,
-             reset: bool) -> str:
+def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int, reset: bool) -> str:
     """Build the demo data, evaluate the playbook, and return a short summary for people."""
     from sqlmodel import SQLModel
 
     from .db import create_tables
     from .errors import SalesplayError
     from .evaluate import evaluate
-    from .models import Alert, Grade, Task
+    from .models import Alert, Grade, Task, table_of
 
     with engine.connect() as conn:
         has_data = conn.execute(sa.select(sa.func.count()).select_from(Customer)).scalar()
     if has_data and not reset:
-        raise SalesplayError(f"--db {engine.url}: the database already holds {has_data} customers; "
-                             "demo needs an empty one (add --reset to empty it)")
+        raise SalesplayError(
+            f"--db {engine.url}: the database already holds {has_data} customers; "
+            "demo needs an empty one (add --reset to empty it)"
+        )
     if reset:
         SQLModel.metadata.drop_all(engine)
         create_tables(engine)
     counts = build(engine, as_of, size, seed)
     result = evaluate(engine, book, as_of)
-    grade, task, alert = (m.__table__ for m in (Grade, Task, Alert))  # type: ignore[attr-defined]
+    grade, task, alert = (table_of(m) for m in (Grade, Task, Alert))
     with engine.connect() as conn:
+
         def tally(column: Any, *where: Any) -> str:
-            query = sa.select(column, sa.func.count()).where(*where).group_by(column).order_by(column)
+            query = (
+                sa.select(column, sa.func.count()).where(*where).group_by(column).order_by(column)
+            )
             return ", ".join(f"{k} {n}" for k, n in conn.execute(query)) or "none"
 
         by_grade = tally(grade.c.grade)
         by_rule = tally(task.c.rule, task.c.status == "open")
         by_level = tally(alert.c.level, alert.c.status == "open")
-        examples = conn.execute(sa.select(task.c.id, task.c.assignee_id, task.c.title)
-                                .where(task.c.status == "open").order_by(task.c.id).limit(3)).all()
-        reds = conn.execute(sa.select(alert.c.id, alert.c.message)
-                            .where(alert.c.status == "open", alert.c.level == "red")
-                            .order_by(alert.c.id).limit(2)).all()
+        examples = conn.execute(
+            sa.select(task.c.id, task.c.assignee_id, task.c.title)
+            .where(task.c.status == "open")
+            .order_by(task.c.id)
+            .limit(3)
+        ).all()
+        reds = conn.execute(
+            sa.select(alert.c.id, alert.c.message)
+            .where(alert.c.status == "open", alert.c.level == "red")
+            .order_by(alert.c.id)
+            .limit(2)
+        ).all()
     lines = [
         f"demo database {engine.url} as of {as_of}: "
         + ", ".join(f"{n} {t}" for t, n in counts.items()),
@@ -269,6 +452,8 @@ def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int,
     ]
     lines += [f"  e.g. task {i} for {who}: {title}" for i, who, title in examples]
     lines += [f"  e.g. alert {i} [red]: {message}" for i, message in reds]
-    lines.append("next: salesplay tasks --status open | salesplay alerts | "
-                 "salesplay explain customer C0000001")
+    lines.append(
+        "next: salesplay tasks --status open | salesplay alerts | "
+        "salesplay explain customer C0000001"
+    )
     return "\n".join(lines)

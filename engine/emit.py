@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from .db import count_rows, insert_ignore
-from .models import Alert, Episode, Task
+from .models import Alert, Episode, Task, table_of
 
 SIGNAL_COLUMNS: list[tuple[str, Any]] = [
     ("subject_id", sa.String()),
@@ -52,10 +52,16 @@ class Signal:
     scope: Callable[[Any], Any] | None = None  # which subjects this run judges (a partition's)
 
 
-def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: str) -> dict[str, int]:
+def emit(
+    conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: str
+) -> dict[str, int]:
     """Store the signal's new tasks and alerts, close what cleared; return counts."""
-    sig = sa.Table("signal_rows", sa.MetaData(),
-                   *[sa.Column(n, t) for n, t in SIGNAL_COLUMNS], prefixes=["TEMPORARY"])
+    sig = sa.Table(
+        "signal_rows",
+        sa.MetaData(),
+        *[sa.Column(n, t) for n, t in SIGNAL_COLUMNS],
+        prefixes=["TEMPORARY"],
+    )
     conn.exec_driver_sql("DROP TABLE IF EXISTS signal_rows")
     sig.create(conn)
     rows = signal.rows
@@ -64,7 +70,7 @@ def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: st
     conn.execute(sig.insert().from_select([n for n, _ in SIGNAL_COLUMNS], rows))
     conn.exec_driver_sql("CREATE INDEX signal_rows_key ON signal_rows (subject_id, episode)")
 
-    ep = Episode.__table__  # type: ignore[attr-defined]
+    ep = table_of(Episode)
     same = sa.and_(sig.c.subject_id == ep.c.subject_id, sig.c.episode == ep.c.episode)
     firing = sa.exists().where(same, sig.c.fires == sa.true())
     judged_false = sa.exists().where(same, sig.c.fires == sa.false())
@@ -72,91 +78,173 @@ def emit(conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: st
     if signal.scope is not None:
         clears = sa.and_(clears, signal.scope(ep.c.subject_id))
     counts: dict[str, int] = {}
-    cleared = count_rows(conn, 
+    cleared = count_rows(
+        conn,
         ep.update()
-        .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
-               ep.c.cleared_on.is_(None), clears)
-        .values(cleared_on=as_of)
+        .where(
+            ep.c.rule == signal.rule,
+            ep.c.subject_type == signal.subject_type,
+            ep.c.cleared_on.is_(None),
+            clears,
+        )
+        .values(cleared_on=as_of),
     )
     if cleared:
         counts.update(_close(conn, signal, as_of))
 
     open_episode = (
         sa.select(ep.c.id)
-        .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
-               ep.c.subject_id == sig.c.subject_id, ep.c.episode == sig.c.episode,
-               ep.c.cleared_on.is_(None))
+        .where(
+            ep.c.rule == signal.rule,
+            ep.c.subject_type == signal.subject_type,
+            ep.c.subject_id == sig.c.subject_id,
+            ep.c.episode == sig.c.episode,
+            ep.c.cleared_on.is_(None),
+        )
         .exists()
     )
     last_seq = (
         sa.select(sa.func.coalesce(sa.func.max(ep.c.seq), 0))
-        .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
-               ep.c.subject_id == sig.c.subject_id, ep.c.episode == sig.c.episode)
+        .where(
+            ep.c.rule == signal.rule,
+            ep.c.subject_type == signal.subject_type,
+            ep.c.subject_id == sig.c.subject_id,
+            ep.c.episode == sig.c.episode,
+        )
         .scalar_subquery()
     )
     new_episodes = sa.select(
-        sa.literal(signal.rule), sa.literal(signal.subject_type), sig.c.subject_id,
-        sig.c.episode, last_seq + 1, sa.literal(as_of, sa.Date()), sa.literal(run_id),
+        sa.literal(signal.rule),
+        sa.literal(signal.subject_type),
+        sig.c.subject_id,
+        sig.c.episode,
+        last_seq + 1,
+        sa.literal(as_of, sa.Date()),
+        sa.literal(run_id),
     ).where(sig.c.fires == sa.true(), ~open_episode)
-    conn.execute(insert_ignore(
-        ep, new_episodes,
-        ["rule", "subject_type", "subject_id", "episode", "seq", "opened_on", "run_id"], dialect,
-    ))
+    conn.execute(
+        insert_ignore(
+            ep,
+            new_episodes,
+            ["rule", "subject_type", "subject_id", "episode", "seq", "opened_on", "run_id"],
+            dialect,
+        )
+    )
 
     fresh = (
         sa.select(sig, ep.c.seq.label("seq"))
         .join_from(sig, ep, same)
-        .where(ep.c.rule == signal.rule, ep.c.subject_type == signal.subject_type,
-               ep.c.run_id == run_id, ep.c.opened_on == as_of, ep.c.cleared_on.is_(None),
-               sig.c.fires == sa.true())
+        .where(
+            ep.c.rule == signal.rule,
+            ep.c.subject_type == signal.subject_type,
+            ep.c.run_id == run_id,
+            ep.c.opened_on == as_of,
+            ep.c.cleared_on.is_(None),
+            sig.c.fires == sa.true(),
+        )
         .subquery("fresh")
     )
-    common = [sa.literal(signal.rule), sa.literal(signal.subject_type), fresh.c.subject_id,
-              fresh.c.episode, fresh.c.seq]
+    common = [
+        sa.literal(signal.rule),
+        sa.literal(signal.subject_type),
+        fresh.c.subject_id,
+        fresh.c.episode,
+        fresh.c.seq,
+    ]
     key_cols = ["rule", "subject_type", "subject_id", "episode", "seq"]
     if signal.task:
-        rows = sa.select(*common, fresh.c.assignee_id, fresh.c.due, fresh.c.title,
-                         sa.literal("open"), sa.literal(as_of, sa.Date()), fresh.c.detail,
-                         sa.literal(run_id))
-        counts["tasks"] = count_rows(conn, insert_ignore(
-            Task.__table__, rows,  # type: ignore[attr-defined]
-            [*key_cols, "assignee_id", "due", "title", "status", "created_on", "detail", "run_id"],
-            dialect,
-        ))
+        rows = sa.select(
+            *common,
+            fresh.c.assignee_id,
+            fresh.c.due,
+            fresh.c.title,
+            sa.literal("open"),
+            sa.literal(as_of, sa.Date()),
+            fresh.c.detail,
+            sa.literal(run_id),
+        )
+        counts["tasks"] = count_rows(
+            conn,
+            insert_ignore(
+                table_of(Task),
+                rows,
+                [
+                    *key_cols,
+                    "assignee_id",
+                    "due",
+                    "title",
+                    "status",
+                    "created_on",
+                    "detail",
+                    "run_id",
+                ],
+                dialect,
+            ),
+        )
     if signal.alert:
-        rows = sa.select(*common, fresh.c.assignee_id, fresh.c.level, fresh.c.message,
-                         sa.literal(as_of, sa.Date()), sa.literal("open"), fresh.c.detail,
-                         sa.literal(run_id))
-        counts["alerts"] = count_rows(conn, insert_ignore(
-            Alert.__table__, rows,  # type: ignore[attr-defined]
-            [*key_cols, "recipient_id", "level", "message", "raised_on", "status", "detail",
-             "run_id"],
-            dialect,
-        ))
+        rows = sa.select(
+            *common,
+            fresh.c.assignee_id,
+            fresh.c.level,
+            fresh.c.message,
+            sa.literal(as_of, sa.Date()),
+            sa.literal("open"),
+            fresh.c.detail,
+            sa.literal(run_id),
+        )
+        counts["alerts"] = count_rows(
+            conn,
+            insert_ignore(
+                table_of(Alert),
+                rows,
+                [
+                    *key_cols,
+                    "recipient_id",
+                    "level",
+                    "message",
+                    "raised_on",
+                    "status",
+                    "detail",
+                    "run_id",
+                ],
+                dialect,
+            ),
+        )
     conn.exec_driver_sql("DROP TABLE signal_rows")
     return counts
 
 
 def _close(conn: Connection, signal: Signal, as_of: date) -> dict[str, int]:
     """Close open tasks and resolve open alerts whose episode has just cleared."""
-    ep = Episode.__table__  # type: ignore[attr-defined]
+    ep = table_of(Episode)
     counts = {}
     for table, status, closed, day_col, key in (
-        (Task.__table__, "closed", "open", "closed_on", "tasks_closed"),  # type: ignore[attr-defined]
-        (Alert.__table__, "resolved", "open", "resolved_on", "alerts_resolved"),  # type: ignore[attr-defined]
+        (table_of(Task), "closed", "open", "closed_on", "tasks_closed"),
+        (table_of(Alert), "resolved", "open", "resolved_on", "alerts_resolved"),
     ):
         episode_cleared = (
             sa.select(ep.c.id)
-            .where(ep.c.rule == table.c.rule, ep.c.subject_type == table.c.subject_type,
-                   ep.c.subject_id == table.c.subject_id, ep.c.episode == table.c.episode,
-                   ep.c.seq == table.c.seq, ep.c.cleared_on.is_not(None))
+            .where(
+                ep.c.rule == table.c.rule,
+                ep.c.subject_type == table.c.subject_type,
+                ep.c.subject_id == table.c.subject_id,
+                ep.c.episode == table.c.episode,
+                ep.c.seq == table.c.seq,
+                ep.c.cleared_on.is_not(None),
+            )
             .exists()
         )
         scope = signal.scope(table.c.subject_id) if signal.scope else sa.true()
-        counts[key] = count_rows(conn,
+        counts[key] = count_rows(
+            conn,
             table.update()
-            .where(table.c.rule == signal.rule, table.c.subject_type == signal.subject_type,
-                   table.c.status == closed, episode_cleared, scope)
-            .values({"status": status, day_col: as_of})
+            .where(
+                table.c.rule == signal.rule,
+                table.c.subject_type == signal.subject_type,
+                table.c.status == closed,
+                episode_cleared,
+                scope,
+            )
+            .values({"status": status, day_col: as_of}),
         )
     return counts

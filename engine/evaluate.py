@@ -14,7 +14,7 @@ import socket
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .context import EvalContext
 from .errors import SalesplayError
-from .models import Customer, EvalPartition, Run
+from .models import Customer, EvalPartition, Run, table_of
 from .partitions import Partition
 from .playbook import Playbook
 
@@ -42,7 +42,7 @@ class RunResult:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _lock(conn: Connection, shared: bool) -> None:
@@ -64,27 +64,45 @@ def _families(ctx: EvalContext, progress: Progress | None) -> None:
 
 
 def _start(conn: Connection, playbook: Playbook, as_of: date, job: str, now: datetime) -> int:
-    runs = Run.__table__  # type: ignore[attr-defined]
-    return int(conn.execute(
-        sa.insert(runs).values(job=job, started_at=now, as_of=as_of,
-                               playbook_path=playbook.path, playbook_hash=playbook.content_hash,
-                               status="running")
-        .returning(runs.c.id)
-    ).scalar_one())
+    runs = table_of(Run)
+    return int(
+        conn.execute(
+            sa.insert(runs)
+            .values(
+                job=job,
+                started_at=now,
+                as_of=as_of,
+                playbook_path=playbook.path,
+                playbook_hash=playbook.content_hash,
+                status="running",
+            )
+            .returning(runs.c.id)
+        ).scalar_one()
+    )
 
 
 def _finish(conn: Connection, run_id: int, emitted: dict[str, int]) -> None:
-    runs = Run.__table__  # type: ignore[attr-defined]
-    conn.execute(runs.update().where(runs.c.id == run_id)
-                 .values(status="succeeded", emitted=emitted, finished_at=_now()))
+    runs = table_of(Run)
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(status="succeeded", emitted=emitted, finished_at=_now())
+    )
 
 
-def evaluate(engine: Engine, playbook: Playbook, as_of: date, job: str = "manual",
-             now: datetime | None = None, workers: int = 1, partitions: int | None = None,
-             progress: Progress | None = None) -> RunResult:
+def evaluate(
+    engine: Engine,
+    playbook: Playbook,
+    as_of: date,
+    job: str = "manual",
+    now: datetime | None = None,
+    workers: int = 1,
+    partitions: int | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
     """Run every section of the playbook as of a date; see the module doc for workers."""
-    clock = datetime.now(timezone.utc)
-    started = (now or clock).astimezone(timezone.utc).replace(tzinfo=None)
+    clock = datetime.now(UTC)
+    started = (now or clock).astimezone(UTC).replace(tzinfo=None)
     if workers > 1 or partitions:
         run_id = start_partitioned(engine, playbook, as_of, partitions or 4 * workers, job, started)
         run_workers(engine, playbook, run_id, workers, progress)
@@ -95,36 +113,47 @@ def evaluate(engine: Engine, playbook: Playbook, as_of: date, job: str = "manual
             ctx = EvalContext(conn, playbook, as_of, run_id)
             _families(ctx, progress)
             _finish(conn, run_id, {k: int(v) for k, v in sorted(ctx.counts.items())})
-    seconds = (datetime.now(timezone.utc) - clock).total_seconds()
+    seconds = (datetime.now(UTC) - clock).total_seconds()
     with engine.connect() as conn:
-        emitted = conn.execute(sa.select(Run.emitted).where(Run.id == run_id)).scalar()  # type: ignore[arg-type]
-        customers = conn.execute(sa.select(sa.func.count()).select_from(Customer)
-                                 .where(Customer.deleted == sa.false())).scalar_one()  # type: ignore[arg-type]
+        runs, customers_table = table_of(Run), table_of(Customer)
+        emitted = conn.execute(sa.select(runs.c.emitted).where(runs.c.id == run_id)).scalar()
+        customers = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(customers_table)
+            .where(customers_table.c.deleted == sa.false())
+        ).scalar_one()
     return RunResult(run_id, as_of, dict(emitted or {}), seconds, int(customers))
 
 
-def start_partitioned(engine: Engine, playbook: Playbook, as_of: date, parts: int, job: str,
-                      started: datetime) -> int:
+def start_partitioned(
+    engine: Engine, playbook: Playbook, as_of: date, parts: int, job: str, started: datetime
+) -> int:
     """Record the run and its pending partitions (committed), ready for workers to claim."""
     if parts < 1:
         raise SalesplayError("--partitions must be at least 1")
     with engine.begin() as conn:
         run_id = _start(conn, playbook, as_of, job, started)
-        conn.execute(sa.insert(EvalPartition.__table__), [  # type: ignore[attr-defined]
-            {"run_id": run_id, "part": p, "parts": parts, "status": "pending"}
-            for p in [*range(parts), FINAL]
-        ])
+        conn.execute(
+            sa.insert(table_of(EvalPartition)),
+            [
+                {"run_id": run_id, "part": p, "parts": parts, "status": "pending"}
+                for p in [*range(parts), FINAL]
+            ],
+        )
     return run_id
 
 
-def run_workers(engine: Engine, playbook: Playbook, run_id: int, workers: int,
-                progress: Progress | None = None) -> None:
+def run_workers(
+    engine: Engine, playbook: Playbook, run_id: int, workers: int, progress: Progress | None = None
+) -> None:
     """Work on a run with `workers` processes (this one included) until it is complete."""
     url = engine.url.render_as_string(hide_password=False)
     ref = playbook.path if Path(playbook.path).exists() else Path(playbook.path).stem
     context = multiprocessing.get_context("spawn")
-    helpers = [context.Process(target=_worker_process, args=(url, ref, run_id), daemon=True)
-               for _ in range(workers - 1)]
+    helpers = [
+        context.Process(target=_worker_process, args=(url, ref, run_id), daemon=True)
+        for _ in range(workers - 1)
+    ]
     for helper in helpers:
         helper.start()
     engine.dispose()  # connections are not shared with children
@@ -134,7 +163,8 @@ def run_workers(engine: Engine, playbook: Playbook, run_id: int, workers: int,
     # A helper that died left its partition pending: finish whatever is left here.
     work(engine, playbook, run_id, progress)
     with engine.connect() as conn:
-        status = conn.execute(sa.select(Run.status).where(Run.id == run_id)).scalar()  # type: ignore[arg-type]
+        runs = table_of(Run)
+        status = conn.execute(sa.select(runs.c.status).where(runs.c.id == run_id)).scalar()
     if status != "succeeded":
         raise SalesplayError(f"run {run_id} did not complete (status {status})")
 
@@ -153,8 +183,10 @@ def work(engine: Engine, playbook: Playbook, run_id: int, progress: Progress | N
     if run is None:
         raise SalesplayError(f"no run {run_id}")
     if run.playbook_hash != playbook.content_hash:
-        raise SalesplayError(f"run {run_id} evaluates playbook {run.playbook_hash}, not this "
-                             f"one ({playbook.content_hash}): use the same playbook")
+        raise SalesplayError(
+            f"run {run_id} evaluates playbook {run.playbook_hash}, not this "
+            f"one ({playbook.content_hash}): use the same playbook"
+        )
     done = 0
     while _step(engine, playbook, run.as_of, run_id, final=False, progress=progress):
         done += 1
@@ -163,18 +195,28 @@ def work(engine: Engine, playbook: Playbook, run_id: int, progress: Progress | N
     return done
 
 
-def _step(engine: Engine, playbook: Playbook, as_of: date, run_id: int, final: bool,
-          progress: Progress | None) -> bool:
-    parts = EvalPartition.__table__  # type: ignore[attr-defined]
+def _step(
+    engine: Engine,
+    playbook: Playbook,
+    as_of: date,
+    run_id: int,
+    final: bool,
+    progress: Progress | None,
+) -> bool:
+    parts = table_of(EvalPartition)
     with engine.begin() as conn:
         _lock(conn, shared=True)
         pending = sa.and_(parts.c.run_id == run_id, parts.c.status == "pending")
         claim = sa.select(parts.c.id, parts.c.part, parts.c.parts).where(
-            pending, parts.c.part == FINAL if final else parts.c.part != FINAL)
+            pending, parts.c.part == FINAL if final else parts.c.part != FINAL
+        )
         if final:
             others = parts.alias("others")
-            claim = claim.where(~sa.exists().where(
-                others.c.run_id == run_id, others.c.status == "pending", others.c.part != FINAL))
+            claim = claim.where(
+                ~sa.exists().where(
+                    others.c.run_id == run_id, others.c.status == "pending", others.c.part != FINAL
+                )
+            )
         claim = claim.order_by(parts.c.part).limit(1)
         if conn.dialect.name == "postgresql":
             claim = claim.with_for_update(skip_locked=True)
@@ -186,12 +228,21 @@ def _step(engine: Engine, playbook: Playbook, as_of: date, run_id: int, final: b
         ctx = EvalContext(conn, playbook, as_of, run_id, partition=partition, stage=stage)
         _families(ctx, progress)
         emitted = {k: int(v) for k, v in sorted(ctx.counts.items())}
-        conn.execute(parts.update().where(parts.c.id == row.id).values(
-            status="done", emitted=emitted, finished_at=_now(),
-            worker=f"{socket.gethostname()}:{os.getpid()}"))
+        conn.execute(
+            parts.update()
+            .where(parts.c.id == row.id)
+            .values(
+                status="done",
+                emitted=emitted,
+                finished_at=_now(),
+                worker=f"{socket.gethostname()}:{os.getpid()}",
+            )
+        )
         if final:
             total: Counter[str] = Counter()
-            for (counts,) in conn.execute(sa.select(parts.c.emitted).where(parts.c.run_id == run_id)):
+            for (counts,) in conn.execute(
+                sa.select(parts.c.emitted).where(parts.c.run_id == run_id)
+            ):
                 total.update(counts or {})
             _finish(conn, run_id, dict(sorted(total.items())))
         if progress:

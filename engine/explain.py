@@ -26,7 +26,9 @@ class Finding:
     values: dict[str, str] = field(default_factory=dict)
 
 
-def subject_values(ctx: EvalContext, subject: str, subject_id: str, names: list[str]) -> dict[str, str]:
+def subject_values(
+    ctx: EvalContext, subject: str, subject_id: str, names: list[str]
+) -> dict[str, str]:
     """The named fields and metrics of one subject as of ctx's date, formatted for people."""
     row, scope = one_subject(ctx, subject, subject_id)
     out = {}
@@ -38,14 +40,16 @@ def subject_values(ctx: EvalContext, subject: str, subject_id: str, names: list[
 
 
 def one_subject(ctx: EvalContext, subject: str, subject_id: str) -> tuple[Any, Any]:
-    select = metrics.facts_select(subject, ctx.playbook, ctx.as_of,
-                                  where=lambda base: base.c.id == subject_id)
+    select = metrics.facts_select(
+        subject, ctx.playbook, ctx.as_of, where=lambda base: base.c.id == subject_id
+    )
     row = select.subquery("one")
     return row, ctx.scope(subject, row)
 
 
-def explain(engine: Engine, playbook: Playbook, subject: str, subject_id: str,
-            as_of: date) -> dict[str, Any]:
+def explain(
+    engine: Engine, playbook: Playbook, subject: str, subject_id: str, as_of: date
+) -> dict[str, Any]:
     """Findings of every family for one customer or rep, plus its tasks and alerts."""
     from salesplay.rules import FAMILIES
 
@@ -61,13 +65,25 @@ def explain(engine: Engine, playbook: Playbook, subject: str, subject_id: str,
         tasks = _outputs(conn, Task, subject, subject_id)
         alerts = _outputs(conn, Alert, subject, subject_id)
         conn.rollback()
-    return {"subject_type": subject, "subject_id": subject_id, "as_of": as_of.isoformat(),
-            "findings": [f.__dict__ for f in findings], "tasks": tasks, "alerts": alerts}
+    return {
+        "subject_type": subject,
+        "subject_id": subject_id,
+        "as_of": as_of.isoformat(),
+        "findings": [f.__dict__ for f in findings],
+        "tasks": tasks,
+        "alerts": alerts,
+    }
 
 
 def _outputs(conn: Any, model: Any, subject: str, subject_id: str) -> list[dict[str, Any]]:
     table = model.__table__
     wanted = sa.and_(table.c.subject_type == subject, table.c.subject_id == subject_id)
     rows = conn.execute(sa.select(table).where(wanted).order_by(table.c.id)).mappings()
-    return [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()
-             if k not in ("run_id",)} for row in rows]
+    return [
+        {
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in row.items()
+            if k not in ("run_id",)
+        }
+        for row in rows
+    ]

@@ -18,9 +18,20 @@ from decimal import Decimal
 from .errors import ExpressionError
 
 DURATION_UNITS = {
-    "day": "days", "days": "days", "week": "weeks", "weeks": "weeks",
-    "month": "months", "months": "months", "year": "years", "years": "years",
-    "天": "days", "日": "days", "周": "weeks", "个月": "months", "月": "months", "年": "years",
+    "day": "days",
+    "days": "days",
+    "week": "weeks",
+    "weeks": "weeks",
+    "month": "months",
+    "months": "months",
+    "year": "years",
+    "years": "years",
+    "天": "days",
+    "日": "days",
+    "周": "weeks",
+    "个月": "months",
+    "月": "months",
+    "年": "years",
 }
 CHINESE_MULTIPLIERS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 KEYWORDS = {"and", "or", "not", "in", "between", "is", "null", "true", "false", "today"}
@@ -118,8 +129,18 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _QUOTES = {"'": "'", '"': '"', "‘": "’", "“": "”"}
-_OP_ALIASES = {"≥": ">=", "≤": "<=", "≠": "!=", "<>": "!=", "==": "=", "×": "*", "÷": "/",
-               "（": "(", "）": ")", "，": ","}
+_OP_ALIASES = {
+    "≥": ">=",
+    "≤": "<=",
+    "≠": "!=",
+    "<>": "!=",
+    "==": "=",
+    "×": "*",
+    "÷": "/",
+    "（": "(",
+    "）": ")",
+    "，": ",",
+}
 
 
 @dataclass(frozen=True)
@@ -136,8 +157,9 @@ def tokenize(text: str) -> list[Token]:
         match = _TOKEN.match(text, pos)
         if not match and text[pos] in _QUOTES:
             shown = text[pos:].split()[0] if text[pos:].split() else text[pos]
-            raise ExpressionError(f"quoted text {shown} has no closing quote "
-                                  f"({_QUOTES[text[pos]]})", pos)
+            raise ExpressionError(
+                f"quoted text {shown} has no closing quote ({_QUOTES[text[pos]]})", pos
+            )
         if not match:
             raise ExpressionError(f"unexpected character {text[pos]!r}", pos)
         kind = match.lastgroup or ""
@@ -191,16 +213,20 @@ class _Parser:
             after = f" after '{before.text}'" if before else ""
             return ExpressionError(f"incomplete: something is missing{after} at the end", tok.pos)
         if tok.kind == "name":
-            close = difflib.get_close_matches(tok.text.lower(), sorted(KEYWORDS - {"today"}),
-                                              n=1, cutoff=0.6)
+            close = difflib.get_close_matches(
+                tok.text.lower(), sorted(KEYWORDS - {"today"}), n=1, cutoff=0.6
+            )
             known = tok.text.lower() in KEYWORDS
             if close and not known and before is not None and before.kind != "op":
-                return ExpressionError(f"unexpected '{tok.text}' (did you mean '{close[0]}'?)",
-                                       tok.pos)
+                return ExpressionError(
+                    f"unexpected '{tok.text}' (did you mean '{close[0]}'?)", tok.pos
+                )
             if before is not None and before.kind == "number":
-                return ExpressionError(f"'{before.text} {tok.text}' is not a duration: write a "
-                                       "number and days, weeks, months or years, e.g. '2 weeks'",
-                                       before.pos)
+                return ExpressionError(
+                    f"'{before.text} {tok.text}' is not a duration: write a "
+                    "number and days, weeks, months or years, e.g. '2 weeks'",
+                    before.pos,
+                )
         return ExpressionError(f"unexpected {self.describe()}", tok.pos)
 
     def parse(self) -> Node:
@@ -264,8 +290,9 @@ class _Parser:
                 self.advance()
                 is_not = True
             if not self.word("null"):
-                raise ExpressionError("'is' goes with null: write 'x is null' or "
-                                      "'x is not null'", self.tok.pos)
+                raise ExpressionError(
+                    "'is' goes with null: write 'x is null' or 'x is not null'", self.tok.pos
+                )
             self.advance()
             return IsNull(pos, node, is_not)
         return node

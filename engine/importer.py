@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from .db import upsert
 from .errors import RecordError, SalesplayError
-from .models import Customer, OwnerChange
+from .models import Customer, OwnerChange, table_of
 from .partitions import bucket_of
 from .records import KINDS, Column, Kind
 
@@ -91,20 +91,32 @@ def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
                     line, ended = ended + 1, reader.line_num  # a quoted value may span lines
                     if not any(v.strip() for v in values):
                         continue
-                    if len(values) > len(header) and any(v.strip() for v in values[len(header):]):
-                        yield line, RowProblem(f"row has {len(values)} values but the header has "
-                                               f"{len(header)} columns")
+                    if len(values) > len(header) and any(v.strip() for v in values[len(header) :]):
+                        yield (
+                            line,
+                            RowProblem(
+                                f"row has {len(values)} values but the header has "
+                                f"{len(header)} columns"
+                            ),
+                        )
                     elif len(values) < len(header):
-                        absent = next((h for h in header[len(values):] if h), "")
-                        yield line, RowProblem(f"missing column (the row has {len(values)} "
-                                               f"values, the header {len(header)})", absent)
+                        absent = next((h for h in header[len(values) :] if h), "")
+                        yield (
+                            line,
+                            RowProblem(
+                                f"missing column (the row has {len(values)} "
+                                f"values, the header {len(header)})",
+                                absent,
+                            ),
+                        )
                     else:
                         yield line, dict(zip(header, values, strict=False))
             except csv.Error as exc:  # the reader cannot go on: report it with the rows before
                 yield ended + 1, RowProblem(f"not valid CSV: {exc}")
             except UnicodeDecodeError:
-                raise RecordError([f"{path}:{reader.line_num + 1}: not UTF-8 text: save the "
-                                   "file as 'CSV UTF-8'"]) from None
+                raise RecordError(
+                    [f"{path}:{reader.line_num + 1}: not UTF-8 text: save the file as 'CSV UTF-8'"]
+                ) from None
 
     return header, rows()
 
@@ -215,12 +227,14 @@ def _datetime(zone: ZoneInfo) -> Callable[[Any], datetime]:
             except ValueError:
                 loose = _loose(text)
                 if loose is None:
-                    raise ValueError(f"'{value}' is not a date and time "
-                                     "(write YYYY-MM-DD HH:MM)") from None
+                    raise ValueError(
+                        f"'{value}' is not a date and time (write YYYY-MM-DD HH:MM)"
+                    ) from None
                 moment = loose
         if moment.tzinfo is not None:  # an offset: convert to the playbook's local time
             moment = moment.astimezone(zone).replace(tzinfo=None)
         return moment
+
     return convert
 
 
@@ -275,8 +289,13 @@ def _bool(value: Any) -> bool:
 
 def converter(column: Column, zone: ZoneInfo) -> Callable[[Any], Any]:
     base: Callable[[Any], Any] = {
-        "text": _text, "date": _date, "datetime": _datetime(zone), "money": _hundredths,
-        "decimal": _hundredths, "int": _int, "number": lambda v: float(_decimal(v)),
+        "text": _text,
+        "date": _date,
+        "datetime": _datetime(zone),
+        "money": _hundredths,
+        "decimal": _hundredths,
+        "int": _int,
+        "number": lambda v: float(_decimal(v)),
         "bool": _bool,
     }[column.type]
     if not (column.choices or column.low is not None):
@@ -289,6 +308,7 @@ def converter(column: Column, zone: ZoneInfo) -> Callable[[Any], Any]:
         if column.low is not None and not (column.low <= result <= (column.high or result)):
             raise ValueError(f"'{_text(value)}' is outside {column.low:g}–{column.high:g}")
         return result
+
     return checked
 
 
@@ -299,15 +319,21 @@ def _blank(value: Any) -> bool:
 # ---- importing ------------------------------------------------------------------------------
 
 
-def import_file(engine: Engine, kind_name: str, path: Path, full: bool = False,
-                timezone_name: str = "Asia/Shanghai",
-                progress: Callable[[int], None] | None = None) -> ImportResult:
+def import_file(
+    engine: Engine,
+    kind_name: str,
+    path: Path,
+    full: bool = False,
+    timezone_name: str = "Asia/Shanghai",
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
     """Import one file of one record kind; raise RecordError (data untouched) on any bad row."""
     kind = _kind(kind_name)
     header, rows = read_rows(path)
     with engine.begin() as conn:
-        return import_rows(conn, kind, header, rows, str(path), full, ZoneInfo(timezone_name),
-                           progress)
+        return import_rows(
+            conn, kind, header, rows, str(path), full, ZoneInfo(timezone_name), progress
+        )
 
 
 def _kind(name: str) -> Kind:
@@ -318,9 +344,16 @@ def _kind(name: str) -> Kind:
     return KINDS[name]
 
 
-def import_rows(conn: Connection, kind: Kind, header: list[str],
-                rows: Iterator[tuple[int, Row]], source: str, full: bool,
-                zone: ZoneInfo, progress: Callable[[int], None] | None = None) -> ImportResult:
+def import_rows(
+    conn: Connection,
+    kind: Kind,
+    header: list[str],
+    rows: Iterator[tuple[int, Row]],
+    source: str,
+    full: bool,
+    zone: ZoneInfo,
+    progress: Callable[[int], None] | None = None,
+) -> ImportResult:
     """Stage, check and upsert rows inside the caller's transaction.
 
     Every bad row is reported, value problems and unknown references alike, one line each in
@@ -403,7 +436,10 @@ def import_rows(conn: Connection, kind: Kind, header: list[str],
     if problems:
         texts = [text for _, _, text in sorted(problems, key=lambda p: (p[0], p[1]))]
         if len(texts) > MAX_REPORTED:
-            texts = [*texts[:MAX_REPORTED], f"{source}: … more bad rows not listed: fix these and import again"]
+            texts = [
+                *texts[:MAX_REPORTED],
+                f"{source}: … more bad rows not listed: fix these and import again",
+            ]
         raise RecordError(texts)
     # columns the file does not have keep their stored values when a row is updated
     keep = {c.column for c in kind.columns if not c.header and c.name not in header}
@@ -417,7 +453,7 @@ def import_rows(conn: Connection, kind: Kind, header: list[str],
 
 
 def _staging_table(kind: Kind) -> sa.Table:
-    target = kind.model.__table__  # type: ignore[attr-defined]
+    target = table_of(kind.model)
     cols = [sa.Column("_line", sa.Integer())]
     for column in target.columns:
         if column.name == "deleted":
@@ -430,14 +466,15 @@ def _staging_table(kind: Kind) -> sa.Table:
     return sa.Table(f"staging_{kind.name}", sa.MetaData(), *cols, prefixes=["TEMPORARY"])
 
 
-def _reference_problems(conn: Connection, kind: Kind, stage: sa.Table, source: str,
-                        position: dict[str, int]) -> list[tuple[int, int, str]]:
+def _reference_problems(
+    conn: Connection, kind: Kind, stage: sa.Table, source: str, position: dict[str, int]
+) -> list[tuple[int, int, str]]:
     problems: list[tuple[int, int, str]] = []
     refs = [(c, c.ref) for c in kind.columns if c.ref]
     if kind.name == "targets":
         refs = [(c, "reps") for c in kind.columns if c.name == "owner_id"]
     for column, ref in refs:
-        target = KINDS[ref].model.__table__  # type: ignore[attr-defined]
+        target = table_of(KINDS[ref].model)
         value = stage.c[column.column]
         exists = sa.exists().where(target.c.id == value)
         condition = [value.is_not(None), ~exists]
@@ -445,30 +482,44 @@ def _reference_problems(conn: Connection, kind: Kind, stage: sa.Table, source: s
             other = stage.alias("other")
             condition.append(~sa.exists().where(other.c.id == value))
         if kind.name == "targets":
-            org = KINDS["org_units"].model.__table__  # type: ignore[attr-defined]
+            org = table_of(KINDS["org_units"].model)
             is_rep = stage.c.owner_type == "rep"
-            condition = [value.is_not(None), sa.or_(
-                sa.and_(is_rep, ~exists),
-                sa.and_(~is_rep, ~sa.exists().where(org.c.id == value)),
-            )]
+            condition = [
+                value.is_not(None),
+                sa.or_(
+                    sa.and_(is_rep, ~exists),
+                    sa.and_(~is_rep, ~sa.exists().where(org.c.id == value)),
+                ),
+            ]
         for line, bad, owner_type in conn.execute(
-            sa.select(stage.c._line, value,
-                      stage.c.owner_type if kind.name == "targets" else sa.literal(""))
-            .where(*condition).order_by(stage.c._line)
+            sa.select(
+                stage.c._line,
+                value,
+                stage.c.owner_type if kind.name == "targets" else sa.literal(""),
+            )
+            .where(*condition)
+            .order_by(stage.c._line)
         ):
             what = (owner_type or ref.rstrip("s")).replace("org_unit", "org unit")
-            problems.append((line, position[column.name],
-                             f"{source}:{line}: {column.name}: unknown {what} '{bad}'"))
+            problems.append(
+                (
+                    line,
+                    position[column.name],
+                    f"{source}:{line}: {column.name}: unknown {what} '{bad}'",
+                )
+            )
     return problems
 
 
-def _apply(conn: Connection, kind: Kind, stage: sa.Table, full: bool,
-           keep: set[str]) -> ImportResult:
-    target = kind.model.__table__  # type: ignore[attr-defined]
+def _apply(
+    conn: Connection, kind: Kind, stage: sa.Table, full: bool, keep: set[str]
+) -> ImportResult:
+    target = table_of(kind.model)
     names = [c.name for c in stage.columns if c.name != "_line"]
     existing = conn.execute(
-        sa.select(sa.func.count()).select_from(stage).where(
-            sa.exists().where(target.c.id == stage.c.id))
+        sa.select(sa.func.count())
+        .select_from(stage)
+        .where(sa.exists().where(target.c.id == stage.c.id))
     ).scalar_one()
     total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
     if kind.model is Customer:
@@ -477,11 +528,15 @@ def _apply(conn: Connection, kind: Kind, stage: sa.Table, full: bool,
         [*names, "deleted"],
         sa.select(*[stage.c[n] for n in names], sa.false()).where(sa.true()),
     )
-    conn.execute(insert.on_conflict_do_update(
-        index_elements=["id"],
-        set_={**{n: insert.excluded[n] for n in names if n != "id" and n not in keep},
-              "deleted": sa.false()},
-    ))
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["id"],
+            set_={
+                **{n: insert.excluded[n] for n in names if n != "id" and n not in keep},
+                "deleted": sa.false(),
+            },
+        )
+    )
     deleted = 0
     if full:
         deleted = conn.execute(
@@ -494,16 +549,25 @@ def _apply(conn: Connection, kind: Kind, stage: sa.Table, full: bool,
 
 def _record_owner_changes(conn: Connection, stage: sa.Table) -> None:
     """The CRM is the source of truth for owners: record every owner it changes, with why."""
-    c = Customer.__table__  # type: ignore[attr-defined]
+    c = table_of(Customer)
     now = datetime.now(UTC).replace(tzinfo=None)
     changed = sa.or_(
         sa.and_(c.c.owner_id.is_(None), stage.c.owner_id.is_not(None)),
         sa.and_(c.c.owner_id.is_not(None), stage.c.owner_id.is_(None)),
         c.c.owner_id != stage.c.owner_id,
     )
-    conn.execute(sa.insert(OwnerChange.__table__).from_select(  # type: ignore[attr-defined]
-        ["customer_id", "old_owner_id", "new_owner_id", "changed_at", "reason", "source"],
-        sa.select(stage.c.id, c.c.owner_id, stage.c.owner_id, sa.literal(now, sa.DateTime()),
-                  sa.literal("owner changed in the CRM export"), sa.literal("import"))
-        .join(c, c.c.id == stage.c.id).where(changed),
-    ))
+    conn.execute(
+        sa.insert(table_of(OwnerChange)).from_select(
+            ["customer_id", "old_owner_id", "new_owner_id", "changed_at", "reason", "source"],
+            sa.select(
+                stage.c.id,
+                c.c.owner_id,
+                stage.c.owner_id,
+                sa.literal(now, sa.DateTime()),
+                sa.literal("owner changed in the CRM export"),
+                sa.literal("import"),
+            )
+            .join(c, c.c.id == stage.c.id)
+            .where(changed),
+        )
+    )

@@ -19,13 +19,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
 
 from . import dates
 from . import expressions as ex
 from .compiler import Scope, Typed, compile_condition, compile_expression, unknown_name
 from .db import text_to_number
 from .errors import ExpressionError
-from .models import Activity, Customer, Deal, Order, Payment, Rep, Survey
+from .models import Activity, Customer, Deal, Order, Payment, Rep, Survey, table_of
 from .partitions import Partition
 from .playbook import Playbook
 
@@ -33,11 +34,21 @@ Sql = Any
 AGGREGATES = ("sum", "count", "min", "max", "avg", "latest")
 # `latest` of a date field is its maximum; of any other field, see _latest.
 AGGREGATE_SQL: dict[str, Callable[..., Any]] = {
-    "sum": sa.func.sum, "count": sa.func.count, "min": sa.func.min, "max": sa.func.max,
-    "avg": sa.func.avg, "latest": sa.func.max,
+    "sum": sa.func.sum,
+    "count": sa.func.count,
+    "min": sa.func.min,
+    "max": sa.func.max,
+    "avg": sa.func.avg,
+    "latest": sa.func.max,
 }
-FIELD_TYPES = {"text": "text", "number": "number", "amount": "amount", "date": "date",
-               "bool": "bool", "yes/no": "bool"}
+FIELD_TYPES = {
+    "text": "text",
+    "number": "number",
+    "amount": "amount",
+    "date": "date",
+    "bool": "bool",
+    "yes/no": "bool",
+}
 
 
 @dataclass(frozen=True)
@@ -52,80 +63,174 @@ class Source:
 
 
 def _orders() -> sa.Select[Any]:
-    o = Order.__table__.c  # type: ignore[attr-defined]
-    return sa.select(o.id, o.deleted, o.ordered_on.label("day"), o.customer_id, o.rep_id,
-                     o.amount_cents.label("amount"), o.collected_cents.label("collected_amount"),
-                     o.ordered_on, o.product)
+    o = table_of(Order).c
+    return sa.select(
+        o.id,
+        o.deleted,
+        o.ordered_on.label("day"),
+        o.customer_id,
+        o.rep_id,
+        o.amount_cents.label("amount"),
+        o.collected_cents.label("collected_amount"),
+        o.ordered_on,
+        o.product,
+    )
 
 
 def _payments() -> sa.Select[Any]:
-    p = Payment.__table__.c  # type: ignore[attr-defined]
-    o = Order.__table__.c  # type: ignore[attr-defined]
-    return (sa.select(p.id, p.deleted, p.paid_on.label("day"), o.customer_id, o.rep_id,
-                      p.amount_cents.label("amount"), p.paid_on, p.order_id, o.product)
-            .join_from(Payment.__table__, Order.__table__, p.order_id == o.id)  # type: ignore[attr-defined]
-            .where(o.deleted == sa.false()))
+    p = table_of(Payment).c
+    o = table_of(Order).c
+    return (
+        sa.select(
+            p.id,
+            p.deleted,
+            p.paid_on.label("day"),
+            o.customer_id,
+            o.rep_id,
+            p.amount_cents.label("amount"),
+            p.paid_on,
+            p.order_id,
+            o.product,
+        )
+        .join_from(table_of(Payment), table_of(Order), p.order_id == o.id)
+        .where(o.deleted == sa.false())
+    )
 
 
 def _deals() -> sa.Select[Any]:
-    d = Deal.__table__.c  # type: ignore[attr-defined]
-    return sa.select(d.id, d.deleted, sa.null().label("day"), d.customer_id, d.rep_id,
-                     d.amount_cents.label("amount"), d.stage, d.status, d.expected_close,
-                     d.stage_changed_on)
+    d = table_of(Deal).c
+    return sa.select(
+        d.id,
+        d.deleted,
+        sa.null().label("day"),
+        d.customer_id,
+        d.rep_id,
+        d.amount_cents.label("amount"),
+        d.stage,
+        d.status,
+        d.expected_close,
+        d.stage_changed_on,
+    )
 
 
 def _activities() -> sa.Select[Any]:
-    a = Activity.__table__.c  # type: ignore[attr-defined]
-    return sa.select(a.id, a.deleted, a.occurred_on.label("day"), a.customer_id, a.rep_id,
-                     a.channel, a.occurred_on, a.occurred_on.label("occurred_at"))
+    a = table_of(Activity).c
+    return sa.select(
+        a.id,
+        a.deleted,
+        a.occurred_on.label("day"),
+        a.customer_id,
+        a.rep_id,
+        a.channel,
+        a.occurred_on,
+        a.occurred_on.label("occurred_at"),
+    )
 
 
 def _surveys() -> sa.Select[Any]:
-    s = Survey.__table__.c  # type: ignore[attr-defined]
-    c = Customer.__table__.c  # type: ignore[attr-defined]
-    return (sa.select(s.id, s.deleted, s.surveyed_on.label("day"), s.customer_id,
-                      c.owner_id.label("rep_id"), s.nps, s.satisfaction, s.complaint,
-                      s.surveyed_on)
-            .join_from(Survey.__table__, Customer.__table__, s.customer_id == c.id))  # type: ignore[attr-defined]
+    s = table_of(Survey).c
+    c = table_of(Customer).c
+    return sa.select(
+        s.id,
+        s.deleted,
+        s.surveyed_on.label("day"),
+        s.customer_id,
+        c.owner_id.label("rep_id"),
+        s.nps,
+        s.satisfaction,
+        s.complaint,
+        s.surveyed_on,
+    ).join_from(table_of(Survey), table_of(Customer), s.customer_id == c.id)
 
 
 def _customers() -> sa.Select[Any]:
-    c = Customer.__table__.c  # type: ignore[attr-defined]
-    return sa.select(c.id, c.deleted, c.created_on.label("day"), c.owner_id.label("rep_id"),
-                     c.industry, c.strategic, c.status, c.created_on)
+    c = table_of(Customer).c
+    return sa.select(
+        c.id,
+        c.deleted,
+        c.created_on.label("day"),
+        c.owner_id.label("rep_id"),
+        c.industry,
+        c.strategic,
+        c.status,
+        c.created_on,
+    )
 
 
 SOURCES: dict[str, Source] = {
-    "orders": Source("orders", _orders, "day", {"customer": "customer_id", "rep": "rep_id"},
-                     {"amount": "amount", "collected_amount": "amount", "ordered_on": "date",
-                      "product": "text"}),
-    "payments": Source("payments", _payments, "day", {"customer": "customer_id", "rep": "rep_id"},
-                       {"amount": "amount", "paid_on": "date", "product": "text"}),
-    "deals": Source("deals", _deals, None, {"customer": "customer_id", "rep": "rep_id"},
-                    {"amount": "amount", "stage": "text", "status": "text",
-                     "expected_close": "date", "stage_changed_on": "date"}),
-    "activities": Source("activities", _activities, "day",
-                         {"customer": "customer_id", "rep": "rep_id"},
-                         {"channel": "text", "occurred_on": "date", "occurred_at": "date"}),
-    "surveys": Source("surveys", _surveys, "day", {"customer": "customer_id", "rep": "rep_id"},
-                      {"nps": "number", "satisfaction": "number", "complaint": "bool",
-                       "surveyed_on": "date"}),
-    "customers": Source("customers", _customers, "day", {"rep": "rep_id"},
-                        {"industry": "text", "strategic": "bool", "status": "text",
-                         "created_on": "date"}),
+    "orders": Source(
+        "orders",
+        _orders,
+        "day",
+        {"customer": "customer_id", "rep": "rep_id"},
+        {"amount": "amount", "collected_amount": "amount", "ordered_on": "date", "product": "text"},
+    ),
+    "payments": Source(
+        "payments",
+        _payments,
+        "day",
+        {"customer": "customer_id", "rep": "rep_id"},
+        {"amount": "amount", "paid_on": "date", "product": "text"},
+    ),
+    "deals": Source(
+        "deals",
+        _deals,
+        None,
+        {"customer": "customer_id", "rep": "rep_id"},
+        {
+            "amount": "amount",
+            "stage": "text",
+            "status": "text",
+            "expected_close": "date",
+            "stage_changed_on": "date",
+        },
+    ),
+    "activities": Source(
+        "activities",
+        _activities,
+        "day",
+        {"customer": "customer_id", "rep": "rep_id"},
+        {"channel": "text", "occurred_on": "date", "occurred_at": "date"},
+    ),
+    "surveys": Source(
+        "surveys",
+        _surveys,
+        "day",
+        {"customer": "customer_id", "rep": "rep_id"},
+        {"nps": "number", "satisfaction": "number", "complaint": "bool", "surveyed_on": "date"},
+    ),
+    "customers": Source(
+        "customers",
+        _customers,
+        "day",
+        {"rep": "rep_id"},
+        {"industry": "text", "strategic": "bool", "status": "text", "created_on": "date"},
+    ),
 }
 
 # The fields of each subject, as (column, type); customers also get the playbook's `fields:`.
 SUBJECT_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
-    "customer": {"id": ("id", "text"), "name": ("name", "text"), "owner_id": ("owner_id", "text"),
-                 "org_unit_id": ("org_unit_id", "text"), "industry": ("industry", "text"),
-                 "strategic": ("strategic", "bool"), "status": ("status", "text"),
-                 "created_on": ("created_on", "date")},
-    "rep": {"id": ("id", "text"), "name": ("name", "text"), "org_unit_id": ("org_unit_id", "text"),
-            "manager_id": ("manager_id", "text"), "hired_on": ("hired_on", "date"),
-            "exam_score": ("exam_score", "number"), "active": ("active", "bool")},
+    "customer": {
+        "id": ("id", "text"),
+        "name": ("name", "text"),
+        "owner_id": ("owner_id", "text"),
+        "org_unit_id": ("org_unit_id", "text"),
+        "industry": ("industry", "text"),
+        "strategic": ("strategic", "bool"),
+        "status": ("status", "text"),
+        "created_on": ("created_on", "date"),
+    },
+    "rep": {
+        "id": ("id", "text"),
+        "name": ("name", "text"),
+        "org_unit_id": ("org_unit_id", "text"),
+        "manager_id": ("manager_id", "text"),
+        "hired_on": ("hired_on", "date"),
+        "exam_score": ("exam_score", "number"),
+        "active": ("active", "bool"),
+    },
 }
-SUBJECT_TABLES = {"customer": Customer, "rep": Rep}
+SUBJECT_TABLES: dict[str, type[SQLModel]] = {"customer": Customer, "rep": Rep}
 
 
 @dataclass(frozen=True)
@@ -155,9 +260,15 @@ def declared(playbook: Playbook) -> dict[str, Metric]:
         aggregate = next(a for a in AGGREGATES if a in spec)
         target = str(spec[aggregate])
         source, _, field_name = target.partition(".")
-        out[name] = Metric(name, path, aggregate=aggregate, source=source,
-                           field=field_name or None, where=spec.get("where"),
-                           window=dates.check_window(spec.get("window", "all time")))
+        out[name] = Metric(
+            name,
+            path,
+            aggregate=aggregate,
+            source=source,
+            field=field_name or None,
+            where=spec.get("where"),
+            window=dates.check_window(spec.get("window", "all time")),
+        )
     return out
 
 
@@ -171,8 +282,11 @@ def check_metrics(playbook: Playbook) -> None:
     for name, spec in metrics.items():
         path: tuple[str | int, ...] = ("metrics", name)
         if not name.isidentifier():
-            raise playbook.error(path, f"'{name}' cannot be a metric name: use letters, digits "
-                                 "and _ (Chinese letters too), not starting with a digit")
+            raise playbook.error(
+                path,
+                f"'{name}' cannot be a metric name: use letters, digits "
+                "and _ (Chinese letters too), not starting with a digit",
+            )
         if name in SUBJECT_FIELDS["customer"] or name in SUBJECT_FIELDS["rep"]:
             raise playbook.error(path, f"'{name}' is already a record field; pick another name")
         if "formula" in spec:
@@ -180,32 +294,44 @@ def check_metrics(playbook: Playbook) -> None:
         aggregate = next(a for a in AGGREGATES if a in spec)
         source_name, _, field_name = str(spec[aggregate]).partition(".")
         if source_name not in SOURCES:
-            raise playbook.error((*path, aggregate), unknown_name(source_name, SOURCES)
-                                 .replace("name", "record kind"))
+            raise playbook.error(
+                (*path, aggregate), unknown_name(source_name, SOURCES, noun="record kind")
+            )
         source = SOURCES[source_name]
         if aggregate == "count":
             if field_name:
-                raise playbook.error((*path, aggregate), f"count takes a record kind, e.g. "
-                                     f"'count: {source_name}', not a field")
+                raise playbook.error(
+                    (*path, aggregate),
+                    f"count takes a record kind, e.g. 'count: {source_name}', not a field",
+                )
         else:
             if not field_name:
-                raise playbook.error((*path, aggregate), f"{aggregate} needs a field, e.g. "
-                                     f"'{source_name}.{next(iter(source.fields))}'")
+                raise playbook.error(
+                    (*path, aggregate),
+                    f"{aggregate} needs a field, e.g. '{source_name}.{next(iter(source.fields))}'",
+                )
             if field_name not in source.fields:
-                raise playbook.error((*path, aggregate), unknown_name(field_name, source.fields)
-                                     .replace("name", f"field of {source_name}"))
+                raise playbook.error(
+                    (*path, aggregate),
+                    unknown_name(field_name, source.fields, noun=f"field of {source_name}"),
+                )
             kind = source.fields[field_name]
             if aggregate in ("sum", "avg") and kind not in ("amount", "number"):
-                raise playbook.error((*path, aggregate), f"cannot {aggregate} {field_name}: it "
-                                     f"is {'a date' if kind == 'date' else kind}, not a number")
+                raise playbook.error(
+                    (*path, aggregate),
+                    f"cannot {aggregate} {source_name}.{field_name}: it "
+                    f"is {'a date' if kind == 'date' else kind}, not a number",
+                )
         if "window" in spec:
             try:
                 dates.check_window(spec["window"])
             except ExpressionError as exc:
                 raise playbook.expression_error((*path, "window"), exc) from None
             if spec["window"] != "all time" and source.day is None:
-                raise playbook.error((*path, "window"), f"{source_name} records carry no date, "
-                                     "so a window cannot apply to them")
+                raise playbook.error(
+                    (*path, "window"),
+                    f"{source_name} records carry no date, so a window cannot apply to them",
+                )
         if "where" in spec:
             try:
                 compile_condition(str(spec["where"]), record_scope(source, date(2000, 1, 1)))
@@ -225,7 +351,9 @@ def check_metrics(playbook: Playbook) -> None:
                     raise playbook.expression_error((*metric.path, "formula"), exc) from None
 
 
-def _formula_names(playbook: Playbook, metric: Metric, seen: frozenset[str] = frozenset()) -> set[str]:
+def _formula_names(
+    playbook: Playbook, metric: Metric, seen: frozenset[str] = frozenset()
+) -> set[str]:
     metrics = declared(playbook)
     out: set[str] = set()
     try:
@@ -257,8 +385,11 @@ def applicable(playbook: Playbook, subject: str, used_only: bool = True) -> list
     directly or through a formula, are computed: an unused metric costs nothing."""
     used = referenced(playbook) if used_only else set(declared(playbook))
     return [
-        m for m in declared(playbook).values()
-        if m.aggregate and not m.per_target and subject in SOURCES[str(m.source)].links
+        m
+        for m in declared(playbook).values()
+        if m.aggregate
+        and not m.per_target
+        and subject in SOURCES[str(m.source)].links
         and m.name in used
     ]
 
@@ -315,14 +446,17 @@ def _column_type(kind: str, metric: Metric | None = None) -> Any:
     return {"date": sa.Date(), "text": sa.String(), "bool": sa.Boolean()}[kind]
 
 
-def fact_columns(subject: str, playbook: Playbook,
-                 used_only: bool = True) -> list[tuple[str, str, Any]]:
+def fact_columns(
+    subject: str, playbook: Playbook, used_only: bool = True
+) -> list[tuple[str, str, Any]]:
     """(name, value type, SQL type) of every column of the subject's facts table."""
     cols = [(name, kind, _column_type(kind)) for name, (_, kind) in SUBJECT_FIELDS[subject].items()]
     if subject == "customer":
         cols += [(name, kind, _column_type(kind)) for name, kind in custom_fields(playbook).items()]
-    cols += [(m.name, _value_type(playbook, m), _column_type(_value_type(playbook, m), m))
-             for m in applicable(playbook, subject, used_only)]
+    cols += [
+        (m.name, _value_type(playbook, m), _column_type(_value_type(playbook, m), m))
+        for m in applicable(playbook, subject, used_only)
+    ]
     return cols
 
 
@@ -331,8 +465,13 @@ def placeholder_table(subject: str, playbook: Playbook) -> sa.TableClause:
     return sa.table(f"facts_{subject}", *[sa.column(n, t) for n, _, t in columns])
 
 
-def subject_scope(subject: str, playbook: Playbook, table: Any, as_of: date,
-                  extra: dict[str, Typed | Callable[[], Typed]] | None = None) -> Scope:
+def subject_scope(
+    subject: str,
+    playbook: Playbook,
+    table: Any,
+    as_of: date,
+    extra: dict[str, Typed | Callable[[], Typed]] | None = None,
+) -> Scope:
     """Names usable in a rule about this subject: its fields, custom fields and metrics.
 
     Each name is also reachable as subject.name (customer.name), as templates write it.
@@ -357,13 +496,19 @@ def subject_scope(subject: str, playbook: Playbook, table: Any, as_of: date,
 
 def _unavailable(metric: Metric, subject: str) -> Callable[[], Typed]:
     def fail() -> Typed:
-        reason = ("it is measured over a target's period; use it in a rule 'for: targets'"
-                  if metric.per_target else f"{metric.source} records do not link to a {subject}")
+        reason = (
+            "it is measured over a target's period; use it in a rule 'for: targets'"
+            if metric.per_target
+            else f"{metric.source} records do not link to a {subject}"
+        )
         raise ExpressionError(f"metric '{metric.name}' cannot be used for a {subject}: {reason}")
+
     return fail
 
 
-def _formula_factory(metric: Metric, scope: Scope, playbook: Playbook, stack: set[str]) -> Callable[[], Typed]:
+def _formula_factory(
+    metric: Metric, scope: Scope, playbook: Playbook, stack: set[str]
+) -> Callable[[], Typed]:
     def build() -> Typed:
         if metric.name in stack:
             raise ExpressionError(f"metric '{metric.name}' is defined in terms of itself")
@@ -376,16 +521,23 @@ def _formula_factory(metric: Metric, scope: Scope, playbook: Playbook, stack: se
             raise ExpressionError(f"in metric '{metric.name}': {exc.message}") from None
         finally:
             stack.discard(metric.name)
+
     return build
 
 
-def facts_select(subject: str, playbook: Playbook, as_of: date,
-                 where: Callable[[Any], Any] | None = None,
-                 partition: Partition | None = None) -> sa.Select[Any]:
+def facts_select(
+    subject: str,
+    playbook: Playbook,
+    as_of: date,
+    where: Callable[[Any], Any] | None = None,
+    partition: Partition | None = None,
+) -> sa.Select[Any]:
     """One row per live subject: its fields and every applicable aggregate metric as of a date."""
     model = SUBJECT_TABLES[subject]
-    base = model.__table__  # type: ignore[attr-defined]
-    columns: list[Any] = [base.c[col].label(name) for name, (col, _) in SUBJECT_FIELDS[subject].items()]
+    base = table_of(model)
+    columns: list[Any] = [
+        base.c[col].label(name) for name, (col, _) in SUBJECT_FIELDS[subject].items()
+    ]
     if subject == "customer":
         for name, kind in custom_fields(playbook).items():
             columns.append(_custom(base.c.attrs, name, kind).label(name))
@@ -455,8 +607,9 @@ def _filter(source: Source, metric: Metric, rows: Any, as_of: date) -> Any:
     return sa.and_(*conditions) if conditions else None
 
 
-def _grouped(source: Source, subject: str, metrics: list[Metric], as_of: date,
-             partition: Partition | None) -> Any:
+def _grouped(
+    source: Source, subject: str, metrics: list[Metric], as_of: date, partition: Partition | None
+) -> Any:
     rows, live = _records(source, as_of, partition)
     key = rows.c[source.links[subject]]
     aggregates = []
@@ -466,35 +619,53 @@ def _grouped(source: Source, subject: str, metrics: list[Metric], as_of: date,
         if condition is not None:
             value = sa.case((condition, value))
         aggregates.append(AGGREGATE_SQL[str(m.aggregate)](value).label(m.name))
-    return (sa.select(key.label("k"), *aggregates).where(live, key.is_not(None))
-            .group_by(key).subquery(f"agg_{source.name}_{subject}"))
+    return (
+        sa.select(key.label("k"), *aggregates)
+        .where(live, key.is_not(None))
+        .group_by(key)
+        .subquery(f"agg_{source.name}_{subject}")
+    )
 
 
-def _latest(source: Source, subject: str, metric: Metric, as_of: date,
-            partition: Partition | None) -> Any:
+def _latest(
+    source: Source, subject: str, metric: Metric, as_of: date, partition: Partition | None
+) -> Any:
     rows, live = _records(source, as_of, partition)
     key = rows.c[source.links[subject]]
     order = [rows.c.day.desc(), rows.c.id.desc()] if source.day else [rows.c.id.desc()]
     ranked = sa.select(
-        key.label("k"), rows.c[str(metric.field)].label(metric.name),
+        key.label("k"),
+        rows.c[str(metric.field)].label(metric.name),
         sa.func.row_number().over(partition_by=key, order_by=order).label("rn"),
     ).where(live, key.is_not(None))
     condition = _filter(source, metric, rows, as_of)
     if condition is not None:
         ranked = ranked.where(condition)
     inner = ranked.subquery(f"rank_{metric.name}")
-    return (sa.select(inner.c.k, inner.c[metric.name]).where(inner.c.rn == 1)
-            .subquery(f"latest_{metric.name}"))
+    return (
+        sa.select(inner.c.k, inner.c[metric.name])
+        .where(inner.c.rn == 1)
+        .subquery(f"latest_{metric.name}")
+    )
 
 
-def materialize(conn: Connection, subject: str, playbook: Playbook, as_of: date,
-                partition: Partition | None = None) -> sa.Table:
+def materialize(
+    conn: Connection,
+    subject: str,
+    playbook: Playbook,
+    as_of: date,
+    partition: Partition | None = None,
+) -> sa.Table:
     """Create the temporary facts table for a subject and fill it with one INSERT … SELECT."""
     name = f"facts_{subject}"
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     cols = fact_columns(subject, playbook)
-    table = sa.Table(name, sa.MetaData(), *[sa.Column(n, t, primary_key=(n == "id"))
-                                            for n, _, t in cols], prefixes=["TEMPORARY"])
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        *[sa.Column(n, t, primary_key=(n == "id")) for n, _, t in cols],
+        prefixes=["TEMPORARY"],
+    )
     table.create(conn)
     select = facts_select(subject, playbook, as_of, partition=partition)
     # Name the columns in the SELECT's own order: metrics are grouped by source there.
@@ -509,8 +680,14 @@ def metric_type(playbook: Playbook, name: str) -> str:
     return _value_type(playbook, metric)
 
 
-def per_target_metric_sql(playbook: Playbook, metric: Metric, owner_reps: Callable[[Any], Any],
-                          start: Any, end: Any, as_of: date) -> Any:
+def per_target_metric_sql(
+    playbook: Playbook,
+    metric: Metric,
+    owner_reps: Callable[[Any], Any],
+    start: Any,
+    end: Any,
+    as_of: date,
+) -> Any:
     """A target-period metric as a correlated scalar subquery over the target's owner and period."""
     source = SOURCES[str(metric.source)]
     rows, live = _records(source, as_of)
@@ -520,7 +697,9 @@ def per_target_metric_sql(playbook: Playbook, metric: Metric, owner_reps: Callab
         condition += [rows.c.day >= start, rows.c.day <= end]
     if metric.where:
         condition.append(compile_condition(metric.where, record_scope(source, as_of, rows)))
-    result = sa.select(AGGREGATE_SQL[str(metric.aggregate)](value)).where(*condition).scalar_subquery()
+    result = (
+        sa.select(AGGREGATE_SQL[str(metric.aggregate)](value)).where(*condition).scalar_subquery()
+    )
     if metric.aggregate in ("sum", "count"):
         return sa.func.coalesce(result, 0)
     return result

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -286,7 +286,8 @@ class Alert(EpisodeKey, table=True):
 
 
 class CalendarDay(SQLModel, table=True):
-    """Every day 1950-2149 with its day and month numbers: date arithmetic both databases agree on."""
+    """Every day 1950-2149 with its day and month numbers: date arithmetic that both databases
+    agree on."""
 
     __tablename__ = "calendar"
     day: date = Field(primary_key=True)
@@ -300,3 +301,8 @@ class CalendarMonth(SQLModel, table=True):
     month_num: int = Field(primary_key=True)
     first_day_num: int
     days: int
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A model's Core table (sqlmodel's classes do not declare __table__ to type checkers)."""
+    return model.__table__  # type: ignore[attr-defined, no-any-return]

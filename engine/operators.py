@@ -47,6 +47,11 @@ ARITHMETIC: dict[tuple[str, str, str], str] = {
 }
 
 TYPE_WORDS = {
-    "amount": "an amount", "number": "a number", "date": "a date", "text": "text",
-    "bool": "a yes/no value", "duration": "a duration", "null": "null",
+    "amount": "an amount",
+    "number": "a number",
+    "date": "a date",
+    "text": "text",
+    "bool": "a yes/no value",
+    "duration": "a duration",
+    "null": "null",
 }

@@ -29,8 +29,9 @@ def width(text: str) -> int:
 def render(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None = None) -> str:
     columns = columns or (list(rows[0]) if rows else [])
     if fmt == "json":
-        return json.dumps([{k: _plain(r.get(k)) for k in columns} for r in rows],
-                          ensure_ascii=False, indent=2)
+        return json.dumps(
+            [{k: _plain(r.get(k)) for k in columns} for r in rows], ensure_ascii=False, indent=2
+        )
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
@@ -41,10 +42,13 @@ def render(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None = Non
     if not rows:
         return "(none)"
     cells = [[_cell(r.get(k)) for k in columns] for r in rows]
-    widths = [max(width(c) for c in [name, *[row[i] for row in cells]])
-              for i, name in enumerate(columns)]
-    lines = ["  ".join(_pad(name, widths[i]) for i, name in enumerate(columns)).rstrip(),
-             "  ".join("-" * w for w in widths)]
+    widths = [
+        max(width(c) for c in [name, *[row[i] for row in cells]]) for i, name in enumerate(columns)
+    ]
+    lines = [
+        "  ".join(_pad(name, widths[i]) for i, name in enumerate(columns)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(_pad(c, widths[i]) for i, c in enumerate(row)).rstrip() for row in cells]
     return "\n".join(lines)
 

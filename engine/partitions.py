@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .models import Customer
+from .models import Customer, table_of
 
 BUCKETS = 1024
 
@@ -31,7 +31,7 @@ class Partition:
         return self.index * BUCKETS // self.count, (self.index + 1) * BUCKETS // self.count - 1
 
     def customers(self) -> sa.Select[Any]:
-        c = Customer.__table__  # type: ignore[attr-defined]
+        c = table_of(Customer)
         low, high = self.buckets
         return sa.select(c.c.id).where(c.c.bucket.between(low, high))
 

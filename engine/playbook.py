@@ -119,14 +119,16 @@ def _resolve(ref: str, relative_to: Path | None) -> tuple[str, str, str, Path | 
 Lines = dict[YamlPath, tuple[str, int]]
 
 
-def _read(ref: str, relative_to: Path | None,
-          chain: list[tuple[str, str]]) -> tuple[dict[str, Any], Lines, list[str]]:
+def _read(
+    ref: str, relative_to: Path | None, chain: list[tuple[str, str]]
+) -> tuple[dict[str, Any], Lines, list[str]]:
     """Read ref and, recursively, what it extends; chain holds (identity, display) so far."""
     display, text, identity, base = _resolve(ref, relative_to)
     if identity in [seen for seen, _ in chain]:
         loop = " -> ".join([*[shown for _, shown in chain], display])
-        raise PlaybookError(f"loops back: {loop} (a playbook cannot extend itself, directly "
-                            "or through others)")
+        raise PlaybookError(
+            f"loops back: {loop} (a playbook cannot extend itself, directly or through others)"
+        )
     data, raw_lines = load_yaml(text, display)
     if not isinstance(data, dict):
         raise PlaybookError("a playbook is a map of sections (grading:, follow_up: …)", display, 1)
@@ -137,8 +139,12 @@ def _read(ref: str, relative_to: Path | None,
         return data, lines, [display]
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         file, line = lines[("extends",)]
-        raise PlaybookError("must name one playbook: a bundled name like 'default' or a path "
-                            "to a .yaml file", file, line, "extends")
+        raise PlaybookError(
+            "must name one playbook: a bundled name like 'default' or a path to a .yaml file",
+            file,
+            line,
+            "extends",
+        )
     try:
         parent, parent_lines, files = _read(parent_ref, base, [*chain, (identity, display)])
     except PlaybookError as exc:
@@ -151,7 +157,10 @@ def _read(ref: str, relative_to: Path | None,
 
 
 def merge(
-    parent: dict[str, Any], parent_lines: Lines, child: dict[str, Any], child_lines: Lines,
+    parent: dict[str, Any],
+    parent_lines: Lines,
+    child: dict[str, Any],
+    child_lines: Lines,
 ) -> tuple[dict[str, Any], Lines]:
     """Maps merge key by key; a list or a value replaces the parent's whole; null deletes."""
     lines = dict(parent_lines)
@@ -201,7 +210,10 @@ def load(ref: str | None = None) -> Playbook:
     data, lines, files = _read(ref, None, [])
     content = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     playbook = Playbook(
-        path=files[-1], data=data, lines=lines, files=files,
+        path=files[-1],
+        data=data,
+        lines=lines,
+        files=files,
         content_hash=hashlib.sha256(content.encode()).hexdigest()[:16],
     )
     errors = schema_errors(playbook, playbook_schema())
@@ -222,8 +234,9 @@ def check(playbook: Playbook) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         close = difflib.get_close_matches(playbook.timezone, sorted(available_timezones()), n=1)
         hint = f"did you mean '{close[0]}'?" if close else "use an IANA name like Asia/Shanghai"
-        raise playbook.error(("timezone",), f"unknown time zone '{playbook.timezone}' "
-                             f"({hint})") from None
+        raise playbook.error(
+            ("timezone",), f"unknown time zone '{playbook.timezone}' ({hint})"
+        ) from None
     check_metrics(playbook)
     for family in FAMILIES:
         if playbook.section(family.section) is not None:
@@ -250,10 +263,13 @@ def _shown(value: Any) -> str:
 _FRIENDLY: dict[str, Callable[[jsonschema.ValidationError], str]] = {
     "type": lambda e: f"must be {_type_words(e.validator_value)}, not {_shown(e.instance)}",
     "required": lambda e: e.message.replace("is a required property", "is required"),
-    "enum": lambda e: f"must be one of {', '.join(map(str, e.validator_value))}, "
-    f"not {_shown(e.instance)}",
-    "pattern": lambda e: f"{_shown(e.instance)} is not valid here"
-    + (f": {e.schema['description']}" if "description" in e.schema else ""),
+    "enum": lambda e: (
+        f"must be one of {', '.join(map(str, e.validator_value))}, not {_shown(e.instance)}"
+    ),
+    "pattern": lambda e: (
+        f"{_shown(e.instance)} is not valid here"
+        + (f": {e.schema['description']}" if "description" in e.schema else "")
+    ),
     "minimum": lambda e: f"must be at least {e.validator_value}, not {e.instance}",
     "maximum": lambda e: f"must be at most {e.validator_value}, not {e.instance}",
     "minItems": lambda e: f"needs at least {_count(e.validator_value, 'item', 'items')}",
@@ -263,9 +279,15 @@ _FRIENDLY: dict[str, Callable[[jsonschema.ValidationError], str]] = {
 
 
 def _type_words(types: Any) -> str:
-    words = {"string": "text", "integer": "a whole number", "number": "a number",
-             "object": "a map (key: value lines)", "array": "a list", "boolean": "true or false",
-             "null": "empty"}
+    words = {
+        "string": "text",
+        "integer": "a whole number",
+        "number": "a number",
+        "object": "a map (key: value lines)",
+        "array": "a list",
+        "boolean": "true or false",
+        "null": "empty",
+    }
     if isinstance(types, list):
         return " or ".join(words.get(str(t), str(t)) for t in types)
     return words.get(types, str(types))
@@ -296,28 +318,43 @@ def _translate(playbook: Playbook, error: jsonschema.ValidationError) -> list[Pl
     path: YamlPath = tuple(error.absolute_path)
     keys = _one_of_keys(error)
     if keys is not None:
-        given = sorted((k for k in keys if k in error.instance),
-                       key=lambda k: playbook.where((*path, k)))
+        given = sorted(
+            (k for k in keys if k in error.instance), key=lambda k: playbook.where((*path, k))
+        )
         if not given:
             return [playbook.error(path, f"needs one of {', '.join(keys)}")]
-        return [playbook.error((*path, given[1]), f"give only one of {', '.join(keys)}, "
-                               f"not both {given[0]} and {given[1]}")]
+        return [
+            playbook.error(
+                (*path, given[1]),
+                f"give only one of {', '.join(keys)}, not both {given[0]} and {given[1]}",
+            )
+        ]
     if error.validator in ("oneOf", "anyOf") and error.context:
         # Report the branch that got furthest, not "is not valid under any of the given schemas".
         deepest = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.message)))
         return _translate(playbook, deepest)
     if "propertyNames" in error.relative_schema_path:
         key = str(error.instance)
-        return [playbook.error((*path, key), f"'{key}' cannot be a name here: start with a "
-                               "letter, then use letters, digits and _")]
+        return [
+            playbook.error(
+                (*path, key),
+                f"'{key}' cannot be a name here: start with a "
+                "letter, then use letters, digits and _",
+            )
+        ]
     if error.validator == "pattern" and error.schema.get("pattern") == DURATION["pattern"]:
         try:
             count, unit = dates.parse_duration(error.instance)
         except ExpressionError as exc:
             return [playbook.error(path, exc.message)]
         unit = unit if count != 1 else unit.rstrip("s")
-        return [playbook.error(path, f"'{error.instance}' is not a duration: write the unit in "
-                               f"small letters, e.g. '{count} {unit}'")]
+        return [
+            playbook.error(
+                path,
+                f"'{error.instance}' is not a duration: write the unit in "
+                f"small letters, e.g. '{count} {unit}'",
+            )
+        ]
     if error.validator == "additionalProperties":
         known = list(error.schema.get("properties", {}))
         patterns = list(error.schema.get("patternProperties", {}))

@@ -9,18 +9,37 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .errors import SalesplayError
-from .models import Alert, Grade, Run, Task
+from .models import Alert, Grade, Run, Task, table_of
 
 GRADE_COLUMNS = ["customer_id", "grade", "since"]
 TASK_COLUMNS = ["id", "rule", "subject_type", "subject_id", "assignee_id", "due", "title", "status"]
-ALERT_COLUMNS = ["id", "rule", "subject_type", "subject_id", "level", "message", "raised_on",
-                 "status", "resolved_on"]
-RUN_COLUMNS = ["id", "job", "started_at", "finished_at", "as_of", "playbook_path", "playbook_hash",
-               "status", "emitted"]
+ALERT_COLUMNS = [
+    "id",
+    "rule",
+    "subject_type",
+    "subject_id",
+    "level",
+    "message",
+    "raised_on",
+    "status",
+    "resolved_on",
+]
+RUN_COLUMNS = [
+    "id",
+    "job",
+    "started_at",
+    "finished_at",
+    "as_of",
+    "playbook_path",
+    "playbook_hash",
+    "status",
+    "emitted",
+]
 
 
-def _select(engine: Engine, table: Any, columns: list[str], filters: dict[str, Any],
-            order: list[Any]) -> list[dict[str, Any]]:
+def _select(
+    engine: Engine, table: Any, columns: list[str], filters: dict[str, Any], order: list[Any]
+) -> list[dict[str, Any]]:
     query = sa.select(*[table.c[c] for c in columns])
     for name, value in filters.items():
         if value is not None:
@@ -29,42 +48,70 @@ def _select(engine: Engine, table: Any, columns: list[str], filters: dict[str, A
         return [dict(r) for r in conn.execute(query.order_by(*order)).mappings()]
 
 
-def grades(engine: Engine, grade: str | None = None, customer: str | None = None) -> list[dict[str, Any]]:
-    g = Grade.__table__  # type: ignore[attr-defined]
-    return _select(engine, g, GRADE_COLUMNS, {"grade": grade, "customer_id": customer},
-                   [g.c.customer_id])
+def grades(
+    engine: Engine, grade: str | None = None, customer: str | None = None
+) -> list[dict[str, Any]]:
+    g = table_of(Grade)
+    return _select(
+        engine, g, GRADE_COLUMNS, {"grade": grade, "customer_id": customer}, [g.c.customer_id]
+    )
 
 
-def tasks(engine: Engine, rule: str | None = None, assignee: str | None = None,
-          status: str | None = None, subject: str | None = None) -> list[dict[str, Any]]:
-    t = Task.__table__  # type: ignore[attr-defined]
-    return _select(engine, t, TASK_COLUMNS, {"rule": rule, "assignee_id": assignee,
-                                             "status": status, "subject_id": subject},
-                   [t.c.due, t.c.id])
+def tasks(
+    engine: Engine,
+    rule: str | None = None,
+    assignee: str | None = None,
+    status: str | None = None,
+    subject: str | None = None,
+) -> list[dict[str, Any]]:
+    t = table_of(Task)
+    return _select(
+        engine,
+        t,
+        TASK_COLUMNS,
+        {"rule": rule, "assignee_id": assignee, "status": status, "subject_id": subject},
+        [t.c.due, t.c.id],
+    )
 
 
-def alerts(engine: Engine, rule: str | None = None, level: str | None = None,
-           status: str | None = None, subject: str | None = None,
-           recipient: str | None = None) -> list[dict[str, Any]]:
-    a = Alert.__table__  # type: ignore[attr-defined]
-    return _select(engine, a, ALERT_COLUMNS, {"rule": rule, "level": level, "status": status,
-                                              "subject_id": subject, "recipient_id": recipient},
-                   [a.c.raised_on, a.c.id])
+def alerts(
+    engine: Engine,
+    rule: str | None = None,
+    level: str | None = None,
+    status: str | None = None,
+    subject: str | None = None,
+    recipient: str | None = None,
+) -> list[dict[str, Any]]:
+    a = table_of(Alert)
+    return _select(
+        engine,
+        a,
+        ALERT_COLUMNS,
+        {
+            "rule": rule,
+            "level": level,
+            "status": status,
+            "subject_id": subject,
+            "recipient_id": recipient,
+        },
+        [a.c.raised_on, a.c.id],
+    )
 
 
 def runs(engine: Engine) -> list[dict[str, Any]]:
-    r = Run.__table__  # type: ignore[attr-defined]
+    r = table_of(Run)
     return _select(engine, r, RUN_COLUMNS, {}, [r.c.id])
 
 
 def complete_task(engine: Engine, task_id: int, note: str | None, today: date) -> None:
     """Mark a task done by hand; it never comes back under the same episode."""
-    t = Task.__table__  # type: ignore[attr-defined]
+    t = table_of(Task)
     with engine.begin() as conn:
         status = conn.execute(sa.select(t.c.status).where(t.c.id == task_id)).scalar()
         if status is None:
             raise SalesplayError(f"ID: no task with id {task_id}")
         if status != "open":
             raise SalesplayError(f"ID: task {task_id} is already {status}")
-        conn.execute(t.update().where(t.c.id == task_id)
-                     .values(status="done", closed_on=today, note=note))
+        conn.execute(
+            t.update().where(t.c.id == task_id).values(status="done", closed_on=today, note=note)
+        )

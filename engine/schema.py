@@ -7,25 +7,41 @@ from typing import Any
 
 DURATION = {
     "type": "string",
-    "pattern": r"^\s*\d+\s*(day|days|week|weeks|month|months|year|years|天|周|个月|月|年)\s*$",
+    "pattern": r"^\s*\d+\s*(day|days|week|weeks|month|months|year|years|天|日|周|个月|月|年)\s*$",
     "description": "a number and a unit, e.g. '3 days', '2 weeks', '1 month'",
 }
-EXPRESSION = {"type": "string", "minLength": 1,
-              "description": "a condition, e.g. revenue_6m >= 500000"}
-TEMPLATE = {"type": "string", "minLength": 1,
-            "description": "text with {placeholders}, e.g. '跟进 {customer.name}'"}
+EXPRESSION = {
+    "type": "string",
+    "minLength": 1,
+    "description": "a condition, e.g. revenue_6m >= 500000",
+}
+TEMPLATE = {
+    "type": "string",
+    "minLength": 1,
+    "description": "text with {placeholders}, e.g. '跟进 {customer.name}'",
+}
 LEVEL = {"enum": ["green", "yellow", "red"]}
-NAME = {"type": "string", "pattern": r"^[^\W\d]\w*$",
-        "description": "letters, digits and _, not starting with a digit"}
+NAME = {
+    "type": "string",
+    "pattern": r"^[^\W\d]\w*$",
+    "description": "letters, digits and _, not starting with a digit",
+}
 
 _AGGREGATE = {
     "type": "object",
     "properties": {
-        "sum": {"type": "string"}, "count": {"type": "string"}, "min": {"type": "string"},
-        "max": {"type": "string"}, "avg": {"type": "string"}, "latest": {"type": "string"},
+        "sum": {"type": "string"},
+        "count": {"type": "string"},
+        "min": {"type": "string"},
+        "max": {"type": "string"},
+        "avg": {"type": "string"},
+        "latest": {"type": "string"},
         "where": EXPRESSION,
-        "window": {"type": "string", "description": "last N days|weeks|months|years, "
-                   "this week|month|quarter|year, target period, all time"},
+        "window": {
+            "type": "string",
+            "description": "last N days|weeks|months|years, "
+            "this week|month|quarter|year, target period, all time",
+        },
         "description": {"type": "string"},
     },
     "additionalProperties": False,
@@ -48,8 +64,10 @@ def base_schema() -> dict[str, Any]:
         "properties": {
             "playbook": {"type": "string", "description": "the playbook's name"},
             "description": {"type": "string"},
-            "extends": {"type": ["string", "null"],
-                        "description": "a bundled playbook's name or a path to a .yaml file"},
+            "extends": {
+                "type": ["string", "null"],
+                "description": "a bundled playbook's name or a path to a .yaml file",
+            },
             "timezone": {"type": "string", "description": "IANA zone, e.g. Asia/Shanghai"},
             "currency": {"type": "string"},
             "fields": {

@@ -41,11 +41,13 @@ def parse_template(template: str) -> list[Piece]:
     text = template.replace("{{", "\x00").replace("}}", "\x01")
     for match in _PLACEHOLDER.finditer(text):
         if match.start() > pos:
-            pieces.append(Piece(text=text[pos:match.start()]))
+            pieces.append(Piece(text=text[pos : match.start()]))
         fmt = (match.group(2) or "").strip()
         if fmt not in FORMATS:
-            raise ExpressionError(f"unknown format '{{{match.group(1)}:{fmt}}}': use {{name}} "
-                                  "or {name:%} for a percentage")
+            raise ExpressionError(
+                f"unknown format '{{{match.group(1)}:{fmt}}}': use {{name}} "
+                "or {name:%} for a percentage"
+            )
         pieces.append(Piece(name=match.group(1).strip(), format=fmt))
         pos = match.end()
     if pos < len(text):
@@ -53,8 +55,9 @@ def parse_template(template: str) -> list[Piece]:
     for piece in pieces:
         if piece.text and ("{" in piece.text or "}" in piece.text):
             raise ExpressionError("unbalanced { or } in template (write {{ or }} for a brace)")
-    return [Piece(p.text.replace("\x00", "{").replace("\x01", "}"), p.name, p.format)
-            for p in pieces]
+    return [
+        Piece(p.text.replace("\x00", "{").replace("\x01", "}"), p.name, p.format) for p in pieces
+    ]
 
 
 def compile_template(template: str, scope: Scope) -> Sql:
@@ -62,7 +65,9 @@ def compile_template(template: str, scope: Scope) -> Sql:
     parts: list[Sql] = []
     for piece in parse_template(template):
         if piece.name:
-            parts.append(sa.func.coalesce(value_text(scope.resolve(piece.name, 0), piece.format), ""))
+            parts.append(
+                sa.func.coalesce(value_text(scope.resolve(piece.name, 0), piece.format), "")
+            )
         elif piece.text:
             parts.append(sa.literal(piece.text, sa.String()))
     if not parts:
@@ -73,7 +78,7 @@ def compile_template(template: str, scope: Scope) -> Sql:
     return sa.cast(out, sa.String())
 
 
-class date_text(FunctionElement[str]):  # noqa: N801
+class date_text(FunctionElement[str]):
     """A date as YYYY-MM-DD text, whatever the server's DateStyle."""
 
     inherit_cache = True
@@ -90,7 +95,7 @@ def _date_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
     return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
 
 
-class int_div(FunctionElement[int]):  # noqa: N801
+class int_div(FunctionElement[int]):
     """Integer division of two integers (both databases truncate toward zero)."""
 
     inherit_cache = True
@@ -137,8 +142,9 @@ def value_text(value: Typed, fmt: str = "") -> Sql:
     """SQL text for a value, formatted by its type: amounts in units, dates ISO, % as percent."""
     if fmt == "%":
         if value.type != "number":
-            raise ExpressionError("{name:%} formats a ratio such as completion, not "
-                                  f"{value.type} values")
+            raise ExpressionError(
+                f"{{name:%}} formats a ratio such as completion, not {value.type} values"
+            )
         return scaled_text(value.sql * 1000, 1).op("||")("%")
     if value.type == "amount":
         return scaled_text(value.sql, 2)
@@ -183,6 +189,13 @@ def check_template(template: str, names: Callable[[str], Typed]) -> None:
     """Raise ExpressionError for an unknown placeholder or a format that does not fit it."""
     for piece in parse_template(template):
         if piece.name:
-            typed = names(piece.name)
+            try:
+                typed = names(piece.name)
+            except ExpressionError as exc:
+                raise ExpressionError(
+                    exc.message.replace(
+                        f"unknown name '{piece.name}'", f"unknown placeholder {{{piece.name}}}", 1
+                    )
+                ) from None
             if piece.format == "%" and typed.type != "number":
                 raise ExpressionError(f"{{{piece.name}:%}}: only ratios format as a percentage")

@@ -96,25 +96,33 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> PlaybookError:
     context = str(exc.context or "")
     start = exc.context_mark.line + 1 if exc.context_mark else line
     if context == "while scanning a simple key":
-        return PlaybookError("YAML syntax error: a line with no ':' after its key "
-                             "(write 'key: value')", file, start)
+        return PlaybookError(
+            "YAML syntax error: a line with no ':' after its key (write 'key: value')", file, start
+        )
     if context in _OPENED:
         found = problem.partition("but got ")[2] or problem
         if "end of stream" in found or "<stream end>" in found:
             found = "the end of the file"
-        return PlaybookError(f"YAML syntax error: {_OPENED[context]} opened on this line is not "
-                             f"closed (found {found} on line {line})", file, start)
+        return PlaybookError(
+            f"YAML syntax error: {_OPENED[context]} opened on this line is not "
+            f"closed (found {found} on line {line})",
+            file,
+            start,
+        )
     if context.startswith("expected a single document"):
-        return PlaybookError("YAML syntax error: a playbook is one YAML document; remove the "
-                             "'---' line", file, line)
+        return PlaybookError(
+            "YAML syntax error: a playbook is one YAML document; remove the '---' line", file, line
+        )
     character = re.fullmatch(r"found character '(.*)' that cannot start any token", problem)
     if character and character.group(1) == "\\t":
         reason = "a tab character: indent with spaces, not tabs"
     elif character:
         reason = f"a value cannot start with '{character.group(1)}': put the text in quotes"
     elif problem == "mapping values are not allowed here":
-        reason = ("a ':' where no key can start: check the indentation, or put text "
-                  "containing ': ' in quotes")
+        reason = (
+            "a ':' where no key can start: check the indentation, or put text "
+            "containing ': ' in quotes"
+        )
     elif problem.startswith("expected <block end>"):
         reason = "this line does not line up with the lines above it: check the indentation"
     else:
@@ -123,7 +131,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> PlaybookError:
 
 
 def _short_tag(tag: str) -> str:
-    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+    return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
 class _Converter:
@@ -138,20 +146,32 @@ class _Converter:
         """Aliases, anchors and tags have no place in a playbook: say so at their path."""
         line = node.start_mark.line + 1
         if node.tag == _ALIAS:
-            raise PlaybookError(f"aliases (*{node.value}) are not allowed in playbooks: {_REUSE}",
-                                self.file, line, render_path(path))
+            raise PlaybookError(
+                f"aliases (*{node.value}) are not allowed in playbooks: {_REUSE}",
+                self.file,
+                line,
+                render_path(path),
+            )
         if id(node) in self.anchored:
-            raise PlaybookError(f"anchors (&{self.anchored[id(node)]}) are not allowed in "
-                                f"playbooks: {_REUSE}", self.file, line, render_path(path))
+            raise PlaybookError(
+                f"anchors (&{self.anchored[id(node)]}) are not allowed in playbooks: {_REUSE}",
+                self.file,
+                line,
+                render_path(path),
+            )
         expected: str = _STR
         if isinstance(node, yaml.MappingNode):
             expected = _MAP
         elif isinstance(node, yaml.SequenceNode):
             expected = _SEQ
         if node.tag != expected:
-            raise PlaybookError(f"YAML tags like {_short_tag(node.tag)} are not allowed in "
-                                "playbooks: write the value without it", self.file, line,
-                                render_path(path))
+            raise PlaybookError(
+                f"YAML tags like {_short_tag(node.tag)} are not allowed in "
+                "playbooks: write the value without it",
+                self.file,
+                line,
+                render_path(path),
+            )
 
     def convert(self, node: yaml.Node, path: Path) -> Any:
         self.lines.setdefault(path, node.start_mark.line + 1)
@@ -174,14 +194,22 @@ class _Converter:
             self.refuse(key_node, path)
             key = key_node.value
             if key == "<<" and key_node.style is None:
-                raise PlaybookError("merge keys (<<) are not allowed in playbooks: write the keys "
-                                    "out in full, or build on another playbook with extends:",
-                                    self.file, line, render_path(path))
+                raise PlaybookError(
+                    "merge keys (<<) are not allowed in playbooks: write the keys "
+                    "out in full, or build on another playbook with extends:",
+                    self.file,
+                    line,
+                    render_path(path),
+                )
             here = (*path, key)
             if key in out:
-                raise PlaybookError(f"duplicate key '{key}' (it is already on line "
-                                    f"{self.lines[here]}): keep only one", self.file, line,
-                                    render_path(here))
+                raise PlaybookError(
+                    f"duplicate key '{key}' (it is already on line "
+                    f"{self.lines[here]}): keep only one",
+                    self.file,
+                    line,
+                    render_path(here),
+                )
             self.lines[here] = line
             out[key] = self.convert(value_node, here)
         return out

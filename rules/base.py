@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from salesplay.engine.context import EvalContext
@@ -14,10 +14,12 @@ class RuleFamily(Protocol):
     """One playbook section: its JSON Schema, its load-time checks, its SQL, its explanation."""
 
     section: str
-    schema: dict[str, Any]
+    schema: ClassVar[dict[str, Any]]
 
     def check(self, playbook: Playbook) -> None:
-        """Compile every expression and template against the names it may use; raise PlaybookError."""
+        """Compile every expression and template against the names it may use.
+
+        Raises PlaybookError located at the bad key."""
 
     def run(self, ctx: EvalContext) -> None:
         """Evaluate the section set-based inside ctx's transaction."""

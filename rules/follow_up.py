@@ -16,7 +16,7 @@ restarts the clock, which closes the open task and resolves the alert.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
@@ -28,7 +28,7 @@ from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.explain import Finding
 from salesplay.engine.metrics import placeholder_table, subject_scope
-from salesplay.engine.models import Activity, Customer, Grade
+from salesplay.engine.models import Activity, Customer, Grade, table_of
 from salesplay.engine.playbook import Playbook
 from salesplay.engine.schema import DURATION, LEVEL, TEMPLATE
 from salesplay.engine.templates import check_template, compile_template, date_text, format_value
@@ -42,7 +42,7 @@ class FollowUp:
     """Follow-up tasks and overdue alerts per customer, by grade."""
 
     section = "follow_up"
-    schema: dict[str, Any] = {
+    schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
             "description": {"type": "string"},
@@ -82,7 +82,7 @@ class FollowUp:
         for grade, spec in section["cadence"].items():
             path = (self.section, "cadence", grade)
             if grades and grade not in grades:
-                raise playbook.error(path, unknown_name(grade, grades).replace("name", "grade"))
+                raise playbook.error(path, unknown_name(grade, grades, noun="grade"))
             try:
                 count, unit = dates.parse_duration(spec["every"])
             except ExpressionError as exc:
@@ -92,10 +92,13 @@ class FollowUp:
         if "after" in section.get("overdue", {}):
             _, unit = dates.parse_duration(section["overdue"]["after"])
             if unit != "days":
-                raise playbook.error((self.section, "overdue", "after"),
-                                     "the grace period is counted in days, e.g. '3 days'")
-        scope = self._scope(playbook, placeholder_table("customer", playbook), date(2000, 1, 1),
-                            None)
+                raise playbook.error(
+                    (self.section, "overdue", "after"),
+                    "the grace period is counted in days, e.g. '3 days'",
+                )
+        scope = self._scope(
+            playbook, placeholder_table("customer", playbook), date(2000, 1, 1), None
+        )
         for key, field in (("task", "title"), ("overdue", "message")):
             if field in section.get(key, {}):
                 try:
@@ -116,46 +119,71 @@ class FollowUp:
     def _due(self, ctx: EvalContext) -> sa.Table:
         """follow_due(customer_id, grade, owner_id, last_contact, due) for every graded customer."""
         cadence = ctx.playbook.section(self.section)["cadence"]
-        act = Activity.__table__
+        act = table_of(Activity)
         per_grade = []
         for i, (grade, spec) in enumerate(cadence.items()):
             value = act.c.occurred_on
             if spec.get("channels"):
                 value = sa.case((act.c.channel.in_(spec["channels"]), act.c.occurred_on))
             per_grade.append((grade, sa.func.max(value).label(f"last_{i}"), spec))
-        last = (sa.select(act.c.customer_id, *[col for _, col, _ in per_grade])
-                .where(act.c.deleted == sa.false(), act.c.occurred_on <= ctx.as_of,
-                       ctx.customers_filter(act.c.customer_id))
-                .group_by(act.c.customer_id).subquery("last"))
-        g = Grade.__table__
-        c = Customer.__table__
-        last_contact = sa.case(*[(g.c.grade == grade, last.c[f"last_{i}"])
-                                 for i, (grade, _, _) in enumerate(per_grade)])
-        table = sa.Table("follow_due", sa.MetaData(), sa.Column("customer_id", sa.String()),
-                         sa.Column("grade", sa.String()), sa.Column("owner_id", sa.String()),
-                         sa.Column("last_contact", sa.Date()), sa.Column("due", sa.Date()),
-                         prefixes=["TEMPORARY"])
+        last = (
+            sa.select(act.c.customer_id, *[col for _, col, _ in per_grade])
+            .where(
+                act.c.deleted == sa.false(),
+                act.c.occurred_on <= ctx.as_of,
+                ctx.customers_filter(act.c.customer_id),
+            )
+            .group_by(act.c.customer_id)
+            .subquery("last")
+        )
+        g = table_of(Grade)
+        c = table_of(Customer)
+        last_contact = sa.case(
+            *[
+                (g.c.grade == grade, last.c[f"last_{i}"])
+                for i, (grade, _, _) in enumerate(per_grade)
+            ]
+        )
+        table = sa.Table(
+            "follow_due",
+            sa.MetaData(),
+            sa.Column("customer_id", sa.String()),
+            sa.Column("grade", sa.String()),
+            sa.Column("owner_id", sa.String()),
+            sa.Column("last_contact", sa.Date()),
+            sa.Column("due", sa.Date()),
+            prefixes=["TEMPORARY"],
+        )
         ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS follow_due")
         table.create(ctx.conn)
-        ctx.conn.execute(table.insert().from_select(
-            ["customer_id", "grade", "owner_id", "last_contact"],
-            sa.select(c.c.id, g.c.grade, c.c.owner_id, last_contact)
-            .join(g, g.c.customer_id == c.c.id)
-            .outerjoin(last, last.c.customer_id == c.c.id)
-            .where(c.c.deleted == sa.false(), g.c.grade.in_(list(cadence)),
-                   sa.or_(c.c.created_on.is_(None), c.c.created_on <= ctx.as_of),
-                   ctx.customers_filter(c.c.id)),
-        ))
+        ctx.conn.execute(
+            table.insert().from_select(
+                ["customer_id", "grade", "owner_id", "last_contact"],
+                sa.select(c.c.id, g.c.grade, c.c.owner_id, last_contact)
+                .join(g, g.c.customer_id == c.c.id)
+                .outerjoin(last, last.c.customer_id == c.c.id)
+                .where(
+                    c.c.deleted == sa.false(),
+                    g.c.grade.in_(list(cadence)),
+                    sa.or_(c.c.created_on.is_(None), c.c.created_on <= ctx.as_of),
+                    ctx.customers_filter(c.c.id),
+                ),
+            )
+        )
         # Never contacted: due the day the customer was created (at once, if unknown).
-        created = (sa.select(c.c.created_on).where(c.c.id == table.c.customer_id)
-                   .scalar_subquery())
-        ctx.conn.execute(table.update().where(table.c.last_contact.is_(None))
-                         .values(due=sa.func.coalesce(created, ctx.as_of)))
+        created = sa.select(c.c.created_on).where(c.c.id == table.c.customer_id).scalar_subquery()
+        ctx.conn.execute(
+            table.update()
+            .where(table.c.last_contact.is_(None))
+            .values(due=sa.func.coalesce(created, ctx.as_of))
+        )
         for grade, spec in cadence.items():
             count, unit = dates.parse_duration(spec["every"])
-            ctx.conn.execute(table.update()
-                             .where(table.c.last_contact.is_not(None), table.c.grade == grade)
-                             .values(due=add_duration(table.c.last_contact, count, unit)))
+            ctx.conn.execute(
+                table.update()
+                .where(table.c.last_contact.is_not(None), table.c.grade == grade)
+                .values(due=add_duration(table.c.last_contact, count, unit))
+            )
         return table
 
     def run(self, ctx: EvalContext) -> None:
@@ -168,9 +196,14 @@ class FollowUp:
         scope = self._scope(ctx.playbook, facts, ctx.as_of, due_table.c.due)
         scope.names["grade"] = Typed(due_table.c.grade, "text")
         scope.names["last_contact"] = Typed(due_table.c.last_contact, "date")
-        detail = json_object(sa.literal("grade"), due_table.c.grade,
-                             sa.literal("last_contact"), due_table.c.last_contact,
-                             sa.literal("due"), due_table.c.due)
+        detail = json_object(
+            sa.literal("grade"),
+            due_table.c.grade,
+            sa.literal("last_contact"),
+            due_table.c.last_contact,
+            sa.literal("due"),
+            due_table.c.due,
+        )
         owned = due_table.c.owner_id.is_not(None)
         rows = sa.select(
             due_table.c.customer_id.label("subject_id"),
@@ -179,7 +212,9 @@ class FollowUp:
             due_table.c.owner_id.label("assignee_id"),
             due_table.c.due.label("due"),
             compile_template(section["task"]["title"], scope).label("title"),
-            sa.null().label("level"), sa.null().label("message"), detail.label("detail"),
+            sa.null().label("level"),
+            sa.null().label("message"),
+            detail.label("detail"),
         ).select_from(joined)
         ctx.emit(Signal(RULE, "customer", rows, task=True))
         if "overdue" in section:
@@ -205,25 +240,55 @@ class FollowUp:
             return []
         section = ctx.playbook.section(self.section)
         due_table = self._due(ctx)
-        row = ctx.conn.execute(sa.select(due_table).where(due_table.c.customer_id == subject_id)).first()
+        row = ctx.conn.execute(
+            sa.select(due_table).where(due_table.c.customer_id == subject_id)
+        ).first()
         ctx.conn.exec_driver_sql("DROP TABLE follow_due")
         if row is None:
-            return [Finding(RULE, None, "no cadence applies (the customer has no grade with a "
-                            "cadence yet: run evaluate)", {})]
+            return [
+                Finding(
+                    RULE,
+                    None,
+                    "no cadence applies (the customer has no grade with a "
+                    "cadence yet: run evaluate)",
+                    {},
+                )
+            ]
         spec = section["cadence"][row.grade]
         channels = ", ".join(spec.get("channels", [])) or "any channel"
-        values = {"grade": row.grade, "every": spec["every"], "counts": channels,
-                  "last_contact": format_value(row.last_contact, "date"),
-                  "due": format_value(row.due, "date"), "owner_id": str(row.owner_id)}
+        values = {
+            "grade": row.grade,
+            "every": spec["every"],
+            "counts": channels,
+            "last_contact": format_value(row.last_contact, "date"),
+            "due": format_value(row.due, "date"),
+            "owner_id": str(row.owner_id),
+        }
         if row.owner_id is None:
             return [Finding(RULE, False, "no owner (shared pool): no follow-up task", values)]
         due_now = row.due <= ctx.as_of
-        findings = [Finding(RULE, due_now, f"due {row.due}" + (" — due now" if due_now else
-                                                               " — not yet due"), values)]
+        findings = [
+            Finding(
+                RULE,
+                due_now,
+                f"due {row.due}" + (" — due now" if due_now else " — not yet due"),
+                values,
+            )
+        ]
         if "overdue" in section:
             grace, _ = dates.parse_duration(section["overdue"].get("after", "3 days"))
             late = row.due < ctx.as_of - timedelta(days=grace)
-            findings.append(Finding(OVERDUE_RULE, late, f"overdue after {row.due + timedelta(days=grace)}"
-                                    + (f" — {(ctx.as_of - row.due).days} days past due" if late
-                                       else " — not overdue"), {}))
+            findings.append(
+                Finding(
+                    OVERDUE_RULE,
+                    late,
+                    f"overdue after {row.due + timedelta(days=grace)}"
+                    + (
+                        f" — {(ctx.as_of - row.due).days} days past due"
+                        if late
+                        else " — not overdue"
+                    ),
+                    {},
+                )
+            )
         return findings

@@ -15,7 +15,7 @@ A change of grade is recorded with the date and the values that decided it. A ma
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -26,7 +26,7 @@ from salesplay.engine.db import count_rows, fetch, json_object, upsert
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.explain import Finding, subject_values
 from salesplay.engine.metrics import placeholder_table, subject_scope
-from salesplay.engine.models import Customer, Grade, GradeChange, GradeOverride, Rep
+from salesplay.engine.models import Customer, Grade, GradeChange, GradeOverride, Rep, table_of
 from salesplay.engine.playbook import Playbook
 from salesplay.engine.schema import EXPRESSION
 
@@ -35,7 +35,7 @@ class Grading:
     """Grades customers; writes grades and grade_changes."""
 
     section = "grading"
-    schema: dict[str, Any] = {
+    schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
             "description": {"type": "string"},
@@ -60,8 +60,9 @@ class Grading:
 
     def check(self, playbook: Playbook) -> None:
         grades = playbook.section(self.section)["grades"]
-        scope = subject_scope("customer", playbook, placeholder_table("customer", playbook),
-                              date(2000, 1, 1))
+        scope = subject_scope(
+            "customer", playbook, placeholder_table("customer", playbook), date(2000, 1, 1)
+        )
         seen: set[str] = set()
         for i, item in enumerate(grades):
             path = (self.section, "grades", i)
@@ -70,11 +71,15 @@ class Grading:
             seen.add(item["grade"])
             last = i == len(grades) - 1
             if "when" not in item and not last:
-                raise playbook.error(path, "only the last grade may leave out 'when' (it is the "
-                                     "default); add a condition")
+                raise playbook.error(
+                    path,
+                    "only the last grade may leave out 'when' (it is the default); add a condition",
+                )
             if "when" in item and last:
-                raise playbook.error((*path, "when"), "the last grade is the default for "
-                                     "everyone else: remove its 'when'")
+                raise playbook.error(
+                    (*path, "when"),
+                    "the last grade is the default for everyone else: remove its 'when'",
+                )
             if "when" in item:
                 try:
                     compile_condition(str(item["when"]), scope)
@@ -94,20 +99,36 @@ class Grading:
             return
         facts = ctx.facts("customer")
         case, used = self._case(ctx, facts)
-        detail = json_object(*[x for name in used if "." not in name
-                               for x in (sa.literal(name), facts.c[name])]) if used else sa.null()
+        detail = (
+            json_object(
+                *[x for name in used if "." not in name for x in (sa.literal(name), facts.c[name])]
+            )
+            if used
+            else sa.null()
+        )
         override = active_overrides(ctx.as_of).subquery("ov")
-        graded = sa.Table("graded", sa.MetaData(), sa.Column("customer_id", sa.String()),
-                          sa.Column("grade", sa.String()), sa.Column("source", sa.String()),
-                          sa.Column("detail", sa.JSON()), prefixes=["TEMPORARY"])
+        graded = sa.Table(
+            "graded",
+            sa.MetaData(),
+            sa.Column("customer_id", sa.String()),
+            sa.Column("grade", sa.String()),
+            sa.Column("source", sa.String()),
+            sa.Column("detail", sa.JSON()),
+            prefixes=["TEMPORARY"],
+        )
         ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS graded")
         graded.create(ctx.conn)
-        ctx.conn.execute(graded.insert().from_select(
-            ["customer_id", "grade", "source", "detail"],
-            sa.select(facts.c.id, sa.func.coalesce(override.c.grade, case),
-                      sa.case((override.c.grade.is_not(None), "manual"), else_="rule"), detail)
-            .outerjoin(override, override.c.customer_id == facts.c.id),
-        ))
+        ctx.conn.execute(
+            graded.insert().from_select(
+                ["customer_id", "grade", "source", "detail"],
+                sa.select(
+                    facts.c.id,
+                    sa.func.coalesce(override.c.grade, case),
+                    sa.case((override.c.grade.is_not(None), "manual"), else_="rule"),
+                    detail,
+                ).outerjoin(override, override.c.customer_id == facts.c.id),
+            )
+        )
         ctx.counts["grade_changes"] += record_changes(ctx.conn, graded, ctx.as_of, ctx.run_id)
         ctx.conn.exec_driver_sql("DROP TABLE graded")
 
@@ -122,9 +143,11 @@ class Grading:
         for item in grades:
             row, scope = one_subject(ctx, "customer", subject_id)
             if "when" in item:
-                holds = bool(ctx.conn.execute(
-                    sa.select(compile_condition(str(item["when"]), scope)).select_from(row)
-                ).scalar())
+                holds = bool(
+                    ctx.conn.execute(
+                        sa.select(compile_condition(str(item["when"]), scope)).select_from(row)
+                    ).scalar()
+                )
             else:
                 holds = True
             names = [n for n in scope.used if "." not in n]
@@ -134,28 +157,40 @@ class Grading:
             if fired:
                 matched = item["grade"]
             state = "matches" if holds else "does not match"
-            findings.append(Finding(f"grading: {item['grade']}", fired,
-                                    f"{rule_text} — {state}", values))
+            findings.append(
+                Finding(f"grading: {item['grade']}", fired, f"{rule_text} — {state}", values)
+            )
         stored = fetch(ctx.conn, Grade, subject_id)
         override = ctx.conn.execute(
             active_overrides(ctx.as_of).where(GradeOverride.customer_id == subject_id)
         ).first()
         if override is not None:
-            findings.append(Finding("grading: manual", True, f"manual grade {override.grade} set "
-                                    f"by {override.set_by}: {override.reason}"
-                                    + (f" (until {override.until})" if override.until else ""),
-                                    {}))
+            findings.append(
+                Finding(
+                    "grading: manual",
+                    True,
+                    f"manual grade {override.grade} set "
+                    f"by {override.set_by}: {override.reason}"
+                    + (f" (until {override.until})" if override.until else ""),
+                    {},
+                )
+            )
         if stored is not None:
-            findings.append(Finding("grading: stored", None, f"stored grade {stored.grade} since "
-                                    f"{stored.since} ({stored.source})", {}))
+            findings.append(
+                Finding(
+                    "grading: stored",
+                    None,
+                    f"stored grade {stored.grade} since {stored.since} ({stored.source})",
+                    {},
+                )
+            )
         return findings
 
 
 def active_overrides(as_of: date) -> sa.Select[Any]:
     """The newest manual grade per customer that is in force on as_of."""
-    ov = GradeOverride.__table__
-    newest = (sa.select(sa.func.max(ov.c.id)).where(ov.c.set_on <= as_of)
-              .group_by(ov.c.customer_id))
+    ov = table_of(GradeOverride)
+    newest = sa.select(sa.func.max(ov.c.id)).where(ov.c.set_on <= as_of).group_by(ov.c.customer_id)
     return sa.select(ov.c.customer_id, ov.c.grade, ov.c.set_by, ov.c.reason, ov.c.until).where(
         ov.c.id.in_(newest), sa.or_(ov.c.until.is_(None), ov.c.until >= as_of)
     )
@@ -163,59 +198,104 @@ def active_overrides(as_of: date) -> sa.Select[Any]:
 
 def record_changes(conn: Connection, graded: Any, as_of: date, run_id: int | None) -> int:
     """Write grade_changes and grades for the rows of `graded` whose grade or source changed."""
-    g = Grade.__table__
+    g = table_of(Grade)
     changed = (
-        sa.select(graded.c.customer_id, g.c.grade.label("old"), graded.c.grade, graded.c.source,
-                  graded.c.detail)
+        sa.select(
+            graded.c.customer_id,
+            g.c.grade.label("old"),
+            graded.c.grade,
+            graded.c.source,
+            graded.c.detail,
+        )
         .outerjoin(g, g.c.customer_id == graded.c.customer_id)
-        .where(sa.or_(g.c.grade.is_(None), g.c.grade != graded.c.grade,
-                      g.c.source != graded.c.source))
+        .where(
+            sa.or_(g.c.grade.is_(None), g.c.grade != graded.c.grade, g.c.source != graded.c.source)
+        )
     ).subquery("changed")
-    count = count_rows(conn, sa.insert(GradeChange.__table__).from_select(
-        ["customer_id", "old_grade", "new_grade", "changed_on", "source", "detail", "run_id"],
-        sa.select(changed.c.customer_id, changed.c.old, changed.c.grade,
-                  sa.literal(as_of, sa.Date()), changed.c.source, changed.c.detail,
-                  sa.literal(run_id, sa.Integer())),
-    ))
+    count = count_rows(
+        conn,
+        sa.insert(table_of(GradeChange)).from_select(
+            ["customer_id", "old_grade", "new_grade", "changed_on", "source", "detail", "run_id"],
+            sa.select(
+                changed.c.customer_id,
+                changed.c.old,
+                changed.c.grade,
+                sa.literal(as_of, sa.Date()),
+                changed.c.source,
+                changed.c.detail,
+                sa.literal(run_id, sa.Integer()),
+            ),
+        ),
+    )
     if count:
         dialect = conn.dialect.name
         insert = upsert(g, dialect).from_select(
             ["customer_id", "grade", "since", "source", "detail", "run_id"],
-            sa.select(changed.c.customer_id, changed.c.grade, sa.literal(as_of, sa.Date()),
-                      changed.c.source, changed.c.detail, sa.literal(run_id, sa.Integer()))
-            .where(sa.true()),
+            sa.select(
+                changed.c.customer_id,
+                changed.c.grade,
+                sa.literal(as_of, sa.Date()),
+                changed.c.source,
+                changed.c.detail,
+                sa.literal(run_id, sa.Integer()),
+            ).where(sa.true()),
         )
         excluded = insert.excluded
-        conn.execute(insert.on_conflict_do_update(
-            index_elements=["customer_id"],
-            set_={
-                "since": sa.case((g.c.grade == excluded.grade, g.c.since), else_=excluded.since),
-                "grade": excluded.grade, "source": excluded.source,
-                "detail": excluded.detail, "run_id": excluded.run_id,
-            },
-        ))
+        conn.execute(
+            insert.on_conflict_do_update(
+                index_elements=["customer_id"],
+                set_={
+                    "since": sa.case(
+                        (g.c.grade == excluded.grade, g.c.since), else_=excluded.since
+                    ),
+                    "grade": excluded.grade,
+                    "source": excluded.source,
+                    "detail": excluded.detail,
+                    "run_id": excluded.run_id,
+                },
+            )
+        )
     return int(count)
 
 
-def set_manual_grade(conn: Connection, playbook: Playbook, customer_id: str, grade: str,
-                     by: str, reason: str, until: date | None, today: date) -> None:
+def set_manual_grade(
+    conn: Connection,
+    playbook: Playbook,
+    customer_id: str,
+    grade: str,
+    by: str,
+    reason: str,
+    until: date | None,
+    today: date,
+) -> None:
     """Record a manager's grade; it wins over the rules until `until` (inclusive)."""
     grades = [g["grade"] for g in (playbook.section("grading") or {}).get("grades", [])]
     if grades and grade not in grades:
-        raise SalesplayError(f"grade: '{grade}' is not a grade of this playbook "
-                             f"({', '.join(grades)})")
+        raise SalesplayError(
+            f"grade: '{grade}' is not a grade of this playbook ({', '.join(grades)})"
+        )
     if fetch(conn, Customer, customer_id) is None:
         raise SalesplayError(f"CUSTOMER: no customer with id '{customer_id}'")
     if fetch(conn, Rep, by) is None:
         raise SalesplayError(f"--by: no rep with id '{by}'")
     if until is not None and until < today:
         raise SalesplayError(f"--until: {until} is already past")
-    conn.execute(sa.insert(GradeOverride.__table__).values(
-        customer_id=customer_id, grade=grade, set_by=by, reason=reason, set_on=today, until=until))
+    conn.execute(
+        sa.insert(table_of(GradeOverride)).values(
+            customer_id=customer_id,
+            grade=grade,
+            set_by=by,
+            reason=reason,
+            set_on=today,
+            until=until,
+        )
+    )
     graded = sa.select(
-        sa.literal(customer_id).label("customer_id"), sa.literal(grade).label("grade"),
+        sa.literal(customer_id).label("customer_id"),
+        sa.literal(grade).label("grade"),
         sa.literal("manual").label("source"),
-        json_object(sa.literal("set_by"), sa.literal(by), sa.literal("reason"),
-                    sa.literal(reason)).label("detail"),
+        json_object(
+            sa.literal("set_by"), sa.literal(by), sa.literal("reason"), sa.literal(reason)
+        ).label("detail"),
     ).subquery("graded")
     record_changes(conn, graded, today, None)

@@ -76,11 +76,13 @@ def load(engine: Engine, kind: str, rows: list[dict[str, Any]], full: bool = Fal
     for column in KINDS[kind].columns:
         if column.header and column.name not in header:
             header.append(column.name)
-    numbered = ((i + 2, {k: ("" if v is None else v) for k, v in row.items()})
-                for i, row in enumerate(rows))
+    numbered = (
+        (i + 2, {k: ("" if v is None else v) for k, v in row.items()}) for i, row in enumerate(rows)
+    )
     with engine.begin() as conn:
-        import_rows(conn, KINDS[kind], header, numbered, f"{kind}.csv", full,
-                    ZoneInfo("Asia/Shanghai"))
+        import_rows(
+            conn, KINDS[kind], header, numbered, f"{kind}.csv", full, ZoneInfo("Asia/Shanghai")
+        )
 
 
 def run(engine: Engine, as_of: str | date, book: playbook.Playbook | None = None) -> RunResult:
@@ -95,20 +97,62 @@ def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def org(engine: Engine) -> Engine:
-    """A small organisation: 上海 team under 华东, head M1; reps R1 (manager M1), R2 (no manager)."""
-    load(engine, "org_units", [
-        {"id": "HQ", "name": "总部", "parent_id": "", "kind": "company", "manager_id": "M0"},
-        {"id": "EC", "name": "华东大区", "parent_id": "HQ", "kind": "region", "manager_id": "M1"},
-        {"id": "SH", "name": "上海", "parent_id": "EC", "kind": "city", "manager_id": ""},
-    ])
-    load(engine, "reps", [
-        {"id": "M0", "name": "总经理", "org_unit_id": "HQ", "manager_id": "", "hired_on": "2015-01-01",
-         "exam_score": "95", "active": "true"},
-        {"id": "M1", "name": "华东经理", "org_unit_id": "EC", "manager_id": "M0",
-         "hired_on": "2018-01-01", "exam_score": "90", "active": "true"},
-        {"id": "R1", "name": "张伟", "org_unit_id": "SH", "manager_id": "M1",
-         "hired_on": "2022-03-01", "exam_score": "85", "active": "true"},
-        {"id": "R2", "name": "李娜", "org_unit_id": "SH", "manager_id": "",
-         "hired_on": "2023-03-01", "exam_score": "82", "active": "true"},
-    ])
+    """A small organisation: 上海 under 华东 (head M1); reps R1 (manager M1), R2 (no manager)."""
+    load(
+        engine,
+        "org_units",
+        [
+            {"id": "HQ", "name": "总部", "parent_id": "", "kind": "company", "manager_id": "M0"},
+            {
+                "id": "EC",
+                "name": "华东大区",
+                "parent_id": "HQ",
+                "kind": "region",
+                "manager_id": "M1",
+            },
+            {"id": "SH", "name": "上海", "parent_id": "EC", "kind": "city", "manager_id": ""},
+        ],
+    )
+    load(
+        engine,
+        "reps",
+        [
+            {
+                "id": "M0",
+                "name": "总经理",
+                "org_unit_id": "HQ",
+                "manager_id": "",
+                "hired_on": "2015-01-01",
+                "exam_score": "95",
+                "active": "true",
+            },
+            {
+                "id": "M1",
+                "name": "华东经理",
+                "org_unit_id": "EC",
+                "manager_id": "M0",
+                "hired_on": "2018-01-01",
+                "exam_score": "90",
+                "active": "true",
+            },
+            {
+                "id": "R1",
+                "name": "张伟",
+                "org_unit_id": "SH",
+                "manager_id": "M1",
+                "hired_on": "2022-03-01",
+                "exam_score": "85",
+                "active": "true",
+            },
+            {
+                "id": "R2",
+                "name": "李娜",
+                "org_unit_id": "SH",
+                "manager_id": "",
+                "hired_on": "2023-03-01",
+                "exam_score": "82",
+                "active": "true",
+            },
+        ],
+    )
     return engine

@@ -46,12 +46,29 @@ def test_json_outputs_keep_their_keys(demo_db: str) -> None:
     assert len(grades) == 300
     assert set(grades[0]) == {"customer_id", "grade", "since"}
     tasks = json.loads(invoke("tasks", "--format", "json", "--db", demo_db).output)
-    assert tasks and set(tasks[0]) == {"id", "rule", "subject_type", "subject_id", "assignee_id",
-                                       "due", "title", "status"}
+    assert tasks and set(tasks[0]) == {
+        "id",
+        "rule",
+        "subject_type",
+        "subject_id",
+        "assignee_id",
+        "due",
+        "title",
+        "status",
+    }
     assert {t["status"] for t in tasks} == {"open"}
     alerts = json.loads(invoke("alerts", "--format", "json", "--db", demo_db).output)
-    assert alerts and set(alerts[0]) == {"id", "rule", "subject_type", "subject_id", "level",
-                                         "message", "raised_on", "status", "resolved_on"}
+    assert alerts and set(alerts[0]) == {
+        "id",
+        "rule",
+        "subject_type",
+        "subject_id",
+        "level",
+        "message",
+        "raised_on",
+        "status",
+        "resolved_on",
+    }
     red = json.loads(invoke("alerts", "--level", "red", "--format", "json", "--db", demo_db).output)
     assert {a["level"] for a in red} <= {"red"}
 
@@ -61,8 +78,16 @@ def test_csv_and_table_formats(demo_db: str) -> None:
     assert csv_out[0] == "customer_id,grade,since"
     assert len(csv_out) == 301
     table = invoke("tasks", "--status", "open", "--db", demo_db).output.splitlines()
-    assert table[0].split() == ["id", "rule", "subject_type", "subject_id", "assignee_id", "due",
-                                "title", "status"]
+    assert table[0].split() == [
+        "id",
+        "rule",
+        "subject_type",
+        "subject_id",
+        "assignee_id",
+        "due",
+        "title",
+        "status",
+    ]
 
 
 def test_evaluate_twice_emits_nothing_new(demo_db: str) -> None:
@@ -83,7 +108,9 @@ def test_task_done_and_grade_set(demo_db: str) -> None:
     cid = tasks[0]["subject_id"]
     result = invoke("grade", "set", cid, "A", "--by", "M1", "--reason", "战略客户", "--db", demo_db)
     assert result.exit_code == 0, result.output
-    shown = json.loads(invoke("grades", "--customer", cid, "--format", "json", "--db", demo_db).output)
+    shown = json.loads(
+        invoke("grades", "--customer", cid, "--format", "json", "--db", demo_db).output
+    )
     assert shown[0]["grade"] == "A"
     bad = invoke("grade", "set", cid, "Z", "--by", "M1", "--reason", "x", "--db", demo_db)
     assert bad.exit_code == 2
@@ -102,12 +129,16 @@ def test_explain_shows_rules_and_values(demo_db: str) -> None:
 
 def test_errors_are_one_line_without_traceback_unless_debug(tmp_path: Path, db_url: str) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("extends: default\ngrading:\n  grades:\n    - grade: A\n      when: revenu_6m > 1\n"
-                   "    - grade: B\n", encoding="utf-8")
+    bad.write_text(
+        "extends: default\ngrading:\n  grades:\n    - grade: A\n      when: revenu_6m > 1\n"
+        "    - grade: B\n",
+        encoding="utf-8",
+    )
     result = invoke("validate", str(bad))
     assert result.exit_code == 2
-    assert result.stderr == (f"{bad}:5: grading.grades[0].when: unknown name 'revenu_6m' "
-                             "(did you mean 'revenue_6m'?)\n")
+    assert result.stderr == (
+        f"{bad}:5: grading.grades[0].when: unknown name 'revenu_6m' (did you mean 'revenue_6m'?)\n"
+    )
     assert "Traceback" not in result.output
     debug = invoke("validate", str(bad), "--debug")
     assert debug.exit_code != 0 and debug.exception is not None
@@ -123,7 +154,8 @@ def test_playbook_from_the_environment(tmp_path: Path, db_url: str) -> None:
 
 
 def test_python_cli_py_from_a_checkout() -> None:
-    result = subprocess.run([sys.executable, "cli.py", "--help"], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "cli.py", "--help"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr
     assert "evaluate" in result.stdout and "import" in result.stdout

@@ -18,12 +18,21 @@ AS_OF = date(2024, 5, 20)
 def outputs(engine: Engine) -> dict[str, Any]:
     return {
         "grades": rows(engine, "select customer_id, grade, since from grades order by customer_id"),
-        "changes": rows(engine, "select customer_id, old_grade, new_grade, changed_on from "
-                                "grade_changes order by customer_id, id"),
-        "tasks": rows(engine, "select rule, subject_id, episode, seq, assignee_id, due, title, "
-                              "status from tasks order by rule, subject_id, episode, seq"),
-        "alerts": rows(engine, "select rule, subject_id, episode, seq, level, message, status, "
-                               "resolved_on from alerts order by rule, subject_id, episode, seq"),
+        "changes": rows(
+            engine,
+            "select customer_id, old_grade, new_grade, changed_on from "
+            "grade_changes order by customer_id, id",
+        ),
+        "tasks": rows(
+            engine,
+            "select rule, subject_id, episode, seq, assignee_id, due, title, "
+            "status from tasks order by rule, subject_id, episode, seq",
+        ),
+        "alerts": rows(
+            engine,
+            "select rule, subject_id, episode, seq, level, message, status, "
+            "resolved_on from alerts order by rule, subject_id, episode, seq",
+        ),
     }
 
 

@@ -31,5 +31,7 @@ def test_bundled_playbook_points_editors_at_the_schema(name: str) -> None:
 
 
 def test_shipped_schema_file_is_current() -> None:
-    shipped = resources.files("salesplay.playbooks").joinpath("playbook.schema.json").read_text("utf-8")
+    shipped = (
+        resources.files("salesplay.playbooks").joinpath("playbook.schema.json").read_text("utf-8")
+    )
     assert shipped == schema_json(), "run: salesplay schema > playbooks/playbook.schema.json"

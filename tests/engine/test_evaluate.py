@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -25,15 +26,18 @@ def counts(engine: Engine) -> dict[str, int]:
 
 
 def seed(engine: Engine) -> None:
-    load(engine, "customers", [{"id": "C1", "name": "客户一", "owner_id": "R1",
-                                "created_on": "2024-01-01"}])
+    load(
+        engine,
+        "customers",
+        [{"id": "C1", "name": "客户一", "owner_id": "R1", "created_on": "2024-01-01"}],
+    )
 
 
 class Exploding:
     """A rule family that fails after the real families have written their rows."""
 
     section = "grading"
-    schema: dict[str, object] = {}
+    schema: ClassVar[dict[str, object]] = {}
 
     def check(self, playbook: object) -> None: ...
 
@@ -90,14 +94,29 @@ def test_a_killed_evaluation_leaves_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'killed.db'}"
     engine = db.connect(url)
     load(engine, "org_units", [{"id": "SH", "name": "上海", "parent_id": "", "kind": "city"}])
-    load(engine, "reps", [{"id": "R1", "name": "张伟", "org_unit_id": "SH", "manager_id": "",
-                           "hired_on": "", "exam_score": "", "active": ""}])
+    load(
+        engine,
+        "reps",
+        [
+            {
+                "id": "R1",
+                "name": "张伟",
+                "org_unit_id": "SH",
+                "manager_id": "",
+                "hired_on": "",
+                "exam_score": "",
+                "active": "",
+            }
+        ],
+    )
     seed(engine)
     marker = tmp_path / "marker"
     script = tmp_path / "stall.py"
     script.write_text(KILLED)
-    proc = subprocess.Popen([sys.executable, str(script), url, str(marker)],
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2].parent)})
+    proc = subprocess.Popen(
+        [sys.executable, str(script), url, str(marker)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2].parent)},
+    )
     deadline = time.monotonic() + 60
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -112,8 +131,14 @@ def test_a_killed_evaluation_leaves_nothing(tmp_path: Path) -> None:
 def test_two_evaluations_at_once_emit_once(org: Engine) -> None:
     import threading
 
-    load(org, "customers", [{"id": f"C{i}", "name": f"客户{i}", "owner_id": "R1",
-                             "created_on": "2024-01-01"} for i in range(50)])
+    load(
+        org,
+        "customers",
+        [
+            {"id": f"C{i}", "name": f"客户{i}", "owner_id": "R1", "created_on": "2024-01-01"}
+            for i in range(50)
+        ],
+    )
     errors: list[BaseException] = []
 
     def evaluate_once() -> None:
@@ -129,4 +154,9 @@ def test_two_evaluations_at_once_emit_once(org: Engine) -> None:
         thread.join()
     assert errors == []
     found = counts(org)
-    assert (found["runs"], found["tasks"], found["alerts"], found["grade_changes"]) == (2, 50, 50, 50)
+    assert (found["runs"], found["tasks"], found["alerts"], found["grade_changes"]) == (
+        2,
+        50,
+        50,
+        50,
+    )

@@ -16,16 +16,26 @@ from typing import Any
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import Engine
+
 from salesplay.cli import cli
 from salesplay.engine import db, playbook
 from salesplay.engine.errors import RecordError, SalesplayError
 from salesplay.engine.importer import ImportResult, import_file
-from sqlalchemy.engine import Engine
-
 from tests.conftest import rows, run
 
-TABLES = ["org_units", "reps", "customers", "orders", "payments", "surveys", "deals",
-          "activities", "targets", "owner_changes"]
+TABLES = [
+    "org_units",
+    "reps",
+    "customers",
+    "orders",
+    "payments",
+    "surveys",
+    "deals",
+    "activities",
+    "targets",
+    "owner_changes",
+]
 CUSTOMERS = "id,name,owner_id,org_unit_id,industry,strategic,status,created_on"
 
 
@@ -41,13 +51,18 @@ def write(path: Path, text: str, bom: bool = False) -> Path:
 
 def write_jsonl(path: Path, lines: list[Any], end: str = "\n") -> Path:
     """One line per item: a dict or list is dumped (Chinese unescaped), a str is written as is."""
-    text = end.join(item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
-                    for item in lines)
+    text = end.join(
+        item if isinstance(item, str) else json.dumps(item, ensure_ascii=False) for item in lines
+    )
     return write(path, text + end)
 
 
-def write_xlsx(path: Path, sheet: list[list[Any]], title: str = "Sheet1",
-               others: dict[str, list[list[Any]]] | None = None) -> Path:
+def write_xlsx(
+    path: Path,
+    sheet: list[list[Any]],
+    title: str = "Sheet1",
+    others: dict[str, list[list[Any]]] | None = None,
+) -> Path:
     book = openpyxl.Workbook()
     first = book.active
     assert first is not None
@@ -105,14 +120,19 @@ def seed_customers(engine: Engine, path: Path) -> None:
 
 
 def test_excel_csv_with_bom_keeps_chinese_text_and_custom_columns_for_playbook_fields(
-        org: Engine, tmp_path: Path) -> None:
+    org: Engine, tmp_path: Path
+) -> None:
     # what Excel's "CSV UTF-8" writes: a BOM, CRLF line ends, 2024/1/5 for a date
-    path = write(tmp_path / "customers.csv", (
-        f"{CUSTOMERS},employees,客户来源\r\n"
-        "C1,上海华新机械有限公司,R1,SH,制造,是,active,2023-01-05,150,展会\r\n"
-        'C2,"杭州""云栖""科技",R2,SH,互联网,FALSE,潜在,2024/1/5,,\r\n'
-        " C3 ,南京小店,,,零售,,,,8,\r\n"
-    ), bom=True)
+    path = write(
+        tmp_path / "customers.csv",
+        (
+            f"{CUSTOMERS},employees,客户来源\r\n"
+            "C1,上海华新机械有限公司,R1,SH,制造,是,active,2023-01-05,150,展会\r\n"
+            'C2,"杭州""云栖""科技",R2,SH,互联网,FALSE,潜在,2024/1/5,,\r\n'
+            " C3 ,南京小店,,,零售,,,,8,\r\n"
+        ),
+        bom=True,
+    )
     result = import_file(org, "customers", path)
     assert counts(result) == (3, 3, 0, 0)
     assert result.notes == []  # customers keep unknown columns: nothing is ignored
@@ -121,33 +141,50 @@ def test_excel_csv_with_bom_keeps_chinese_text_and_custom_columns_for_playbook_f
     assert sorted(got) == ["C1", "C2", "C3"]  # the BOM is not part of the first header
     c1, c2, c3 = got["C1"], got["C2"], got["C3"]
     assert (c1["name"], c1["owner_id"], c1["org_unit_id"], c1["industry"], c1["status"]) == (
-        "上海华新机械有限公司", "R1", "SH", "制造", "active")
+        "上海华新机械有限公司",
+        "R1",
+        "SH",
+        "制造",
+        "active",
+    )
     assert bool(c1["strategic"]) is True  # 是
     assert day(c1["created_on"]) == "2023-01-05"
     assert attrs(c1["attrs"]) == {"employees": "150", "客户来源": "展会"}
 
     assert (c2["name"], c2["owner_id"], c2["industry"], c2["status"]) == (
-        '杭州"云栖"科技', "R2", "互联网", "潜在")
+        '杭州"云栖"科技',
+        "R2",
+        "互联网",
+        "潜在",
+    )
     assert bool(c2["strategic"]) is False  # FALSE
     assert day(c2["created_on"]) == "2024-01-05"  # Excel's 2024/1/5
     assert c2["attrs"] is None  # both custom cells blank: no attributes, SQL NULL
 
     # the id is trimmed; blank optional cells are NULL, a blank bool takes its default (false)
     assert (c3["name"], c3["owner_id"], c3["org_unit_id"], c3["status"], c3["created_on"]) == (
-        "南京小店", None, None, None, None)
+        "南京小店",
+        None,
+        None,
+        None,
+        None,
+    )
     assert bool(c3["strategic"]) is False
     assert attrs(c3["attrs"]) == {"employees": "8"}
 
     # a playbook declaring the custom column grades on it: 150 >= 100 -> A, 8 >= 5 -> B,
     # no value -> neither condition holds -> C
-    book = write(tmp_path / "employees.yaml", (
-        "extends: default\n"
-        "fields:\n  employees: number\n"
-        "grading:\n  grades:\n"
-        "    - grade: A\n      when: employees >= 100\n"
-        "    - grade: B\n      when: employees >= 5\n"
-        "    - grade: C\n"
-    ))
+    book = write(
+        tmp_path / "employees.yaml",
+        (
+            "extends: default\n"
+            "fields:\n  employees: number\n"
+            "grading:\n  grades:\n"
+            "    - grade: A\n      when: employees >= 100\n"
+            "    - grade: B\n      when: employees >= 5\n"
+            "    - grade: C\n"
+        ),
+    )
     run(org, "2024-08-31", playbook.load(str(book)))
     grades = {r["customer_id"]: r["grade"] for r in rows(org, "select * from grades")}
     assert grades == {"C1": "A", "C2": "C", "C3": "B"}
@@ -157,36 +194,45 @@ def test_excel_csv_with_bom_keeps_chinese_text_and_custom_columns_for_playbook_f
 
 
 def test_reimport_updates_by_id_and_records_every_owner_change(org: Engine, tmp_path: Path) -> None:
-    first = write(tmp_path / "customers_0601.csv", (
-        f"{CUSTOMERS},employees\n"
-        "C1,甲公司,R1,SH,制造,false,active,2023-01-01,120\n"
-        "C2,乙公司,R1,SH,制造,false,active,2023-01-01,\n"
-        "C3,丙公司,,SH,制造,false,active,2023-01-01,\n"
-    ))
+    first = write(
+        tmp_path / "customers_0601.csv",
+        (
+            f"{CUSTOMERS},employees\n"
+            "C1,甲公司,R1,SH,制造,false,active,2023-01-01,120\n"
+            "C2,乙公司,R1,SH,制造,false,active,2023-01-01,\n"
+            "C3,丙公司,,SH,制造,false,active,2023-01-01,\n"
+        ),
+    )
     assert counts(import_file(org, "customers", first)) == (3, 3, 0, 0)
     assert rows(org, "select * from owner_changes") == []  # a new customer is not a change
 
-    newer = write(tmp_path / "customers_0701.csv", (
-        f"{CUSTOMERS}\n"
-        "C1,甲公司（新名）,R2,SH,制造,true,active,2023-01-01\n"  # owner R1 -> R2
-        "C2,乙公司,,SH,制造,false,paused,2023-01-01\n"  # R1 -> nobody
-        "C3,丙公司,R1,SH,制造,false,active,2023-01-01\n"  # nobody -> R1
-        "C4,丁公司,R2,SH,零售,false,active,2024-02-01\n"  # new
-    ))
+    newer = write(
+        tmp_path / "customers_0701.csv",
+        (
+            f"{CUSTOMERS}\n"
+            "C1,甲公司（新名）,R2,SH,制造,true,active,2023-01-01\n"  # owner R1 -> R2
+            "C2,乙公司,,SH,制造,false,paused,2023-01-01\n"  # R1 -> nobody
+            "C3,丙公司,R1,SH,制造,false,active,2023-01-01\n"  # nobody -> R1
+            "C4,丁公司,R2,SH,零售,false,active,2024-02-01\n"  # new
+        ),
+    )
     assert counts(import_file(org, "customers", newer)) == (4, 1, 3, 0)
     got = customers(org)
     assert sorted(got) == ["C1", "C2", "C3", "C4"]
     assert (got["C1"]["name"], got["C1"]["owner_id"], bool(got["C1"]["strategic"])) == (
-        "甲公司（新名）", "R2", True)
+        "甲公司（新名）",
+        "R2",
+        True,
+    )
     assert (got["C2"]["owner_id"], got["C2"]["status"]) == (None, "paused")
     assert got["C3"]["owner_id"] == "R1"
     # the newer export has no custom columns: the stored attributes stay
     assert attrs(got["C1"]["attrs"]) == {"employees": "120"}
 
     changes = rows(org, "select * from owner_changes order by customer_id")
-    assert [(c["customer_id"], c["old_owner_id"], c["new_owner_id"], c["source"])
-            for c in changes] == [("C1", "R1", "R2", "import"), ("C2", "R1", None, "import"),
-                                  ("C3", None, "R1", "import")]
+    assert [
+        (c["customer_id"], c["old_owner_id"], c["new_owner_id"], c["source"]) for c in changes
+    ] == [("C1", "R1", "R2", "import"), ("C2", "R1", None, "import"), ("C3", None, "R1", "import")]
     assert all(c["reason"] and c["changed_at"] is not None for c in changes)
 
     # the same export again changes nothing and records no owner change
@@ -195,49 +241,67 @@ def test_reimport_updates_by_id_and_records_every_owner_change(org: Engine, tmp_
 
 
 def test_full_import_marks_missing_records_deleted_and_evaluation_leaves_them_out(
-        org: Engine, tmp_path: Path) -> None:
-    all_three = write(tmp_path / "customers.csv", (
-        f"{CUSTOMERS}\n"
-        "C1,甲公司,R1,SH,制造,false,active,2023-01-01\n"
-        "C2,乙公司,R1,SH,制造,false,active,2023-01-01\n"
-        "C3,丙公司,R1,SH,制造,false,active,2023-01-01\n"
-    ))
+    org: Engine, tmp_path: Path
+) -> None:
+    all_three = write(
+        tmp_path / "customers.csv",
+        (
+            f"{CUSTOMERS}\n"
+            "C1,甲公司,R1,SH,制造,false,active,2023-01-01\n"
+            "C2,乙公司,R1,SH,制造,false,active,2023-01-01\n"
+            "C3,丙公司,R1,SH,制造,false,active,2023-01-01\n"
+        ),
+    )
     import_file(org, "customers", all_three)
-    orders = write(tmp_path / "orders.csv", (
-        "id,customer_id,rep_id,amount,ordered_on,collected_amount\n"
-        "O1,C1,R1,500000,2024-05-01,\n"
-        "O2,C3,R1,600000,2024-05-01,\n"
-    ))
+    orders = write(
+        tmp_path / "orders.csv",
+        (
+            "id,customer_id,rep_id,amount,ordered_on,collected_amount\n"
+            "O1,C1,R1,500000,2024-05-01,\n"
+            "O2,C3,R1,600000,2024-05-01,\n"
+        ),
+    )
     import_file(org, "orders", orders)
 
-    without_c2 = write(tmp_path / "customers_full.csv", (
-        f"{CUSTOMERS}\n"
-        "C1,甲公司,R1,SH,制造,false,active,2023-01-01\n"
-        "C3,丙公司,R1,SH,制造,false,active,2023-01-01\n"
-    ))
+    without_c2 = write(
+        tmp_path / "customers_full.csv",
+        (
+            f"{CUSTOMERS}\n"
+            "C1,甲公司,R1,SH,制造,false,active,2023-01-01\n"
+            "C3,丙公司,R1,SH,制造,false,active,2023-01-01\n"
+        ),
+    )
     assert counts(import_file(org, "customers", without_c2, full=True)) == (2, 0, 2, 1)
-    orders_full = write(tmp_path / "orders_full.csv", (
-        "id,customer_id,rep_id,amount,ordered_on,collected_amount\n"
-        "O1,C1,R1,500000,2024-05-01,\n"
-    ))
+    orders_full = write(
+        tmp_path / "orders_full.csv",
+        ("id,customer_id,rep_id,amount,ordered_on,collected_amount\nO1,C1,R1,500000,2024-05-01,\n"),
+    )
     assert counts(import_file(org, "orders", orders_full, full=True)) == (1, 0, 1, 1)
 
     got = customers(org)
     assert {cid: bool(c["deleted"]) for cid, c in got.items()} == {
-        "C1": False, "C2": True, "C3": False}
+        "C1": False,
+        "C2": True,
+        "C3": False,
+    }
     assert got["C2"]["name"] == "乙公司"  # kept, only marked
     assert {r["id"]: bool(r["deleted"]) for r in rows(org, "select * from orders")} == {
-        "O1": False, "O2": True}
+        "O1": False,
+        "O2": True,
+    }
 
     # C1: 500,000 in the last 6 months -> A; C3's only order is deleted -> C; C2 is not graded
     run(org, "2024-08-31")
     assert {r["customer_id"]: r["grade"] for r in rows(org, "select * from grades")} == {
-        "C1": "A", "C3": "C"}
+        "C1": "A",
+        "C3": "C",
+    }
 
     # already deleted: not counted again; an ordinary import of C2 brings it back
     assert counts(import_file(org, "customers", without_c2, full=True)) == (2, 0, 2, 0)
-    back = write(tmp_path / "c2.csv",
-                 f"{CUSTOMERS}\nC2,乙公司,R1,SH,制造,false,active,2023-01-01\n")
+    back = write(
+        tmp_path / "c2.csv", f"{CUSTOMERS}\nC2,乙公司,R1,SH,制造,false,active,2023-01-01\n"
+    )
     assert counts(import_file(org, "customers", back)) == (1, 0, 1, 0)
     assert not any(c["deleted"] for c in customers(org).values())
 
@@ -247,59 +311,83 @@ def test_full_import_marks_missing_records_deleted_and_evaluation_leaves_them_ou
 
 def test_money_and_target_values_are_exact_hundredths(org: Engine, tmp_path: Path) -> None:
     seed_customers(org, tmp_path / "customers.csv")
-    orders = write(tmp_path / "orders.csv", (
-        "id,customer_id,rep_id,amount,ordered_on,collected_amount,product\n"
-        'O1,C1,R1,"1,200,000.50",2024-03-01,"1,000,000",A产品\n'
-        "O2,C1,,0.1,2024-03-02,,\n"
-        "O3,C1,R2,12.340,2024-03-03,0,\n"
-        "O4,C1,R1,25，000,2024-03-04,,\n"  # a full-width comma as the thousands separator
-    ))
+    orders = write(
+        tmp_path / "orders.csv",
+        (
+            "id,customer_id,rep_id,amount,ordered_on,collected_amount,product\n"
+            'O1,C1,R1,"1,200,000.50",2024-03-01,"1,000,000",A产品\n'
+            "O2,C1,,0.1,2024-03-02,,\n"
+            "O3,C1,R2,12.340,2024-03-03,0,\n"
+            "O4,C1,R1,25，000,2024-03-04,,\n"  # a full-width comma as the thousands separator
+        ),
+    )
     assert counts(import_file(org, "orders", orders)) == (4, 4, 0, 0)
     got = {r["id"]: r for r in rows(org, "select * from orders")}
     assert {i: (r["amount_cents"], r["collected_cents"]) for i, r in got.items()} == {
-        "O1": (120000050, 100000000), "O2": (10, None), "O3": (1234, 0), "O4": (2500000, None)}
+        "O1": (120000050, 100000000),
+        "O2": (10, None),
+        "O3": (1234, 0),
+        "O4": (2500000, None),
+    }
     assert (got["O1"]["product"], got["O2"]["rep_id"], day(got["O3"]["ordered_on"])) == (
-        "A产品", None, "2024-03-03")
+        "A产品",
+        None,
+        "2024-03-03",
+    )
 
-    payments = write(tmp_path / "payments.csv",
-                     'id,order_id,amount,paid_on\nP1,O1,"600,000.25",2024-04-01\n')
+    payments = write(
+        tmp_path / "payments.csv", 'id,order_id,amount,paid_on\nP1,O1,"600,000.25",2024-04-01\n'
+    )
     import_file(org, "payments", payments)
-    assert [(r["id"], r["order_id"], r["amount_cents"], day(r["paid_on"]))
-            for r in rows(org, "select * from payments")] == [("P1", "O1", 60000025, "2024-04-01")]
+    assert [
+        (r["id"], r["order_id"], r["amount_cents"], day(r["paid_on"]))
+        for r in rows(org, "select * from payments")
+    ] == [("P1", "O1", 60000025, "2024-04-01")]
 
-    targets = write(tmp_path / "targets.csv", (
-        "id,owner_type,owner_id,metric,period_start,period_end,value\n"
-        'T1,rep,R1,sales,2024-01-01,2024-12-31,"1,200,000"\n'
-        "T2,org_unit,SH,sales,2024-01-01,2024-12-31,6000000\n"
-        "T3,rep,R1,repurchase_rate,2024-01-01,2024-12-31,35.5\n"
-    ))
+    targets = write(
+        tmp_path / "targets.csv",
+        (
+            "id,owner_type,owner_id,metric,period_start,period_end,value\n"
+            'T1,rep,R1,sales,2024-01-01,2024-12-31,"1,200,000"\n'
+            "T2,org_unit,SH,sales,2024-01-01,2024-12-31,6000000\n"
+            "T3,rep,R1,repurchase_rate,2024-01-01,2024-12-31,35.5\n"
+        ),
+    )
     assert counts(import_file(org, "targets", targets)) == (3, 3, 0, 0)
-    assert {r["id"]: (r["owner_type"], r["owner_id"], r["value_x100"])
-            for r in rows(org, "select * from targets")} == {
-        "T1": ("rep", "R1", 120000000), "T2": ("org_unit", "SH", 600000000),
-        "T3": ("rep", "R1", 3550)}
+    assert {
+        r["id"]: (r["owner_type"], r["owner_id"], r["value_x100"])
+        for r in rows(org, "select * from targets")
+    } == {
+        "T1": ("rep", "R1", 120000000),
+        "T2": ("org_unit", "SH", 600000000),
+        "T3": ("rep", "R1", 3550),
+    }
 
 
 # ---- rejected files: every bad row, exact lines, the database untouched ----------------------
 
 
 def test_every_bad_csv_row_is_reported_at_its_physical_line_and_nothing_changes(
-        org: Engine, tmp_path: Path) -> None:
+    org: Engine, tmp_path: Path
+) -> None:
     seed_customers(org, tmp_path / "customers.csv")
-    bad = write(tmp_path / "bad.csv", (
-        f"{CUSTOMERS},employees\n"                         # 1
-        "C1,甲公司,R2,SH,制造,false,active,2023-01-05,120\n"  # 2 good (would change the owner)
-        "C2,,R1,SH,制造,false,active,2023-01-05,\n"         # 3 no name
-        "C3,丙公司,R9,SH,零售,false,active,2023-02-30,\n"    # 4 unknown rep, no 30 February
-        "\n"                                                # 5 blank: skipped, still counted
-        "C4,丁公司,R1,XX,零售,maybe,active,2023-03-01,\n"    # 6 unknown org unit, bad bool
-        "C2,重复公司,R1,SH,,false,,,\n"                      # 7 C2 again
-        'C5,"多行\n'                                        # 8 a quoted name over two lines
-        '名称",R1,SH,,是,,2023/13/01,\n'                     # 9 ... month 13
-        "C6,戊公司,R1,SH\n"                                  # 10 four values of nine
-        "C7,己公司,R1,SH,,,,,,extra\n"                       # 11 ten values of nine
-        "C2,又重复,R1,SH,,,,,\n"                             # 12 C2 a third time
-    ))
+    bad = write(
+        tmp_path / "bad.csv",
+        (
+            f"{CUSTOMERS},employees\n"  # 1
+            "C1,甲公司,R2,SH,制造,false,active,2023-01-05,120\n"  # 2 good (would change the owner)
+            "C2,,R1,SH,制造,false,active,2023-01-05,\n"  # 3 no name
+            "C3,丙公司,R9,SH,零售,false,active,2023-02-30,\n"  # 4 unknown rep, no 30 February
+            "\n"  # 5 blank: skipped, still counted
+            "C4,丁公司,R1,XX,零售,maybe,active,2023-03-01,\n"  # 6 unknown org unit, bad bool
+            "C2,重复公司,R1,SH,,false,,,\n"  # 7 C2 again
+            'C5,"多行\n'  # 8 a quoted name over two lines
+            '名称",R1,SH,,是,,2023/13/01,\n'  # 9 ... month 13
+            "C6,戊公司,R1,SH\n"  # 10 four values of nine
+            "C7,己公司,R1,SH,,,,,,extra\n"  # 11 ten values of nine
+            "C2,又重复,R1,SH,,,,,\n"  # 12 C2 a third time
+        ),
+    )
     f = str(bad)
     assert rejected(org, "customers", bad, full=True) == [
         f"{f}:3: name: a value is required",
@@ -315,41 +403,73 @@ def test_every_bad_csv_row_is_reported_at_its_physical_line_and_nothing_changes(
     ]
 
     # a quote left open would swallow every later row into one value: the row is bad instead
-    broken = write(tmp_path / "broken.csv", (
-        f"{CUSTOMERS}\n"
-        "C7,庚公司,R1,SH,制造,false,active,2023-01-32\n"
-        'C8,"辛公司,R1,SH,制造,false,active,2023-01-01\n'
-        "C9,壬公司,R1,SH,制造,false,active,2023-01-01\n"
-    ))
+    broken = write(
+        tmp_path / "broken.csv",
+        (
+            f"{CUSTOMERS}\n"
+            "C7,庚公司,R1,SH,制造,false,active,2023-01-32\n"
+            'C8,"辛公司,R1,SH,制造,false,active,2023-01-01\n'
+            "C9,壬公司,R1,SH,制造,false,active,2023-01-01\n"
+        ),
+    )
     assert rejected(org, "customers", broken) == [
         f"{broken}:2: created_on: '2023-01-32' is not a date (write YYYY-MM-DD)",
         f"{broken}:3: not valid CSV: unexpected end of data",
     ]
 
-    no_name = write(tmp_path / "no_name.csv", "id,owner_id,org_unit_id,industry,strategic,status\n"
-                                              "C9,R1,SH,制造,false,active\n")
+    no_name = write(
+        tmp_path / "no_name.csv",
+        "id,owner_id,org_unit_id,industry,strategic,status\nC9,R1,SH,制造,false,active\n",
+    )
     assert rejected(org, "customers", no_name) == [
-        f"{no_name}:1: name: missing column", f"{no_name}:1: created_on: missing column"]
+        f"{no_name}:1: name: missing column",
+        f"{no_name}:1: created_on: missing column",
+    ]
 
 
 def test_every_bad_json_line_is_reported_and_nothing_changes(org: Engine, tmp_path: Path) -> None:
     seed_customers(org, tmp_path / "customers.csv")
-    bad = write_jsonl(tmp_path / "orders.jsonl", [
-        {"id": "O1", "customer_id": "C1", "rep_id": "R1", "amount": "1,200,000.50",  # 1 good
-         "ordered_on": "2024-03-01", "collected_amount": 1000, "product": "甲\u2028乙"},
-        {"id": "O2", "customer_id": "C9", "rep_id": "R1", "amount": 19.999,  # 2
-         "ordered_on": "2024-03-02"},
-        "",  # 3
-        {"id": "O3", "customer_id": "C1", "amount": "12元", "ordered_on": "2024-03-03"},  # 4
-        "not json",  # 5
-        {"id": "O4", "customer_id": "C1", "rep_id": "R1", "amount": "100",  # 6
-         "ordered_on": None},
-        ["O5"],  # 7
-        {"id": "O6", "customer_id": "C1", "rep_id": "RX", "amount": "-0.005",  # 8
-         "ordered_on": "2024-03-05"},
-        {"id": "O7", "customer_id": "C1", "amount": True, "ordered_on": "2024-03-05"},  # 9
-        {"id": 8, "customer_id": "C1", "amount": 5, "ordered_on": "2024-3-5"},  # 10 good
-    ])
+    bad = write_jsonl(
+        tmp_path / "orders.jsonl",
+        [
+            {
+                "id": "O1",
+                "customer_id": "C1",
+                "rep_id": "R1",
+                "amount": "1,200,000.50",  # 1 good
+                "ordered_on": "2024-03-01",
+                "collected_amount": 1000,
+                "product": "甲\u2028乙",
+            },
+            {
+                "id": "O2",
+                "customer_id": "C9",
+                "rep_id": "R1",
+                "amount": 19.999,  # 2
+                "ordered_on": "2024-03-02",
+            },
+            "",  # 3
+            {"id": "O3", "customer_id": "C1", "amount": "12元", "ordered_on": "2024-03-03"},  # 4
+            "not json",  # 5
+            {
+                "id": "O4",
+                "customer_id": "C1",
+                "rep_id": "R1",
+                "amount": "100",  # 6
+                "ordered_on": None,
+            },
+            ["O5"],  # 7
+            {
+                "id": "O6",
+                "customer_id": "C1",
+                "rep_id": "RX",
+                "amount": "-0.005",  # 8
+                "ordered_on": "2024-03-05",
+            },
+            {"id": "O7", "customer_id": "C1", "amount": True, "ordered_on": "2024-03-05"},  # 9
+            {"id": 8, "customer_id": "C1", "amount": 5, "ordered_on": "2024-3-5"},  # 10 good
+        ],
+    )
     f = str(bad)
     assert rejected(org, "orders", bad) == [
         f"{f}:2: customer_id: unknown customer 'C9'",
@@ -364,30 +484,51 @@ def test_every_bad_json_line_is_reported_and_nothing_changes(org: Engine, tmp_pa
     ]
 
     # the good lines alone import (CRLF line ends too); ids are strings, even JSON numbers
-    good = write_jsonl(tmp_path / "good.jsonl", [
-        {"id": "O1", "customer_id": "C1", "rep_id": "R1", "amount": "1,200,000.50",
-         "ordered_on": "2024-03-01", "collected_amount": 1000, "product": "甲\u2028乙"},
-        "",
-        {"id": 8, "customer_id": "C1", "amount": 5, "ordered_on": "2024-3-5"},
-    ], end="\r\n")
+    good = write_jsonl(
+        tmp_path / "good.jsonl",
+        [
+            {
+                "id": "O1",
+                "customer_id": "C1",
+                "rep_id": "R1",
+                "amount": "1,200,000.50",
+                "ordered_on": "2024-03-01",
+                "collected_amount": 1000,
+                "product": "甲\u2028乙",
+            },
+            "",
+            {"id": 8, "customer_id": "C1", "amount": 5, "ordered_on": "2024-3-5"},
+        ],
+        end="\r\n",
+    )
     assert counts(import_file(org, "orders", good)) == (2, 2, 0, 0)
     got = {r["id"]: r for r in rows(org, "select * from orders")}
     assert sorted(got) == ["8", "O1"]
     assert (got["O1"]["amount_cents"], got["O1"]["collected_cents"], got["O1"]["product"]) == (
-        120000050, 100000, "甲\u2028乙")
+        120000050,
+        100000,
+        "甲\u2028乙",
+    )
     assert (got["8"]["amount_cents"], got["8"]["rep_id"], day(got["8"]["ordered_on"])) == (
-        500, None, "2024-03-05")
+        500,
+        None,
+        "2024-03-05",
+    )
 
 
 def test_choices_ranges_references_and_periods_of_every_other_kind(
-        org: Engine, tmp_path: Path) -> None:
+    org: Engine, tmp_path: Path
+) -> None:
     seed_customers(org, tmp_path / "customers.csv")
-    reps = write(tmp_path / "reps.csv", (
-        "id,name,org_unit_id,manager_id,hired_on,exam_score,active\n"
-        "R3,王芳,SH,R4,2024-01-15,101,true\n"  # R4 comes later in the same file: fine
-        "R4,赵强,SH,,2024-01-15,79.5,yes\n"
-        "R5,钱多,SZ,R9,2024-01-15,-1,maybe\n"
-    ))
+    reps = write(
+        tmp_path / "reps.csv",
+        (
+            "id,name,org_unit_id,manager_id,hired_on,exam_score,active\n"
+            "R3,王芳,SH,R4,2024-01-15,101,true\n"  # R4 comes later in the same file: fine
+            "R4,赵强,SH,,2024-01-15,79.5,yes\n"
+            "R5,钱多,SZ,R9,2024-01-15,-1,maybe\n"
+        ),
+    )
     assert rejected(org, "reps", reps) == [
         f"{reps}:2: exam_score: '101' is outside 0–100",
         f"{reps}:4: org_unit_id: unknown org unit 'SZ'",
@@ -396,12 +537,15 @@ def test_choices_ranges_references_and_periods_of_every_other_kind(
         f"{reps}:4: active: 'maybe' is not true or false",
     ]
 
-    surveys = write(tmp_path / "surveys.csv", (
-        "id,customer_id,surveyed_on,nps,satisfaction,complaint\n"
-        "S1,C1,2024-05-01,11,100.5,否\n"
-        "S2,C1,2024-05-01,7.5,,\n"
-        "S3,C1,,10,100,true\n"
-    ))
+    surveys = write(
+        tmp_path / "surveys.csv",
+        (
+            "id,customer_id,surveyed_on,nps,satisfaction,complaint\n"
+            "S1,C1,2024-05-01,11,100.5,否\n"
+            "S2,C1,2024-05-01,7.5,,\n"
+            "S3,C1,,10,100,true\n"
+        ),
+    )
     assert rejected(org, "surveys", surveys) == [
         f"{surveys}:2: nps: '11' is outside 0–10",
         f"{surveys}:2: satisfaction: '100.5' is outside 0–100",
@@ -409,27 +553,33 @@ def test_choices_ranges_references_and_periods_of_every_other_kind(
         f"{surveys}:4: surveyed_on: a value is required",
     ]
 
-    deals = write(tmp_path / "deals.csv", (
-        "id,customer_id,rep_id,stage,amount,expected_close,stage_changed_on,status\n"
-        'D1,C1,R1,proposal,"300,000",2024-09-30,2024-05-01,closed\n'
-        "D2,C1,R1,lead,300000.001,,,open\n"
-        "D3,C1,R1,lead,,,,\n"
-    ))
+    deals = write(
+        tmp_path / "deals.csv",
+        (
+            "id,customer_id,rep_id,stage,amount,expected_close,stage_changed_on,status\n"
+            'D1,C1,R1,proposal,"300,000",2024-09-30,2024-05-01,closed\n'
+            "D2,C1,R1,lead,300000.001,,,open\n"
+            "D3,C1,R1,lead,,,,\n"
+        ),
+    )
     assert rejected(org, "deals", deals) == [
         f"{deals}:2: status: 'closed' is not one of open, won, lost",
         f"{deals}:3: amount: '300000.001' has more than 2 decimal places",
         f"{deals}:4: status: a value is required",
     ]
 
-    targets = write(tmp_path / "targets.csv", (
-        "id,owner_type,owner_id,metric,period_start,period_end,value\n"
-        "T1,rep,R9,sales,2024-01-01,2024-12-31,100\n"
-        "T2,org_unit,XX,sales,2024-01-01,2024-12-31,100\n"
-        "T3,team,SH,sales,2024-01-01,2024-12-31,100\n"
-        "T4,org_unit,SH,sales,2024-12-31,2024-01-01,1.005\n"
-        "T5,rep,SH,sales,2024-01-01,2024-12-31,1\n"  # SH is an org unit, not a rep
-        "T6,rep,R1,sales,2024-01-01,2024-12-31,100000000000000000\n"  # 1e19 > 2**63 - 1
-    ))
+    targets = write(
+        tmp_path / "targets.csv",
+        (
+            "id,owner_type,owner_id,metric,period_start,period_end,value\n"
+            "T1,rep,R9,sales,2024-01-01,2024-12-31,100\n"
+            "T2,org_unit,XX,sales,2024-01-01,2024-12-31,100\n"
+            "T3,team,SH,sales,2024-01-01,2024-12-31,100\n"
+            "T4,org_unit,SH,sales,2024-12-31,2024-01-01,1.005\n"
+            "T5,rep,SH,sales,2024-01-01,2024-12-31,1\n"  # SH is an org unit, not a rep
+            "T6,rep,R1,sales,2024-01-01,2024-12-31,100000000000000000\n"  # 1e19 > 2**63 - 1
+        ),
+    )
     assert rejected(org, "targets", targets) == [
         f"{targets}:2: owner_id: unknown rep 'R9'",
         f"{targets}:3: owner_id: unknown org unit 'XX'",
@@ -441,54 +591,81 @@ def test_choices_ranges_references_and_periods_of_every_other_kind(
     ]
 
     # the valid survey shapes import: 否 and true, a blank score stays NULL
-    fine = write(tmp_path / "surveys_ok.csv", (
-        "id,customer_id,surveyed_on,nps,satisfaction,complaint\n"
-        "S1,C1,2024-05-01,0,100,否\n"
-        "S2,C1,2024-05-02,10,,true\n"
-    ))
+    fine = write(
+        tmp_path / "surveys_ok.csv",
+        (
+            "id,customer_id,surveyed_on,nps,satisfaction,complaint\n"
+            "S1,C1,2024-05-01,0,100,否\n"
+            "S2,C1,2024-05-02,10,,true\n"
+        ),
+    )
     import_file(org, "surveys", fine)
-    assert [(r["id"], r["nps"], r["satisfaction"], bool(r["complaint"]))
-            for r in rows(org, "select * from surveys order by id")] == [
-        ("S1", 0, 100.0, False), ("S2", 10, None, True)]
+    assert [
+        (r["id"], r["nps"], r["satisfaction"], bool(r["complaint"]))
+        for r in rows(org, "select * from surveys order by id")
+    ] == [("S1", 0, 100.0, False), ("S2", 10, None, True)]
 
 
 def test_same_file_references_optional_columns_and_ignored_columns(
-        engine: Engine, tmp_path: Path) -> None:
-    units = write(tmp_path / "org_units.csv", (
-        "id,name,parent_id,kind,manager_id\n"
-        "SH,上海,EC,city,\n"  # its parent comes later in the file
-        "EC,华东大区,HQ,region,M1\n"  # manager_id is not checked: reps may come later
-        "HQ,总部,,company,\n"
-    ))
+    engine: Engine, tmp_path: Path
+) -> None:
+    units = write(
+        tmp_path / "org_units.csv",
+        (
+            "id,name,parent_id,kind,manager_id\n"
+            "SH,上海,EC,city,\n"  # its parent comes later in the file
+            "EC,华东大区,HQ,region,M1\n"  # manager_id is not checked: reps may come later
+            "HQ,总部,,company,\n"
+        ),
+    )
     assert counts(import_file(engine, "org_units", units)) == (3, 3, 0, 0)
-    assert {r["id"]: (r["name"], r["parent_id"], r["kind"], r["manager_id"])
-            for r in rows(engine, "select * from org_units")} == {
-        "SH": ("上海", "EC", "city", None), "EC": ("华东大区", "HQ", "region", "M1"),
-        "HQ": ("总部", None, "company", None)}
+    assert {
+        r["id"]: (r["name"], r["parent_id"], r["kind"], r["manager_id"])
+        for r in rows(engine, "select * from org_units")
+    } == {
+        "SH": ("上海", "EC", "city", None),
+        "EC": ("华东大区", "HQ", "region", "M1"),
+        "HQ": ("总部", None, "company", None),
+    }
 
-    with_contacts = write(tmp_path / "reps.csv", (
-        "id,name,org_unit_id,manager_id,hired_on,exam_score,active,email,mobile\n"
-        "R1,张伟,SH,,2022-03-01,85,true,zhangwei@example.com,13800000000\n"
-    ))
+    with_contacts = write(
+        tmp_path / "reps.csv",
+        (
+            "id,name,org_unit_id,manager_id,hired_on,exam_score,active,email,mobile\n"
+            "R1,张伟,SH,,2022-03-01,85,true,zhangwei@example.com,13800000000\n"
+        ),
+    )
     import_file(engine, "reps", with_contacts)
     # an HR export without the optional contact columns, with two columns reps do not have
-    hr = write(tmp_path / "reps_hr.csv", (
-        "id,name,org_unit_id,manager_id,hired_on,exam_score,active,工号,emial\n"
-        "R1,张伟,SH,,2022-03-01,88,false,A001,x@example.com\n"
-    ))
+    hr = write(
+        tmp_path / "reps_hr.csv",
+        (
+            "id,name,org_unit_id,manager_id,hired_on,exam_score,active,工号,emial\n"
+            "R1,张伟,SH,,2022-03-01,88,false,A001,x@example.com\n"
+        ),
+    )
     result = import_file(engine, "reps", hr)
     assert counts(result) == (1, 0, 1, 0)
-    assert result.notes == [f"{hr}:1: 工号: not a column of reps; ignored",
-                            f"{hr}:1: emial: not a column of reps (did you mean 'email'?); ignored"]
+    assert result.notes == [
+        f"{hr}:1: 工号: not a column of reps; ignored",
+        f"{hr}:1: emial: not a column of reps (did you mean 'email'?); ignored",
+    ]
     rep = rows(engine, "select * from reps")[0]
     assert (rep["exam_score"], bool(rep["active"]), day(rep["hired_on"])) == (
-        88.0, False, "2022-03-01")
+        88.0,
+        False,
+        "2022-03-01",
+    )
     assert (rep["email"], rep["mobile"]) == ("zhangwei@example.com", "13800000000")
 
-    missing = write(tmp_path / "reps_bad.csv", "id,org_unit_id,manager_id,hired_on,exam_score\n"
-                                               "R2,SH,,2023-01-01,80\n")
+    missing = write(
+        tmp_path / "reps_bad.csv",
+        "id,org_unit_id,manager_id,hired_on,exam_score\nR2,SH,,2023-01-01,80\n",
+    )
     assert rejected(engine, "reps", missing) == [
-        f"{missing}:1: name: missing column", f"{missing}:1: active: missing column"]
+        f"{missing}:1: name: missing column",
+        f"{missing}:1: active: missing column",
+    ]
 
 
 def _forget_dimension(path: Path) -> None:
@@ -503,23 +680,54 @@ def _forget_dimension(path: Path) -> None:
 
 
 def test_xlsx_first_sheet_with_typed_cells_and_times_in_the_playbook_zone(
-        org: Engine, tmp_path: Path) -> None:
+    org: Engine, tmp_path: Path
+) -> None:
     seed_customers(org, tmp_path / "customers.csv")
-    header = ["id", "customer_id", "rep_id", "occurred_at", "channel", "content", "feedback",
-              "next_step"]
-    good = write_xlsx(tmp_path / "activities.xlsx", [
-        header,
-        [1001, "C1", "R1", datetime(2024, 5, 6, 9, 30), "visit", "拜访张总，介绍新品", "有兴趣",
-         "月底报价"],
-        [],  # row 3 empty
-        ["A2", "C1", None, "2024-05-07T01:30:00Z", "wechat"],  # UTC -> 09:30 in Shanghai
-        ["A3", "C1", "R2", "2024-05-07 20:00:00-04:00", "call"],  # = 2024-05-08 00:00 UTC
-        ["A4", "C1", "R1", "2024/5/9 8:05", "video"],  # Excel's way, local time
-    ], title="跟进记录", others={"说明": [["不是", "数据"], ["x", "y"]]})
+    header = [
+        "id",
+        "customer_id",
+        "rep_id",
+        "occurred_at",
+        "channel",
+        "content",
+        "feedback",
+        "next_step",
+    ]
+    good = write_xlsx(
+        tmp_path / "activities.xlsx",
+        [
+            header,
+            [
+                1001,
+                "C1",
+                "R1",
+                datetime(2024, 5, 6, 9, 30),
+                "visit",
+                "拜访张总，介绍新品",
+                "有兴趣",
+                "月底报价",
+            ],
+            [],  # row 3 empty
+            ["A2", "C1", None, "2024-05-07T01:30:00Z", "wechat"],  # UTC -> 09:30 in Shanghai
+            ["A3", "C1", "R2", "2024-05-07 20:00:00-04:00", "call"],  # = 2024-05-08 00:00 UTC
+            ["A4", "C1", "R1", "2024/5/9 8:05", "video"],  # Excel's way, local time
+        ],
+        title="跟进记录",
+        others={"说明": [["不是", "数据"], ["x", "y"]]},
+    )
     _forget_dimension(good)
     assert counts(import_file(org, "activities", good)) == (4, 4, 0, 0)
-    got = sorted((r["id"], r["rep_id"], moment(r["occurred_at"]), day(r["occurred_on"]),
-                  r["channel"], r["content"]) for r in rows(org, "select * from activities"))
+    got = sorted(
+        (
+            r["id"],
+            r["rep_id"],
+            moment(r["occurred_at"]),
+            day(r["occurred_on"]),
+            r["channel"],
+            r["content"],
+        )
+        for r in rows(org, "select * from activities")
+    )
     assert got == [
         ("1001", "R1", "2024-05-06 09:30:00", "2024-05-06", "visit", "拜访张总，介绍新品"),
         ("A2", None, "2024-05-07 09:30:00", "2024-05-07", "wechat", None),
@@ -527,14 +735,17 @@ def test_xlsx_first_sheet_with_typed_cells_and_times_in_the_playbook_zone(
         ("A4", "R1", "2024-05-09 08:05:00", "2024-05-09", "video", None),
     ]
 
-    bad = write_xlsx(tmp_path / "activities_bad.xlsx", [
-        header,
-        ["B1", "C1", "R1", "2024-05-06 09:30", "visit"],
-        ["B2", "C1", "R1", "2024-05-06 09:30", "phone"],
-        [None, None, None, "  "],  # row 4: nothing in it
-        ["B3", "C404", "R1", "yesterday", "visit"],
-        ["B4", "C1", "R1", None, None],
-    ])
+    bad = write_xlsx(
+        tmp_path / "activities_bad.xlsx",
+        [
+            header,
+            ["B1", "C1", "R1", "2024-05-06 09:30", "visit"],
+            ["B2", "C1", "R1", "2024-05-06 09:30", "phone"],
+            [None, None, None, "  "],  # row 4: nothing in it
+            ["B3", "C404", "R1", "yesterday", "visit"],
+            ["B4", "C1", "R1", None, None],
+        ],
+    )
     f = str(bad)
     assert rejected(org, "activities", bad) == [
         f"{f}:3: channel: 'phone' is not one of visit, video, call, wechat, email, message",
@@ -549,17 +760,25 @@ def test_xlsx_first_sheet_with_typed_cells_and_times_in_the_playbook_zone(
 
 
 def test_unreadable_files_and_unknown_kinds_are_one_line_errors(
-        sqlite_engine: Engine, tmp_path: Path) -> None:
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
     before = snapshot(sqlite_engine)
     ok = write(tmp_path / "c.csv", f"{CUSTOMERS}\n")
     gbk = tmp_path / "gbk.csv"
     gbk.write_bytes(f"{CUSTOMERS}\nC1,上海客户,,,,,,\n".encode("gbk"))
     cases = [
-        ("customer", ok, "KIND: unknown record kind 'customer' (did you mean 'customers'?); one "
-         "of org_units, reps, customers, orders, payments, surveys, deals, activities, targets"),
+        (
+            "customer",
+            ok,
+            "KIND: unknown record kind 'customer' (did you mean 'customers'?); one "
+            "of org_units, reps, customers, orders, payments, surveys, deals, activities, targets",
+        ),
         ("customers", tmp_path / "none.csv", f"{tmp_path / 'none.csv'}: no such file"),
-        ("customers", write(tmp_path / "c.xls", ""),
-         f"{tmp_path / 'c.xls'}: unknown file type '.xls': use .csv, .jsonl or .xlsx"),
+        (
+            "customers",
+            write(tmp_path / "c.xls", ""),
+            f"{tmp_path / 'c.xls'}: unknown file type '.xls': use .csv, .jsonl or .xlsx",
+        ),
         ("customers", gbk, f"{gbk}:1: the file is not UTF-8: save it as 'CSV UTF-8'"),
     ]
     for kind, path, message in cases:
@@ -575,20 +794,32 @@ def test_unreadable_files_and_unknown_kinds_are_one_line_errors(
 def test_cli_import_prints_every_bad_row_on_stderr_or_a_summary(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
     setup = db.connect(url)
-    import_file(setup, "org_units", write(tmp_path / "units.csv", "id,name,parent_id,kind\n"
-                                                                  "SH,上海,,city\n"))
-    import_file(setup, "reps", write(tmp_path / "reps.csv", (
-        "id,name,org_unit_id,manager_id,hired_on,exam_score,active\n"
-        "R1,张伟,SH,,2022-03-01,85,true\n")))
+    import_file(
+        setup, "org_units", write(tmp_path / "units.csv", "id,name,parent_id,kind\nSH,上海,,city\n")
+    )
+    import_file(
+        setup,
+        "reps",
+        write(
+            tmp_path / "reps.csv",
+            (
+                "id,name,org_unit_id,manager_id,hired_on,exam_score,active\n"
+                "R1,张伟,SH,,2022-03-01,85,true\n"
+            ),
+        ),
+    )
     setup.dispose()
     runner = CliRunner()
 
-    bad = write(tmp_path / "bad.csv", (
-        f"{CUSTOMERS}\n"
-        "C1,甲公司,R1,SH,制造,false,active,2023-01-01\n"
-        "C2,乙公司,R7,SH,制造,perhaps,active,2023-01-01\n"
-        "C3,,R1,SH,制造,false,active,2023-01-01\n"
-    ))
+    bad = write(
+        tmp_path / "bad.csv",
+        (
+            f"{CUSTOMERS}\n"
+            "C1,甲公司,R1,SH,制造,false,active,2023-01-01\n"
+            "C2,乙公司,R7,SH,制造,perhaps,active,2023-01-01\n"
+            "C3,,R1,SH,制造,false,active,2023-01-01\n"
+        ),
+    )
     result = runner.invoke(cli, ["import", "customers", str(bad), "--db", url])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
@@ -598,11 +829,15 @@ def test_cli_import_prints_every_bad_row_on_stderr_or_a_summary(tmp_path: Path) 
     ]
     assert result.stdout == ""
 
-    good = write(tmp_path / "good.csv", (
-        f"{CUSTOMERS}\n"
-        "C1,甲公司,R1,SH,制造,false,active,2023-01-01\n"
-        "C2,乙公司,R1,SH,制造,false,active,2023-01-01\n"
-    ), bom=True)
+    good = write(
+        tmp_path / "good.csv",
+        (
+            f"{CUSTOMERS}\n"
+            "C1,甲公司,R1,SH,制造,false,active,2023-01-01\n"
+            "C2,乙公司,R1,SH,制造,false,active,2023-01-01\n"
+        ),
+        bom=True,
+    )
     result = runner.invoke(cli, ["import", "customers", str(good), "--db", url])
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("customers: 2 rows (2 new, 0 updated) in ")

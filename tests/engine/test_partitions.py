@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ def test_partitions_cover_every_bucket_once() -> None:
     for count in (1, 3, 7, 16):
         ranges = [Partition(i, count).buckets for i in range(count)]
         assert ranges[0][0] == 0 and ranges[-1][1] == BUCKETS - 1
-        assert all(a[1] + 1 == b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+        assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(ranges))
     assert bucket_of("C0000001") == bucket_of("C0000001") < BUCKETS
 
 
@@ -46,8 +47,9 @@ def single_and_partitioned(single: Engine, split: Engine) -> None:
 
 
 def test_partitioned_run_equals_single_run_sqlite(tmp_path: Path) -> None:
-    single_and_partitioned(db.connect(f"sqlite:///{tmp_path / 'a.db'}"),
-                           db.connect(f"sqlite:///{tmp_path / 'b.db'}"))
+    single_and_partitioned(
+        db.connect(f"sqlite:///{tmp_path / 'a.db'}"), db.connect(f"sqlite:///{tmp_path / 'b.db'}")
+    )
 
 
 @pytest.mark.postgres
@@ -76,9 +78,12 @@ work(db.connect(sys.argv[1]), playbook.load("default"), int(sys.argv[2]))
 """
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def test_a_killed_workers_partition_is_taken_by_another(tmp_path: Path, backend: str,
-                                                        request: pytest.FixtureRequest) -> None:
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def test_a_killed_workers_partition_is_taken_by_another(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'c.db'}"
         engine = db.connect(url)

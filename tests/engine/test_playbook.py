@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from salesplay.cli import cli
 from salesplay.engine import playbook
 from salesplay.engine.errors import PlaybookError, PlaybookErrors
@@ -38,8 +39,9 @@ def rejects(folder: Path) -> Rejects:
     """rejects(text, expected, **other_files): company.yaml fails with exactly these lines."""
 
     def check(text: str, expected: str, **others: str) -> None:
-        write({"company.yaml": text, **{k.replace("__", "/") + ".yaml": v
-                                         for k, v in others.items()}})
+        write(
+            {"company.yaml": text, **{k.replace("__", "/") + ".yaml": v for k, v in others.items()}}
+        )
         with pytest.raises((PlaybookError, PlaybookErrors)) as caught:
             playbook.load("company.yaml")
         assert str(caught.value) == expected
@@ -126,12 +128,15 @@ def test_extends_merges_maps_replaces_lists_and_null_deletes(folder: Path) -> No
         "pipeline": {"sum": "deals.amount", "where": "status = 'open'"},
     }
     # a list replaces the parent's list whole: B is gone
-    assert book.data["grading"] == {"grades": [
-        {"grade": "A", "when": "revenue_6m >= 1000000"}, {"grade": "C"}]}
+    assert book.data["grading"] == {
+        "grades": [{"grade": "A", "when": "revenue_6m >= 1000000"}, {"grade": "C"}]
+    }
     # maps merge key by key, at every depth; null deletes (B's cadence, the overdue alert)
     assert book.data["follow_up"] == {
-        "cadence": {"A": {"every": "3 days", "channels": ["visit", "video"]},
-                    "C": {"every": "1 month"}},
+        "cadence": {
+            "A": {"every": "3 days", "channels": ["visit", "video"]},
+            "C": {"every": "1 month"},
+        },
         "task": {"to": "owner", "title": "跟进 {customer.name}"},
     }
     assert "extends" not in book.data and "playbook" not in book.data
@@ -148,27 +153,40 @@ def test_extends_merges_maps_replaces_lists_and_null_deletes(folder: Path) -> No
 
 
 def test_extends_a_bundled_playbook_by_name(folder: Path) -> None:
-    write({"company.yaml": "extends: default\nplaybook: mine\nfollow_up:\n  cadence:\n"
-                           "    A: {every: 3 days}\n"})
+    write(
+        {
+            "company.yaml": "extends: default\nplaybook: mine\nfollow_up:\n  cadence:\n"
+            "    A: {every: 3 days}\n"
+        }
+    )
     book = playbook.load("company.yaml")
     default = playbook.load("default")
     assert book.files == ["playbooks/default.yaml", "company.yaml"]
     assert book.name == "mine"
-    assert book.data["follow_up"]["cadence"]["A"] == {"every": "3 days",
-                                                      "channels": ["visit", "video"]}
+    assert book.data["follow_up"]["cadence"]["A"] == {
+        "every": "3 days",
+        "channels": ["visit", "video"],
+    }
     assert book.data["follow_up"]["cadence"]["B"] == default.data["follow_up"]["cadence"]["B"]
     assert book.data["grading"] == default.data["grading"]
     assert book.content_hash != default.content_hash
 
 
 def test_a_chain_of_three(folder: Path) -> None:
-    write({"base/parent.yaml": PARENT, "teams/east.yaml": CHILD,
-           "teams/shanghai.yaml": "extends: east.yaml\nfollow_up:\n  cadence:\n"
-                                  "    C: {every: 2 weeks}\n"})
+    write(
+        {
+            "base/parent.yaml": PARENT,
+            "teams/east.yaml": CHILD,
+            "teams/shanghai.yaml": "extends: east.yaml\nfollow_up:\n  cadence:\n"
+            "    C: {every: 2 weeks}\n",
+        }
+    )
     book = playbook.load("teams/shanghai.yaml")
     assert book.files == ["base/parent.yaml", "teams/east.yaml", "teams/shanghai.yaml"]
     assert book.data["follow_up"]["cadence"] == {
-        "A": {"every": "3 days", "channels": ["visit", "video"]}, "C": {"every": "2 weeks"}}
+        "A": {"every": "3 days", "channels": ["visit", "video"]},
+        "C": {"every": "2 weeks"},
+    }
     assert book.where(("follow_up", "cadence", "C")) == ("teams/shanghai.yaml", 4)
 
 
@@ -176,69 +194,90 @@ def test_a_chain_of_three(folder: Path) -> None:
 
 
 def test_unknown_section_with_did_you_mean(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 timezone: Asia/Shanghai
 metric:
   visits: {count: activities}
-""", "company.yaml:3: metric: unknown key 'metric' (did you mean 'metrics'?)")
+""",
+        "company.yaml:3: metric: unknown key 'metric' (did you mean 'metrics'?)",
+    )
 
 
 def test_unknown_section_lists_the_sections(rejects: Rejects) -> None:
-    rejects("extends: default\ndeliver:\n  managers: {levels: [red]}\n",
-            "company.yaml:2: deliver: unknown key 'deliver'; allowed: playbook, description, "
-            "extends, timezone, currency, fields, metrics, grading, follow_up, warnings")
+    rejects(
+        "extends: default\ndeliver:\n  managers: {levels: [red]}\n",
+        "company.yaml:2: deliver: unknown key 'deliver'; allowed: playbook, description, "
+        "extends, timezone, currency, fields, metrics, grading, follow_up, warnings",
+    )
 
 
 def test_schema_type_error(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 grading:
   grades: 5
-""", "company.yaml:3: grading.grades: must be a list, not 5")
+""",
+        "company.yaml:3: grading.grades: must be a list, not 5",
+    )
 
 
 def test_enum_error(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 follow_up:
   overdue:
     level: orange
-""", "company.yaml:4: follow_up.overdue.level: must be one of green, yellow, red, not 'orange'")
+""",
+        "company.yaml:4: follow_up.overdue.level: must be one of green, yellow, red, not 'orange'",
+    )
 
 
 def test_several_schema_errors_one_line_each_in_line_order(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 grading:
   grades: []
 currency: 5
-""", "company.yaml:3: grading.grades: needs at least one item\n"
-       "company.yaml:4: currency: must be text, not 5")
+""",
+        "company.yaml:3: grading.grades: needs at least one item\n"
+        "company.yaml:4: currency: must be text, not 5",
+    )
 
 
 def test_a_metric_needs_one_aggregate(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 metrics:
   visits:
     where: channel = 'visit'
-""", "company.yaml:3: metrics.visits: needs one of sum, count, min, max, avg, latest")
+""",
+        "company.yaml:3: metrics.visits: needs one of sum, count, min, max, avg, latest",
+    )
 
 
 def test_a_metric_takes_only_one_aggregate(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 metrics:
   visits:
     count: activities
     sum: orders.amount
-""", "company.yaml:5: metrics.visits.sum: give only one of sum, count, min, max, avg, latest, "
-       "not both count and sum")
+""",
+        "company.yaml:5: metrics.visits.sum: give only one of sum, count, min, max, avg, latest, "
+        "not both count and sum",
+    )
 
 
 def test_bad_warning_name(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 warnings:
   exam failed:
@@ -246,12 +285,15 @@ warnings:
     when: exam_score < 80
     level: yellow
     message: "{name} 考试未达标"
-""", "company.yaml:3: warnings.exam failed: 'exam failed' cannot be a name here: start with a "
-       "letter, then use letters, digits and _")
+""",
+        "company.yaml:3: warnings.exam failed: 'exam failed' cannot be a name here: start with a "
+        "letter, then use letters, digits and _",
+    )
 
 
 def test_unknown_metric_in_a_condition(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 grading:
   grades:
@@ -260,53 +302,68 @@ grading:
     - grade: B
       when: revenu_6m >= 100000
     - grade: C
-""", "company.yaml:7: grading.grades[1].when: unknown name 'revenu_6m' (did you mean "
-       "'revenue_6m'?)")
+""",
+        "company.yaml:7: grading.grades[1].when: unknown name 'revenu_6m' (did you mean "
+        "'revenue_6m'?)",
+    )
 
 
 def test_bad_condition_syntax(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 grading:
   grades:
     - grade: A
       when: revenue_6m >= 500000 or
     - grade: C
-""", "company.yaml:5: grading.grades[0].when: incomplete: something is missing after 'or' at "
-       "the end")
+""",
+        "company.yaml:5: grading.grades[0].when: incomplete: something is missing after 'or' at "
+        "the end",
+    )
 
 
 def test_unknown_field_in_a_metric_filter(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 metrics:
   visits:
     count: activities
     where: chanel = 'visit'
-""", "company.yaml:5: metrics.visits.where: unknown name 'chanel' (did you mean 'channel'?)")
+""",
+        "company.yaml:5: metrics.visits.where: unknown name 'chanel' (did you mean 'channel'?)",
+    )
 
 
 def test_unknown_source_table(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 metrics:
   visits:
     count: activity
-""", "company.yaml:4: metrics.visits.count: unknown record kind 'activity' (did you mean "
-       "'activities'?)")
+""",
+        "company.yaml:4: metrics.visits.count: unknown record kind 'activity' (did you mean "
+        "'activities'?)",
+    )
 
 
 def test_sum_of_a_text_field(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 metrics:
   products:
     sum: orders.product
-""", "company.yaml:4: metrics.products.sum: cannot sum product: it is text, not a number")
+""",
+        "company.yaml:4: metrics.products.sum: cannot sum orders.product: it is text, not a number",
+    )
 
 
 def test_type_mismatch(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 grading:
   grades:
@@ -315,37 +372,48 @@ grading:
     - grade: B
       when: pipeline >= 300000
     - grade: C
-""", "company.yaml:5: grading.grades[0].when: cannot compare an amount with text '50万'")
+""",
+        "company.yaml:5: grading.grades[0].when: cannot compare an amount with text '50万'",
+    )
 
 
 def test_a_condition_must_be_true_or_false(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 warnings:
   goal_lag:
     when: actual - target
-""", "company.yaml:4: warnings.goal_lag.when: a condition must be true or false, but this is an "
-       "amount: compare it with something, e.g. revenue_6m >= 500000")
+""",
+        "company.yaml:4: warnings.goal_lag.when: a condition must be true or false, but this is an "
+        "amount: compare it with something, e.g. revenue_6m >= 500000",
+    )
 
 
 def test_bad_duration(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 follow_up:
   cadence:
     B: {every: 1 fortnight}
-""", "company.yaml:4: follow_up.cadence.B.every: '1 fortnight' is not a duration: write a number "
-       "and days, weeks, months or years, e.g. '2 weeks'")
+""",
+        "company.yaml:4: follow_up.cadence.B.every: '1 fortnight' is not a duration: write a "
+        "number and days, weeks, months or years, e.g. '2 weeks'",
+    )
 
 
 def test_duration_unit_in_capitals(rejects: Rejects) -> None:
-    rejects("extends: default\nfollow_up:\n  cadence:\n    B: {every: 2 Weeks}\n",
-            "company.yaml:4: follow_up.cadence.B.every: '2 Weeks' is not a duration: write the "
-            "unit in small letters, e.g. '2 weeks'")
+    rejects(
+        "extends: default\nfollow_up:\n  cadence:\n    B: {every: 2 Weeks}\n",
+        "company.yaml:4: follow_up.cadence.B.every: '2 Weeks' is not a duration: write the "
+        "unit in small letters, e.g. '2 weeks'",
+    )
 
 
 def test_bad_duration_in_a_condition(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 warnings:
   silent:
@@ -353,96 +421,125 @@ warnings:
     when: last_contact < today - 1 fortnight
     level: yellow
     message: "{name} 很久没有联系"
-""", "company.yaml:5: warnings.silent.when: '1 fortnight' is not a duration: write a number and "
-       "days, weeks, months or years, e.g. '2 weeks'")
+""",
+        "company.yaml:5: warnings.silent.when: '1 fortnight' is not a duration: write a number and "
+        "days, weeks, months or years, e.g. '2 weeks'",
+    )
 
 
 def test_bad_window(rejects: Rejects) -> None:
     # the child overrides only the window; the error is at the child's line
-    rejects("""\
+    rejects(
+        """\
 extends: default
 metrics:
   revenue_6m:
     window: last half year
-""", "company.yaml:4: metrics.revenue_6m.window: unknown window 'last half year': a window is "
-       "'last N days|weeks|months|years', 'this week|month|quarter|year', 'target period' or "
-       "'all time'")
+""",
+        "company.yaml:4: metrics.revenue_6m.window: unknown window 'last half year': a window is "
+        "'last N days|weeks|months|years', 'this week|month|quarter|year', 'target period' or "
+        "'all time'",
+    )
 
 
 def test_bad_time_zone(rejects: Rejects) -> None:
-    rejects("extends: default\ntimezone: Asia/Shanghia\n",
-            "company.yaml:2: timezone: unknown time zone 'Asia/Shanghia' (did you mean "
-            "'Asia/Shanghai'?)")
+    rejects(
+        "extends: default\ntimezone: Asia/Shanghia\n",
+        "company.yaml:2: timezone: unknown time zone 'Asia/Shanghia' (did you mean "
+        "'Asia/Shanghai'?)",
+    )
 
 
 def test_unknown_placeholder_in_a_template(rejects: Rejects) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 follow_up:
   task:
     title: 跟进 {customer.nmae}
-""", "company.yaml:4: follow_up.task.title: unknown name 'customer.nmae' (did you mean "
-       "'customer.name'?)")
+""",
+        "company.yaml:4: follow_up.task.title: unknown placeholder {customer.nmae} (did you mean "
+        "'customer.name'?)",
+    )
 
 
 def test_extends_a_missing_file(rejects: Rejects) -> None:
-    rejects("extends: base.yaml\ncurrency: CNY\n",
-            "company.yaml:1: extends: playbook file not found: base.yaml")
+    rejects(
+        "extends: base.yaml\ncurrency: CNY\n",
+        "company.yaml:1: extends: playbook file not found: base.yaml",
+    )
 
 
 def test_extends_a_missing_bundled_playbook(rejects: Rejects) -> None:
-    rejects("currency: CNY\nextends: defualt\n",
-            "company.yaml:2: extends: no playbook 'defualt': give a .yaml file or one of "
-            f"{', '.join(playbook.bundled_names())} (did you mean 'default'?)")
+    rejects(
+        "currency: CNY\nextends: defualt\n",
+        "company.yaml:2: extends: no playbook 'defualt': give a .yaml file or one of "
+        f"{', '.join(playbook.bundled_names())} (did you mean 'default'?)",
+    )
 
 
 def test_extends_must_name_one_playbook(rejects: Rejects) -> None:
-    rejects("extends: [default, fmcg]\n",
-            "company.yaml:1: extends: must name one playbook: a bundled name like 'default' or a "
-            "path to a .yaml file")
+    rejects(
+        "extends: [default, fmcg]\n",
+        "company.yaml:1: extends: must name one playbook: a bundled name like 'default' or a "
+        "path to a .yaml file",
+    )
 
 
 def test_extends_cycle(rejects: Rejects) -> None:
-    rejects("extends: b.yaml\n", "b.yaml:2: extends: loops back: company.yaml -> b.yaml -> "
-            "company.yaml (a playbook cannot extend itself, directly or through others)",
-            b="playbook: b\nextends: company.yaml\n")
+    rejects(
+        "extends: b.yaml\n",
+        "b.yaml:2: extends: loops back: company.yaml -> b.yaml -> "
+        "company.yaml (a playbook cannot extend itself, directly or through others)",
+        b="playbook: b\nextends: company.yaml\n",
+    )
 
 
 def test_extends_itself(rejects: Rejects) -> None:
-    rejects("extends: ./company.yaml\n", "company.yaml:1: extends: loops back: company.yaml -> "
-            "company.yaml (a playbook cannot extend itself, directly or through others)")
+    rejects(
+        "extends: ./company.yaml\n",
+        "company.yaml:1: extends: loops back: company.yaml -> "
+        "company.yaml (a playbook cannot extend itself, directly or through others)",
+    )
 
 
 def test_error_in_the_parent_is_located_in_the_parent(rejects: Rejects) -> None:
-    rejects("extends: base/parent.yaml\ncurrency: CNY\n",
-            "base/parent.yaml:5: metrics.visits.where: unknown name 'chanel' (did you mean "
-            "'channel'?)",
-            base__parent="""\
+    rejects(
+        "extends: base/parent.yaml\ncurrency: CNY\n",
+        "base/parent.yaml:5: metrics.visits.where: unknown name 'chanel' (did you mean 'channel'?)",
+        base__parent="""\
 extends: default
 metrics:
   visits:
     count: activities
     where: chanel = 'visit'
-""")
+""",
+    )
 
 
 def test_schema_error_in_the_parent_is_located_in_the_parent(rejects: Rejects) -> None:
-    rejects("extends: base/parent.yaml\ncurrency: CNY\n",
-            "base/parent.yaml:4: follow_up.overdue.level: must be one of green, yellow, red, "
-            "not 'orange'",
-            base__parent="extends: default\nfollow_up:\n  overdue:\n    level: orange\n")
+    rejects(
+        "extends: base/parent.yaml\ncurrency: CNY\n",
+        "base/parent.yaml:4: follow_up.overdue.level: must be one of green, yellow, red, "
+        "not 'orange'",
+        base__parent="extends: default\nfollow_up:\n  overdue:\n    level: orange\n",
+    )
 
 
 def test_yaml_error_in_the_parent(rejects: Rejects) -> None:
-    rejects("extends: base/parent.yaml\n",
-            "base/parent.yaml:3: timezone: duplicate key 'timezone' (it is already on line 2): "
-            "keep only one",
-            base__parent="extends: default\ntimezone: Asia/Shanghai\ntimezone: UTC\n")
+    rejects(
+        "extends: base/parent.yaml\n",
+        "base/parent.yaml:3: timezone: duplicate key 'timezone' (it is already on line 2): "
+        "keep only one",
+        base__parent="extends: default\ntimezone: Asia/Shanghai\ntimezone: UTC\n",
+    )
 
 
 def test_a_playbook_is_a_map(rejects: Rejects) -> None:
-    rejects("- grading\n- follow_up\n",
-            "company.yaml:1: a playbook is a map of sections (grading:, follow_up: …)")
+    rejects(
+        "- grading\n- follow_up\n",
+        "company.yaml:1: a playbook is a map of sections (grading:, follow_up: …)",
+    )
 
 
 def test_missing_playbook_file(folder: Path) -> None:
@@ -450,8 +547,10 @@ def test_missing_playbook_file(folder: Path) -> None:
         playbook.load("nowhere.yaml")
     assert str(caught.value) == "playbook file not found: nowhere.yaml"
     result = CliRunner().invoke(cli, ["validate", "nowhere.yaml"])
-    assert (result.exit_code, result.stderr) == (2, "error: playbook file not found: "
-                                                    "nowhere.yaml\n")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "error: playbook file not found: nowhere.yaml\n",
+    )
 
 
 def test_a_folder_is_not_a_playbook(folder: Path) -> None:

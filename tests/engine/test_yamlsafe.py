@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+
 from salesplay.cli import cli
 from salesplay.engine import playbook
 from salesplay.engine.errors import PlaybookError, PlaybookErrors
@@ -29,14 +30,34 @@ def test_yaml_12_scalars() -> None:
     )
     assert data == {
         # YAML 1.1's booleans stay text; only true/false are yes/no values
-        "a": "yes", "b": "no", "c": "on", "d": "off", "e": "y",
-        "f": True, "g": False, "h": True,
+        "a": "yes",
+        "b": "no",
+        "c": "on",
+        "d": "off",
+        "e": "y",
+        "f": True,
+        "g": False,
+        "h": True,
         # no octal, hex, underscores, infinities or timestamps: all text
-        "i": "0755", "j": "010", "k": "0x1F", "l": "1_000", "m": ".inf", "n": "2024-06-01",
-        "o": 12, "p": -3, "q": Decimal("0.8"), "r": Decimal("1000"), "s": Decimal("-0.5"), "t": 0,
-        "u": None, "v": None, "w": None,
+        "i": "0755",
+        "j": "010",
+        "k": "0x1F",
+        "l": "1_000",
+        "m": ".inf",
+        "n": "2024-06-01",
+        "o": 12,
+        "p": -3,
+        "q": Decimal("0.8"),
+        "r": Decimal("1000"),
+        "s": Decimal("-0.5"),
+        "t": 0,
+        "u": None,
+        "v": None,
+        "w": None,
         # quoted and block scalars are always text
-        "x": "true", "y": "12", "z": "0.8\n",
+        "x": "true",
+        "y": "12",
+        "z": "0.8\n",
     }
 
 
@@ -102,101 +123,128 @@ def rejects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., No
 
 
 def test_syntax_error_points_at_the_unclosed_list(rejects: Callable[..., Any]) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 follow_up:
   cadence:
     A: {every: 1 week, channels: [visit, video}
-""", "company.yaml:4: YAML syntax error: a [ … ] list opened on this line is not closed "
-       "(found '}' on line 4)")
+""",
+        "company.yaml:4: YAML syntax error: a [ … ] list opened on this line is not closed "
+        "(found '}' on line 4)",
+    )
 
 
 def test_tab_indentation(rejects: Callable[..., Any]) -> None:
-    rejects("extends: default\ntimezone: Asia/Shanghai\n\tcurrency: CNY\n",
-            "company.yaml:3: YAML syntax error: a tab character: indent with spaces, not tabs")
+    rejects(
+        "extends: default\ntimezone: Asia/Shanghai\n\tcurrency: CNY\n",
+        "company.yaml:3: YAML syntax error: a tab character: indent with spaces, not tabs",
+    )
 
 
 def test_key_without_colon(rejects: Callable[..., Any]) -> None:
-    rejects("extends: default\ncurrency CNY\ntimezone: Asia/Shanghai\n",
-            "company.yaml:2: YAML syntax error: a line with no ':' after its key "
-            "(write 'key: value')")
+    rejects(
+        "extends: default\ncurrency CNY\ntimezone: Asia/Shanghai\n",
+        "company.yaml:2: YAML syntax error: a line with no ':' after its key (write 'key: value')",
+    )
 
 
 def test_bad_indentation(rejects: Callable[..., Any]) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 follow_up:
   overdue:
     after: 5 days
    level: red
-""", "company.yaml:5: YAML syntax error: this line does not line up with the lines above it: "
-       "check the indentation")
+""",
+        "company.yaml:5: YAML syntax error: this line does not line up with the lines above it: "
+        "check the indentation",
+    )
 
 
 def test_two_documents(rejects: Callable[..., Any]) -> None:
-    rejects("extends: default\n---\ncurrency: CNY\n",
-            "company.yaml:2: YAML syntax error: a playbook is one YAML document; remove the "
-            "'---' line")
+    rejects(
+        "extends: default\n---\ncurrency: CNY\n",
+        "company.yaml:2: YAML syntax error: a playbook is one YAML document; remove the '---' line",
+    )
 
 
 def test_duplicate_key_is_reported_at_the_second_key(rejects: Callable[..., Any]) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 follow_up:
   cadence:
     A: {every: 1 week}
     B: {every: 2 weeks}
     A: {every: 3 days}
-""", "company.yaml:6: follow_up.cadence.A: duplicate key 'A' (it is already on line 4): keep "
-       "only one")
+""",
+        "company.yaml:6: follow_up.cadence.A: duplicate key 'A' (it is already on line 4): keep "
+        "only one",
+    )
 
 
 def test_duplicate_top_level_key(rejects: Callable[..., Any]) -> None:
-    rejects("extends: default\ntimezone: Asia/Shanghai\ncurrency: CNY\ntimezone: UTC\n",
-            "company.yaml:4: timezone: duplicate key 'timezone' (it is already on line 2): keep "
-            "only one")
+    rejects(
+        "extends: default\ntimezone: Asia/Shanghai\ncurrency: CNY\ntimezone: UTC\n",
+        "company.yaml:4: timezone: duplicate key 'timezone' (it is already on line 2): keep "
+        "only one",
+    )
 
 
 def test_duplicate_key_in_a_flow_map(rejects: Callable[..., Any]) -> None:
-    rejects("extends: default\nfollow_up:\n  cadence:\n    A: {every: 1 week, every: 2 weeks}\n",
-            "company.yaml:4: follow_up.cadence.A.every: duplicate key 'every' (it is already on "
-            "line 4): keep only one")
+    rejects(
+        "extends: default\nfollow_up:\n  cadence:\n    A: {every: 1 week, every: 2 weeks}\n",
+        "company.yaml:4: follow_up.cadence.A.every: duplicate key 'every' (it is already on "
+        "line 4): keep only one",
+    )
 
 
 def test_alias_is_refused(rejects: Callable[..., Any]) -> None:
     # the anchor comes first, so it is what the message names
-    rejects("""\
+    rejects(
+        """\
 extends: default
 follow_up:
   cadence:
     A: &weekly {every: 1 week}
     B: *weekly
-""", "company.yaml:4: follow_up.cadence.A: anchors (&weekly) are not allowed in playbooks: write "
-       "the value out in full instead of reusing it")
+""",
+        "company.yaml:4: follow_up.cadence.A: anchors (&weekly) are not allowed in playbooks: "
+        "write the value out in full instead of reusing it",
+    )
 
 
 def test_alias_without_anchor_is_refused(rejects: Callable[..., Any]) -> None:
-    rejects("extends: default\nfollow_up:\n  cadence:\n    B: *weekly\n",
-            "company.yaml:4: follow_up.cadence.B: aliases (*weekly) are not allowed in playbooks: "
-            "write the value out in full instead of reusing it")
+    rejects(
+        "extends: default\nfollow_up:\n  cadence:\n    B: *weekly\n",
+        "company.yaml:4: follow_up.cadence.B: aliases (*weekly) are not allowed in playbooks: "
+        "write the value out in full instead of reusing it",
+    )
 
 
 def test_merge_key_is_refused(rejects: Callable[..., Any]) -> None:
-    rejects("""\
+    rejects(
+        """\
 extends: default
 follow_up:
   cadence:
     A:
       <<: {every: 1 week}
       channels: [visit]
-""", "company.yaml:5: follow_up.cadence.A: merge keys (<<) are not allowed in playbooks: write "
-       "the keys out in full, or build on another playbook with extends:")
+""",
+        "company.yaml:5: follow_up.cadence.A: merge keys (<<) are not allowed in playbooks: write "
+        "the keys out in full, or build on another playbook with extends:",
+    )
 
 
 def test_tags_are_refused(rejects: Callable[..., Any]) -> None:
-    rejects("extends: default\ndescription: !!float 0.8\n",
-            "company.yaml:2: description: YAML tags like !!float are not allowed in playbooks: "
-            "write the value without it")
+    rejects(
+        "extends: default\ndescription: !!float 0.8\n",
+        "company.yaml:2: description: YAML tags like !!float are not allowed in playbooks: "
+        "write the value without it",
+    )
 
 
 def test_yes_no_and_octal_looking_values_stay_text(tmp_path: Path) -> None:

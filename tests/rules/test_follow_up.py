@@ -12,21 +12,73 @@ from tests.conftest import load, rows, run
 
 
 def customers(engine: Engine) -> None:
-    load(engine, "customers", [
-        {"id": "CA", "name": "华鑫机械", "owner_id": "R1", "strategic": "true", "created_on": "2023-01-01"},
-        {"id": "CB", "name": "恒通商贸", "owner_id": "R1", "strategic": "false", "created_on": "2023-01-01"},
-        {"id": "CC", "name": "瑞康医药", "owner_id": "R2", "strategic": "false", "created_on": "2023-01-01"},
-        {"id": "CN", "name": "新客户", "owner_id": "R2", "strategic": "false", "created_on": "2024-06-01"},
-        {"id": "CP", "name": "公海客户", "owner_id": "", "strategic": "false", "created_on": "2023-01-01"},
-    ])
-    load(engine, "orders", [  # 200,000 in the last 6 months: grade B
-        {"id": "O1", "customer_id": "CB", "rep_id": "R1", "amount": "200000", "ordered_on": "2024-05-01"},
-    ])
+    load(
+        engine,
+        "customers",
+        [
+            {
+                "id": "CA",
+                "name": "华鑫机械",
+                "owner_id": "R1",
+                "strategic": "true",
+                "created_on": "2023-01-01",
+            },
+            {
+                "id": "CB",
+                "name": "恒通商贸",
+                "owner_id": "R1",
+                "strategic": "false",
+                "created_on": "2023-01-01",
+            },
+            {
+                "id": "CC",
+                "name": "瑞康医药",
+                "owner_id": "R2",
+                "strategic": "false",
+                "created_on": "2023-01-01",
+            },
+            {
+                "id": "CN",
+                "name": "新客户",
+                "owner_id": "R2",
+                "strategic": "false",
+                "created_on": "2024-06-01",
+            },
+            {
+                "id": "CP",
+                "name": "公海客户",
+                "owner_id": "",
+                "strategic": "false",
+                "created_on": "2023-01-01",
+            },
+        ],
+    )
+    load(
+        engine,
+        "orders",
+        [  # 200,000 in the last 6 months: grade B
+            {
+                "id": "O1",
+                "customer_id": "CB",
+                "rep_id": "R1",
+                "amount": "200000",
+                "ordered_on": "2024-05-01",
+            },
+        ],
+    )
 
 
 def act(aid: str, cid: str, day: str, channel: str) -> dict[str, str]:
-    return {"id": aid, "customer_id": cid, "rep_id": "R1", "occurred_at": f"{day} 10:00",
-            "channel": channel, "content": "跟进", "feedback": "", "next_step": ""}
+    return {
+        "id": aid,
+        "customer_id": cid,
+        "rep_id": "R1",
+        "occurred_at": f"{day} 10:00",
+        "channel": channel,
+        "content": "跟进",
+        "feedback": "",
+        "next_step": "",
+    }
 
 
 def open_tasks(engine: Engine) -> dict[str, str]:
@@ -35,12 +87,16 @@ def open_tasks(engine: Engine) -> dict[str, str]:
 
 def test_due_dates_per_grade(org: Engine) -> None:
     customers(org)
-    load(org, "activities", [
-        act("A1", "CA", "2024-06-28", "visit"),    # A: + 1 week = 2024-07-05
-        act("A2", "CA", "2024-07-01", "call"),     # a call does not count for A
-        act("A3", "CB", "2024-06-21", "wechat"),   # B: + 2 weeks = 2024-07-05
-        act("A4", "CC", "2024-06-10", "email"),    # C: + 1 month = 2024-07-10
-    ])
+    load(
+        org,
+        "activities",
+        [
+            act("A1", "CA", "2024-06-28", "visit"),  # A: + 1 week = 2024-07-05
+            act("A2", "CA", "2024-07-01", "call"),  # a call does not count for A
+            act("A3", "CB", "2024-06-21", "wechat"),  # B: + 2 weeks = 2024-07-05
+            act("A4", "CC", "2024-06-10", "email"),  # C: + 1 month = 2024-07-10
+        ],
+    )
     run(org, "2024-07-04")
     # never contacted: due the day it was created; the pooled customer gets no task
     assert open_tasks(org) == {"CN": "2024-06-01"}
@@ -55,8 +111,11 @@ def test_due_dates_per_grade(org: Engine) -> None:
 
 
 def test_month_end_cadence_clamps(org: Engine) -> None:
-    load(org, "customers", [{"id": "CC", "name": "瑞康医药", "owner_id": "R2",
-                             "created_on": "2023-01-01"}])
+    load(
+        org,
+        "customers",
+        [{"id": "CC", "name": "瑞康医药", "owner_id": "R2", "created_on": "2023-01-01"}],
+    )
     load(org, "activities", [act("A1", "CC", "2024-01-31", "call")])
     run(org, "2024-02-29")  # 2024-01-31 + 1 month = 2024-02-29
     assert open_tasks(org) == {"CC": "2024-02-29"}
@@ -64,16 +123,23 @@ def test_month_end_cadence_clamps(org: Engine) -> None:
 
 def test_overdue_alert_after_grace_and_resolution(org: Engine) -> None:
     customers(org)
-    load(org, "activities", [act("A1", "CA", "2024-06-28", "visit"),
-                             act("A3", "CB", "2024-07-01", "visit"),
-                             act("A4", "CC", "2024-07-01", "call"),
-                             act("A5", "CN", "2024-07-01", "call")])
+    load(
+        org,
+        "activities",
+        [
+            act("A1", "CA", "2024-06-28", "visit"),
+            act("A3", "CB", "2024-07-01", "visit"),
+            act("A4", "CC", "2024-07-01", "call"),
+            act("A5", "CN", "2024-07-01", "call"),
+        ],
+    )
     run(org, "2024-07-08")  # due 07-05 + 3 days grace = 07-08: not yet overdue
     assert queries.alerts(org) == []
     run(org, "2024-07-09")
     alerts = queries.alerts(org, status="open")
     assert [(a["subject_id"], a["level"], str(a["raised_on"])) for a in alerts] == [
-        ("CA", "yellow", "2024-07-09")]
+        ("CA", "yellow", "2024-07-09")
+    ]
     assert alerts[0]["message"] == "华鑫机械（A 级）已逾期 4 天未跟进，应于 2024-07-05 跟进"
     # a call does not restart an A customer's clock ...
     load(org, "activities", [act("A6", "CA", "2024-07-10", "call")])
@@ -110,8 +176,12 @@ def test_deleted_customer_closes_its_task(org: Engine) -> None:
     customers(org)
     run(org, "2024-07-09")
     keep = [c for c in ("CA", "CB", "CC", "CN", "CP") if c != "CB"]
-    load(org, "customers", [{"id": c, "name": c, "owner_id": "R1" if c != "CP" else ""}
-                            for c in keep], full=True)
+    load(
+        org,
+        "customers",
+        [{"id": c, "name": c, "owner_id": "R1" if c != "CP" else ""} for c in keep],
+        full=True,
+    )
     run(org, "2024-07-10")
     task = queries.tasks(org, subject="CB")[0]
     assert task["status"] == "closed"

@@ -11,18 +11,58 @@ from tests.conftest import load, run
 
 
 def setup_june(engine: Engine, r1: str, r2: str) -> None:
-    load(engine, "customers", [{"id": "C1", "name": "客户一", "owner_id": "R1"},
-                               {"id": "C2", "name": "客户二", "owner_id": "R2"}])
-    load(engine, "targets", [
-        {"id": f"T{r}", "owner_type": "rep", "owner_id": r, "metric": "sales",
-         "period_start": "2024-06-01", "period_end": "2024-06-30", "value": "1200000"}
-        for r in ("R1", "R2")])
-    load(engine, "orders", [
-        {"id": "O1", "customer_id": "C1", "rep_id": "R1", "amount": r1, "ordered_on": "2024-06-03"},
-        {"id": "O2", "customer_id": "C2", "rep_id": "R2", "amount": r2, "ordered_on": "2024-06-03"},
-        # May's sales are outside June's target period and do not count
-        {"id": "O3", "customer_id": "C1", "rep_id": "R1", "amount": "900000", "ordered_on": "2024-05-31"},
-    ])
+    load(
+        engine,
+        "customers",
+        [
+            {"id": "C1", "name": "客户一", "owner_id": "R1"},
+            {"id": "C2", "name": "客户二", "owner_id": "R2"},
+        ],
+    )
+    load(
+        engine,
+        "targets",
+        [
+            {
+                "id": f"T{r}",
+                "owner_type": "rep",
+                "owner_id": r,
+                "metric": "sales",
+                "period_start": "2024-06-01",
+                "period_end": "2024-06-30",
+                "value": "1200000",
+            }
+            for r in ("R1", "R2")
+        ],
+    )
+    load(
+        engine,
+        "orders",
+        [
+            {
+                "id": "O1",
+                "customer_id": "C1",
+                "rep_id": "R1",
+                "amount": r1,
+                "ordered_on": "2024-06-03",
+            },
+            {
+                "id": "O2",
+                "customer_id": "C2",
+                "rep_id": "R2",
+                "amount": r2,
+                "ordered_on": "2024-06-03",
+            },
+            # May's sales are outside June's target period and do not count
+            {
+                "id": "O3",
+                "customer_id": "C1",
+                "rep_id": "R1",
+                "amount": "900000",
+                "ordered_on": "2024-05-31",
+            },
+        ],
+    )
 
 
 def lag_tasks(engine: Engine) -> list[dict[str, object]]:
@@ -33,15 +73,21 @@ def test_75_percent_of_pace_gets_coaching_and_exactly_80_does_not(org: Engine) -
     setup_june(org, r1="450000", r2="480000")
     run(org, "2024-06-15")
     tasks = lag_tasks(org)
-    assert [(t["subject_id"], t["assignee_id"], t["status"]) for t in tasks] == [("R1", "M1", "open")]
+    assert [(t["subject_id"], t["assignee_id"], t["status"]) for t in tasks] == [
+        ("R1", "M1", "open")
+    ]
     assert tasks[0]["title"] == "与 张伟 一对一辅导：销售额完成 37.5%，落后进度"
     alerts = queries.alerts(org, rule="goal_lag")
     assert [(a["subject_id"], a["level"]) for a in alerts] == [("R1", "red")]
-    assert alerts[0]["message"] == "张伟 销售额 450000 / 目标 1200000，完成 37.5%，按进度应达 600000"
+    assert (
+        alerts[0]["message"] == "张伟 销售额 450000 / 目标 1200000，完成 37.5%，按进度应达 600000"
+    )
 
 
 def test_manager_falls_back_to_the_nearest_unit_head(org: Engine) -> None:
-    setup_june(org, r1="480000", r2="479999.99")  # R2 has no manager; 上海 has no head; 华东's is M1
+    setup_june(
+        org, r1="480000", r2="479999.99"
+    )  # R2 has no manager; 上海 has no head; 华东's is M1
     run(org, "2024-06-15")
     assert [(t["subject_id"], t["assignee_id"]) for t in lag_tasks(org)] == [("R2", "M1")]
 
@@ -55,12 +101,24 @@ def test_last_day_measures_the_whole_target(org: Engine) -> None:
 def test_recovery_resolves_and_a_new_lag_is_a_new_episode(org: Engine) -> None:
     setup_june(org, r1="450000", r2="1000000")
     run(org, "2024-06-15")
-    load(org, "orders", [{"id": "O4", "customer_id": "C1", "rep_id": "R1", "amount": "350000",
-                          "ordered_on": "2024-06-16"}])
+    load(
+        org,
+        "orders",
+        [
+            {
+                "id": "O4",
+                "customer_id": "C1",
+                "rep_id": "R1",
+                "amount": "350000",
+                "ordered_on": "2024-06-16",
+            }
+        ],
+    )
     run(org, "2024-06-20")  # 800,000 >= 80% × 1,200,000 × 20/30 = 640,000: recovered
     assert [t["status"] for t in lag_tasks(org)] == ["closed"]
     assert [(a["status"], str(a["resolved_on"])) for a in queries.alerts(org, rule="goal_lag")] == [
-        ("resolved", "2024-06-20")]
+        ("resolved", "2024-06-20")
+    ]
     run(org, "2024-06-28")  # line is 80% × 1,200,000 × 28/30 = 896,000 > 800,000: lags again
     tasks = lag_tasks(org)
     assert [t["status"] for t in tasks] == ["closed", "open"]
