@@ -409,19 +409,36 @@ def explain_command(
 @click.option("--seed", default=7, show_default=True, help="Random seed: same seed, same data.")
 @as_of_option
 @click.option("--reset", is_flag=True, help="Empty the database first.")
+@click.option(
+    "--csv",
+    "csv_dir",
+    type=click.Path(path_type=Path),
+    metavar="DIR",
+    help="Write the data as CSV files to import instead (nothing is evaluated).",
+)
 @common
 def demo_command(
-    customers: int, seed: int, as_of: Any, reset: bool, db_url: str | None, playbook_ref: str | None
+    customers: int,
+    seed: int,
+    as_of: Any,
+    reset: bool,
+    csv_dir: Path | None,
+    db_url: str | None,
+    playbook_ref: str | None,
 ) -> None:
     """Build a demo database, evaluate the playbook on it and print a summary.
 
+    The data is deterministic: the same --customers, --seed and --as-of give the same rows.
     Example: salesplay demo --customers 5000
     """
     book = playbook.load(playbook_ref)
     day = _as_of(as_of, book)
-    engine = db.connect(db_url)
-    summary = demo.run_demo(engine, book, day, demo.DemoSize(customers=customers), seed, reset)
-    click.echo(summary)
+    size = demo.DemoSize(customers=customers)
+    if csv_dir is not None:
+        counts = demo.write_csv(csv_dir, day, size, seed)
+        click.echo(f"{csv_dir}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        return
+    click.echo(demo.run_demo(db.connect(db_url), book, day, size, seed, reset))
 
 
 def main() -> None:

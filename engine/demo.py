@@ -9,6 +9,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -457,3 +458,69 @@ def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int, 
         "salesplay explain customer C0000001"
     )
     return "\n".join(lines)
+
+
+def write_csv(folder: Path, as_of: date, size: DemoSize, seed: int = 7) -> dict[str, int]:
+    """The same demo rows as CSV files in the canonical import columns, one file per kind,
+    named so that importing them in name order respects references (01_org_units.csv …)."""
+    import csv
+
+    from .records import KINDS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    order = [
+        "org_units",
+        "reps",
+        "customers",
+        "orders",
+        "deals",
+        "activities",
+        "surveys",
+        "targets",
+    ]
+    handles = {}
+    writers = {}
+    counts = dict.fromkeys(order, 0)
+    for i, kind in enumerate(order, start=1):
+        handles[kind] = (folder / f"{i:02d}_{kind}.csv").open("w", encoding="utf-8", newline="")
+        writers[kind] = csv.writer(handles[kind])
+        header = [c.name for c in KINDS[kind].columns]
+        writers[kind].writerow([*header, "employees"] if kind == "customers" else header)
+    plans = {kind: _csv_plan(kind) for kind in order}
+    try:
+        for table, row in generate(as_of, size, seed):
+            writers[table].writerow(plans[table](row))
+            counts[table] += 1
+    finally:
+        for handle in handles.values():
+            handle.close()
+    return counts
+
+
+def _csv_plan(kind: str) -> Callable[[tuple[Any, ...]], list[Any]]:
+    """How a generated row (database columns) becomes a CSV row (import columns)."""
+    from .records import KINDS
+
+    index = {name: i for i, name in enumerate(COLUMNS[kind])}
+    getters: list[Callable[[tuple[Any, ...]], Any]] = []
+    for column in KINDS[kind].columns:
+        getters.append(_getter(index[column.column], column.type))
+    if kind == "customers":
+        attrs = index["attrs"]
+        getters.append(lambda row: row[attrs].split('"')[3])  # {"employees": "N"}
+    return lambda row: [get(row) for get in getters]
+
+
+def _getter(at: int, kind: str) -> Callable[[tuple[Any, ...]], Any]:
+    if kind in ("money", "decimal"):
+        return lambda row: _units(row[at])
+    if kind == "bool":
+        return lambda row: "true" if row[at] else "false"
+    return lambda row: "" if row[at] is None else row[at]
+
+
+def _units(cents: int | None) -> str:
+    if cents is None:
+        return ""
+    whole, frac = divmod(cents, 100)
+    return f"{whole}.{frac:02d}" if frac else str(whole)
