@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from . import metrics
-from .compiler import Scope, Typed
+from .compiler import Scope
+from .db import analyze
 from .emit import Signal, emit
 from .partitions import Partition
 from .playbook import Playbook
@@ -33,12 +34,13 @@ heads AS (
     WHERE o.manager_id IS NOT NULL AND o.manager_id <> up.rep_id AND o.deleted = {false}
 ),
 nearest AS (
-    SELECT h.rep_id, h.manager_id FROM heads h
-    WHERE h.depth = (SELECT min(h2.depth) FROM heads h2 WHERE h2.rep_id = h.rep_id)
+    SELECT rep_id, manager_id,
+           row_number() OVER (PARTITION BY rep_id ORDER BY depth, manager_id) AS rank
+    FROM heads
 )
 SELECT r.id AS rep_id,
-       COALESCE(r.manager_id, (SELECT min(n.manager_id) FROM nearest n WHERE n.rep_id = r.id))
-         AS manager_id
+       COALESCE(r.manager_id, (SELECT n.manager_id FROM nearest n
+                               WHERE n.rep_id = r.id AND n.rank = 1)) AS manager_id
 FROM reps r
 """
 
@@ -78,6 +80,7 @@ class EvalContext:
             self.conn.exec_driver_sql("DROP TABLE IF EXISTS rep_managers")
             false = "false" if self.dialect == "postgresql" else "0"
             self.conn.exec_driver_sql(_REP_MANAGERS.format(false=false))
+            analyze(self.conn, "rep_managers")
             self._managers = sa.Table(
                 "rep_managers",
                 sa.MetaData(),
@@ -106,7 +109,3 @@ class EvalContext:
         for table in [*self._facts.values(), self._managers]:
             if table is not None:
                 self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
-
-
-def typed(sql: Any, type_: str) -> Typed:
-    return Typed(sql, type_)

@@ -225,3 +225,10 @@ def _text_to_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
         f"(CASE WHEN trim({x}) ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$' "
         f"THEN CAST(trim({x}) AS DOUBLE PRECISION) END)"
     )
+
+
+def analyze(conn: Connection, table: str) -> None:
+    """PostgreSQL never auto-analyzes temporary tables and would plan joins on them blind;
+    SQLite plans well enough without statistics."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {table}")

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .db import count_rows, insert_ignore
+from .db import analyze, count_rows, insert_ignore
 from .models import Alert, Episode, Task, table_of
 
 SIGNAL_COLUMNS: list[tuple[str, Any]] = [
@@ -69,6 +69,7 @@ def emit(
         rows = rows.where(rows.selected_columns.fires == sa.true())
     conn.execute(sig.insert().from_select([n for n, _ in SIGNAL_COLUMNS], rows))
     conn.exec_driver_sql("CREATE INDEX signal_rows_key ON signal_rows (subject_id, episode)")
+    analyze(conn, "signal_rows")
 
     ep = table_of(Episode)
     same = sa.and_(sig.c.subject_id == ep.c.subject_id, sig.c.episode == ep.c.episode)

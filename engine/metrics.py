@@ -24,7 +24,7 @@ from sqlmodel import SQLModel
 from . import dates
 from . import expressions as ex
 from .compiler import Scope, Typed, compile_condition, compile_expression, unknown_name
-from .db import text_to_number
+from .db import analyze, text_to_number
 from .errors import ExpressionError
 from .models import Activity, Customer, Deal, Order, Payment, Rep, Survey, table_of
 from .partitions import Partition
@@ -670,6 +670,7 @@ def materialize(
     select = facts_select(subject, playbook, as_of, partition=partition)
     # Name the columns in the SELECT's own order: metrics are grouped by source there.
     conn.execute(table.insert().from_select([c.name for c in select.selected_columns], select))
+    analyze(conn, name)
     return table
 
 

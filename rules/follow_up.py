@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from salesplay.engine import dates
 from salesplay.engine.compiler import Typed, add_duration, day_num, unknown_name
 from salesplay.engine.context import EvalContext
-from salesplay.engine.db import json_object
+from salesplay.engine.db import analyze, json_object
 from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.explain import Finding
@@ -184,6 +184,7 @@ class FollowUp:
                 .where(table.c.last_contact.is_not(None), table.c.grade == grade)
                 .values(due=add_duration(table.c.last_contact, count, unit))
             )
+        analyze(ctx.conn, "follow_due")
         return table
 
     def run(self, ctx: EvalContext) -> None:

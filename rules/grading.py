@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from salesplay.engine.compiler import compile_condition
 from salesplay.engine.context import EvalContext
-from salesplay.engine.db import count_rows, fetch, json_object, upsert
+from salesplay.engine.db import analyze, count_rows, fetch, json_object, upsert
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.explain import Finding, subject_values
 from salesplay.engine.metrics import placeholder_table, subject_scope
@@ -129,6 +129,7 @@ class Grading:
                 ).outerjoin(override, override.c.customer_id == facts.c.id),
             )
         )
+        analyze(ctx.conn, "graded")
         ctx.counts["grade_changes"] += record_changes(ctx.conn, graded, ctx.as_of, ctx.run_id)
         ctx.conn.exec_driver_sql("DROP TABLE graded")
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from salesplay.engine import dates
 from salesplay.engine.compiler import Scope, Typed, compile_condition
 from salesplay.engine.context import EvalContext
-from salesplay.engine.db import json_object, ratio
+from salesplay.engine.db import analyze, json_object, ratio
 from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.explain import Finding
@@ -230,6 +230,7 @@ class Warnings:
         if only_rep is not None:
             query = query.where(t.c.owner_id == only_rep)
         ctx.conn.execute(table.insert().from_select(list(cols), query))
+        analyze(ctx.conn, "facts_target")
         return table
 
     # ---- running ------------------------------------------------------------------------
