@@ -21,7 +21,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from . import dates
 from . import expressions as ex
-from .db import ratio
+from .db import add_days, days_between, ratio
 from .errors import ExpressionError
 from .models import CalendarDay, CalendarMonth, table_of
 from .operators import ARITHMETIC, COMPARISONS, TYPE_WORDS
@@ -91,24 +91,8 @@ _LISTED = 30
 # ---- calendar arithmetic in SQL -----------------------------------------------------------
 
 
-def day_num(value: Typed) -> Sql:
-    if value.is_const:
-        return sa.literal(value.const.toordinal())
-    cal = table_of(CalendarDay).alias()  # own alias: never correlated
-    # correlate_except: the outer row may sit several subqueries up (UPDATE … SET x = (…(…)))
-    return (
-        sa.select(cal.c.day_num)
-        .where(cal.c.day == value.sql)
-        .correlate_except(cal)
-        .scalar_subquery()
-    )
-
-
-def date_of_day_num(number: Sql) -> Sql:
-    cal = table_of(CalendarDay).alias()
-    return (
-        sa.select(cal.c.day).where(cal.c.day_num == number).correlate_except(cal).scalar_subquery()
-    )
+def _date_sql(value: Typed) -> Sql:
+    return sa.literal(value.const, sa.Date()) if value.is_const else value.sql
 
 
 def add_months(day: Sql, months: Sql) -> Sql:
@@ -133,9 +117,9 @@ def add_duration(day: Sql, count: Sql | int, unit: str) -> Sql:
     """A date column plus a (possibly per-row) number of days, weeks, months or years."""
     count_sql = sa.literal(count) if isinstance(count, int) else count
     if unit == "days":
-        return date_of_day_num(day_num(Typed(day, "date")) + count_sql)
+        return add_days(day, count_sql)
     if unit == "weeks":
-        return date_of_day_num(day_num(Typed(day, "date")) + count_sql * 7)
+        return add_days(day, count_sql * 7)
     factor = 12 if unit == "years" else 1
     return add_months(day, count_sql * factor if factor != 1 else count_sql)
 
@@ -358,7 +342,7 @@ def _date_arithmetic(op: str, left: Typed, right: Typed) -> Typed:
         return Typed(add_duration(left.sql, count, unit), "date")
     if left.is_const and right.is_const:
         return constant(Decimal((left.const - right.const).days), "number")
-    return Typed(day_num(left) - day_num(right), "number")
+    return Typed(days_between(_date_sql(left), _date_sql(right)), "number")
 
 
 def _call(node: ex.Call, scope: Scope) -> Typed:
@@ -386,7 +370,7 @@ def _call(node: ex.Call, scope: Scope) -> Typed:
         _need(day, "date", "days_since()", node.pos)
         if day.is_const:
             return constant(Decimal((scope.as_of - day.const).days), "number")
-        return Typed(sa.literal(scope.as_of.toordinal()) - day_num(day), "number")
+        return Typed(days_between(sa.literal(scope.as_of, sa.Date()), day.sql), "number")
     if node.func == "date":
         arity(1)
         if not (args[0].is_const and args[0].type == "text"):

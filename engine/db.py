@@ -232,3 +232,59 @@ def analyze(conn: Connection, table: str) -> None:
     SQLite plans well enough without statistics."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"ANALYZE {table}")
+
+
+class add_days(FunctionElement[Any]):
+    """date + n days. Whole days are exact and identical on both databases (unlike months,
+    which go through the calendar table)."""
+
+    inherit_cache = True
+    type = sa.Date()
+
+
+@compiles(add_days)
+def _add_days_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    day, count = list(element.clauses)
+    return (
+        f"date({compiler.process(day, **kw)}, printf('%+d days', {compiler.process(count, **kw)}))"
+    )
+
+
+@compiles(add_days, "postgresql")
+def _add_days_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    day, count = list(element.clauses)
+    return f"CAST(({compiler.process(day, **kw)}) + ({compiler.process(count, **kw)}) AS DATE)"
+
+
+class days_between(FunctionElement[int]):
+    """later - earlier in whole days."""
+
+    inherit_cache = True
+    type = sa.Integer()
+
+
+@compiles(days_between)
+def _days_between_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return (
+        f"CAST(julianday({compiler.process(later, **kw)}) - "
+        f"julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
+    )
+
+
+@compiles(days_between, "postgresql")
+def _days_between_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return (
+        f"(CAST({compiler.process(later, **kw)} AS DATE) - "
+        f"CAST({compiler.process(earlier, **kw)} AS DATE))"
+    )
+
+
+def materialize_ctes(conn: Connection) -> bool:
+    """Whether `WITH x AS MATERIALIZED (…)` is understood: PostgreSQL 12+, SQLite 3.35+."""
+    if conn.dialect.name == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 35)
+    return conn.dialect.name == "postgresql"

@@ -532,40 +532,23 @@ def facts_select(
     where: Callable[[Any], Any] | None = None,
     partition: Partition | None = None,
 ) -> sa.Select[Any]:
-    """One row per live subject: its fields and every applicable aggregate metric as of a date."""
-    model = SUBJECT_TABLES[subject]
-    base = table_of(model)
+    """One row per live subject: its fields and every applicable aggregate metric as of a date.
+
+    Each metric is a correlated scalar subquery over the subject's own records: it reads the
+    covering index range of that subject (and window) only, so a partition costs its share of
+    the data and a 6-month window does not read two years of orders.
+    """
+    base = table_of(SUBJECT_TABLES[subject])
     columns: list[Any] = [
         base.c[col].label(name) for name, (col, _) in SUBJECT_FIELDS[subject].items()
     ]
     if subject == "customer":
         for name, kind in custom_fields(playbook).items():
             columns.append(_custom(base.c.attrs, name, kind).label(name))
-    joins: list[tuple[Any, Any]] = []
-    by_source: dict[str, list[Metric]] = {}
     for metric in applicable(playbook, subject):
-        by_source.setdefault(str(metric.source), []).append(metric)
-    for source_name, metrics in by_source.items():
-        source = SOURCES[source_name]
-        grouped = [m for m in metrics if m.aggregate != "latest" or not _is_day(source, m)]
-        simple = [m for m in grouped if m.aggregate != "latest"]
-        latest_days = [m for m in metrics if m.aggregate == "latest" and _is_day(source, m)]
-        if simple or latest_days:
-            sub = _grouped(source, subject, simple + latest_days, as_of, partition)
-            joins.append((sub, sub.c.k == base.c.id))
-            for m in simple + latest_days:
-                value = sub.c[m.name]
-                if m.aggregate in ("sum", "count"):
-                    value = sa.func.coalesce(value, 0)
-                columns.append(value.label(m.name))
-        for m in [m for m in metrics if m.aggregate == "latest" and not _is_day(source, m)]:
-            sub = _latest(source, subject, m, as_of, partition)
-            joins.append((sub, sub.c.k == base.c.id))
-            columns.append(sub.c[m.name].label(m.name))
-    query = sa.select(*columns).select_from(base)
-    for sub, on in joins:
-        query = query.outerjoin(sub, on)
-    query = query.where(base.c.deleted == sa.false())
+        value = aggregate_sql(metric, as_of, _linked(SOURCES[str(metric.source)], subject, base))
+        columns.append(value.label(metric.name))
+    query = sa.select(*columns).select_from(base).where(base.c.deleted == sa.false())
     if subject == "customer":
         query = query.where(sa.or_(base.c.created_on.is_(None), base.c.created_on <= as_of))
     if where is not None:
@@ -575,8 +558,41 @@ def facts_select(
     return query
 
 
-def _is_day(source: Source, metric: Metric) -> bool:
-    return source.fields.get(str(metric.field)) == "date"
+def _linked(source: Source, subject: str, base: Any) -> Callable[[Any], Any]:
+    """The predicate tying a source's records to the outer subject row."""
+    column = source.links[subject]
+    return lambda rows: rows.c[column] == base.c.id
+
+
+def aggregate_sql(
+    metric: Metric,
+    as_of: date,
+    link: Callable[[Any], Any],
+    start: Any = None,
+    end: Any = None,
+) -> Any:
+    """One aggregate metric as a correlated scalar subquery: `link(rows)` ties the records to
+    the outer subject; start/end (a target's period) replace the metric's own window."""
+    source = SOURCES[str(metric.source)]
+    rows, live = _records(source, as_of)
+    conditions = [live, link(rows)]
+    if start is not None and source.day:
+        conditions += [rows.c.day >= start, rows.c.day <= end]
+    else:
+        first, _ = dates.window_bounds(metric.window, as_of)
+        if first is not None:
+            conditions.append(rows.c.day >= first)
+    if metric.where:
+        conditions.append(compile_condition(metric.where, record_scope(source, as_of, rows)))
+    if metric.aggregate == "latest" and source.fields.get(str(metric.field)) != "date":
+        order = [rows.c.day.desc(), rows.c.id.desc()] if source.day else [rows.c.id.desc()]
+        latest = sa.select(rows.c[str(metric.field)]).where(*conditions).order_by(*order)
+        return latest.limit(1).scalar_subquery()
+    value = sa.literal(1) if metric.aggregate == "count" else rows.c[str(metric.field)]
+    result = sa.select(AGGREGATE_SQL[str(metric.aggregate)](value)).where(*conditions)
+    if metric.aggregate in ("sum", "count"):
+        return sa.func.coalesce(result.scalar_subquery(), 0)
+    return result.scalar_subquery()
 
 
 def _custom(attrs: Any, name: str, kind: str) -> Any:
@@ -587,66 +603,12 @@ def _custom(attrs: Any, name: str, kind: str) -> Any:
     return attrs[name].as_string()
 
 
-def _records(source: Source, as_of: date, partition: Partition | None = None) -> Any:
+def _records(source: Source, as_of: date) -> Any:
     rows = source.select().subquery(f"src_{source.name}")
     conditions = [rows.c.deleted == sa.false()]
-    if partition is not None and "customer" in source.links:
-        conditions.append(partition.holds(rows.c[source.links["customer"]]))
     if source.day:
         conditions.append(rows.c.day <= as_of)
     return rows, sa.and_(*conditions)
-
-
-def _filter(source: Source, metric: Metric, rows: Any, as_of: date) -> Any:
-    conditions = []
-    if metric.where:
-        conditions.append(compile_condition(metric.where, record_scope(source, as_of, rows)))
-    start, _ = dates.window_bounds(metric.window, as_of)
-    if start is not None:
-        conditions.append(rows.c.day >= start)
-    return sa.and_(*conditions) if conditions else None
-
-
-def _grouped(
-    source: Source, subject: str, metrics: list[Metric], as_of: date, partition: Partition | None
-) -> Any:
-    rows, live = _records(source, as_of, partition)
-    key = rows.c[source.links[subject]]
-    aggregates = []
-    for m in metrics:
-        value = sa.literal(1) if m.aggregate == "count" else rows.c[str(m.field)]
-        condition = _filter(source, m, rows, as_of)
-        if condition is not None:
-            value = sa.case((condition, value))
-        aggregates.append(AGGREGATE_SQL[str(m.aggregate)](value).label(m.name))
-    return (
-        sa.select(key.label("k"), *aggregates)
-        .where(live, key.is_not(None))
-        .group_by(key)
-        .subquery(f"agg_{source.name}_{subject}")
-    )
-
-
-def _latest(
-    source: Source, subject: str, metric: Metric, as_of: date, partition: Partition | None
-) -> Any:
-    rows, live = _records(source, as_of, partition)
-    key = rows.c[source.links[subject]]
-    order = [rows.c.day.desc(), rows.c.id.desc()] if source.day else [rows.c.id.desc()]
-    ranked = sa.select(
-        key.label("k"),
-        rows.c[str(metric.field)].label(metric.name),
-        sa.func.row_number().over(partition_by=key, order_by=order).label("rn"),
-    ).where(live, key.is_not(None))
-    condition = _filter(source, metric, rows, as_of)
-    if condition is not None:
-        ranked = ranked.where(condition)
-    inner = ranked.subquery(f"rank_{metric.name}")
-    return (
-        sa.select(inner.c.k, inner.c[metric.name])
-        .where(inner.c.rn == 1)
-        .subquery(f"latest_{metric.name}")
-    )
 
 
 def materialize(
@@ -682,25 +644,8 @@ def metric_type(playbook: Playbook, name: str) -> str:
 
 
 def per_target_metric_sql(
-    playbook: Playbook,
-    metric: Metric,
-    owner_reps: Callable[[Any], Any],
-    start: Any,
-    end: Any,
-    as_of: date,
+    metric: Metric, owner_reps: Callable[[Any], Any], start: Any, end: Any, as_of: date
 ) -> Any:
-    """A target-period metric as a correlated scalar subquery over the target's owner and period."""
-    source = SOURCES[str(metric.source)]
-    rows, live = _records(source, as_of)
-    value = sa.literal(1) if metric.aggregate == "count" else rows.c[str(metric.field)]
-    condition = [live, owner_reps(rows.c[source.links["rep"]])]
-    if source.day:
-        condition += [rows.c.day >= start, rows.c.day <= end]
-    if metric.where:
-        condition.append(compile_condition(metric.where, record_scope(source, as_of, rows)))
-    result = (
-        sa.select(AGGREGATE_SQL[str(metric.aggregate)](value)).where(*condition).scalar_subquery()
-    )
-    if metric.aggregate in ("sum", "count"):
-        return sa.func.coalesce(result, 0)
-    return result
+    """A target-period metric: the owner's records within the target's period (and as_of)."""
+    link = SOURCES[str(metric.source)].links["rep"]
+    return aggregate_sql(metric, as_of, lambda rows: owner_reps(rows.c[link]), start, end)

@@ -21,9 +21,9 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 
 from salesplay.engine import dates
-from salesplay.engine.compiler import Typed, add_duration, day_num, unknown_name
+from salesplay.engine.compiler import Typed, add_duration, unknown_name
 from salesplay.engine.context import EvalContext
-from salesplay.engine.db import analyze, json_object
+from salesplay.engine.db import analyze, days_between, json_object, materialize_ctes
 from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.explain import Finding
@@ -111,38 +111,66 @@ class FollowUp:
         extra = {
             "grade": Typed(sa.column("grade"), "text"),
             "due": due_typed,
-            "days_overdue": Typed(sa.literal(as_of.toordinal()) - day_num(due_typed), "number"),
+            "days_overdue": Typed(
+                days_between(sa.literal(as_of, sa.Date()), due_typed.sql), "number"
+            ),
             "last_contact": Typed(sa.column("last_contact"), "date"),
         }
         return subject_scope("customer", playbook, facts, as_of, extra)
 
     def _due(self, ctx: EvalContext) -> sa.Table:
-        """follow_due(customer_id, grade, owner_id, last_contact, due) for every graded customer."""
+        """follow_due(customer_id, grade, owner_id, last_contact, due) for every graded customer.
+
+        One statement: per customer, the latest qualifying contact for its grade's channels (a
+        backwards seek on the activities index), then that date plus the grade's cadence, or
+        the day the customer was created when it was never contacted.
+        """
         cadence = ctx.playbook.section(self.section)["cadence"]
-        act = table_of(Activity)
-        per_grade = []
-        for i, (grade, spec) in enumerate(cadence.items()):
-            value = act.c.occurred_on
-            if spec.get("channels"):
-                value = sa.case((act.c.channel.in_(spec["channels"]), act.c.occurred_on))
-            per_grade.append((grade, sa.func.max(value).label(f"last_{i}"), spec))
-        last = (
-            sa.select(act.c.customer_id, *[col for _, col, _ in per_grade])
-            .where(
-                act.c.deleted == sa.false(),
+        act, g, c = table_of(Activity), table_of(Grade), table_of(Customer)
+
+        def last_contact(spec: dict[str, Any]) -> Any:
+            query = sa.select(sa.func.max(act.c.occurred_on)).where(
+                act.c.customer_id == c.c.id,
                 act.c.occurred_on <= ctx.as_of,
-                ctx.customers_filter(act.c.customer_id),
+                act.c.deleted == sa.false(),
             )
-            .group_by(act.c.customer_id)
-            .subquery("last")
+            if spec.get("channels"):
+                query = query.where(act.c.channel.in_(spec["channels"]))
+            return query.scalar_subquery()
+
+        contacts = (
+            sa.select(
+                c.c.id.label("customer_id"),
+                g.c.grade,
+                c.c.owner_id,
+                c.c.created_on,
+                sa.case(
+                    *[(g.c.grade == grade, last_contact(spec)) for grade, spec in cadence.items()]
+                ).label("last_contact"),
+            )
+            .join(g, g.c.customer_id == c.c.id)
+            .where(
+                c.c.deleted == sa.false(),
+                g.c.grade.in_(list(cadence)),
+                sa.or_(c.c.created_on.is_(None), c.c.created_on <= ctx.as_of),
+                ctx.customers_filter(c.c.id),
+            )
+            .cte("contacts")
         )
-        g = table_of(Grade)
-        c = table_of(Customer)
-        last_contact = sa.case(
+        if materialize_ctes(ctx.conn):  # compute each last contact once, not once per use
+            contacts = contacts.prefix_with("MATERIALIZED")
+        due = sa.case(
+            (
+                contacts.c.last_contact.is_(None),
+                sa.func.coalesce(contacts.c.created_on, ctx.as_of),
+            ),
             *[
-                (g.c.grade == grade, last.c[f"last_{i}"])
-                for i, (grade, _, _) in enumerate(per_grade)
-            ]
+                (
+                    contacts.c.grade == grade,
+                    add_duration(contacts.c.last_contact, *dates.parse_duration(spec["every"])),
+                )
+                for grade, spec in cadence.items()
+            ],
         )
         table = sa.Table(
             "follow_due",
@@ -158,32 +186,16 @@ class FollowUp:
         table.create(ctx.conn)
         ctx.conn.execute(
             table.insert().from_select(
-                ["customer_id", "grade", "owner_id", "last_contact"],
-                sa.select(c.c.id, g.c.grade, c.c.owner_id, last_contact)
-                .join(g, g.c.customer_id == c.c.id)
-                .outerjoin(last, last.c.customer_id == c.c.id)
-                .where(
-                    c.c.deleted == sa.false(),
-                    g.c.grade.in_(list(cadence)),
-                    sa.or_(c.c.created_on.is_(None), c.c.created_on <= ctx.as_of),
-                    ctx.customers_filter(c.c.id),
+                ["customer_id", "grade", "owner_id", "last_contact", "due"],
+                sa.select(
+                    contacts.c.customer_id,
+                    contacts.c.grade,
+                    contacts.c.owner_id,
+                    contacts.c.last_contact,
+                    due,
                 ),
             )
         )
-        # Never contacted: due the day the customer was created (at once, if unknown).
-        created = sa.select(c.c.created_on).where(c.c.id == table.c.customer_id).scalar_subquery()
-        ctx.conn.execute(
-            table.update()
-            .where(table.c.last_contact.is_(None))
-            .values(due=sa.func.coalesce(created, ctx.as_of))
-        )
-        for grade, spec in cadence.items():
-            count, unit = dates.parse_duration(spec["every"])
-            ctx.conn.execute(
-                table.update()
-                .where(table.c.last_contact.is_not(None), table.c.grade == grade)
-                .values(due=add_duration(table.c.last_contact, count, unit))
-            )
         analyze(ctx.conn, "follow_due")
         return table
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from salesplay.engine import dates
 from salesplay.engine.compiler import Scope, Typed, compile_condition
 from salesplay.engine.context import EvalContext
-from salesplay.engine.db import analyze, json_object, ratio
+from salesplay.engine.db import analyze, days_between, json_object, ratio
 from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.explain import Finding
@@ -173,7 +173,7 @@ class Warnings:
         cols = target_columns(ctx.playbook)
         start = sa.func.coalesce(t.c.period_start, ctx.as_of)
         end_num = sa.case(
-            (t.c.period_end < ctx.as_of, _day(t.c.period_end)), else_=ctx.as_of.toordinal()
+            (t.c.period_end < ctx.as_of, t.c.period_end), else_=sa.literal(ctx.as_of, sa.Date())
         )
         per_target = {
             m.name: m for m in declared(ctx.playbook).values() if m.aggregate and m.per_target
@@ -182,7 +182,6 @@ class Warnings:
         metric_values = {}
         for name, metric in per_target.items():
             value = per_target_metric_sql(
-                ctx.playbook,
                 metric,
                 lambda rep_col: rep_col == t.c.owner_id,
                 t.c.period_start,
@@ -201,8 +200,8 @@ class Warnings:
             "period_end": t.c.period_end,
             "target": t.c.value_x100,
             "actual": actual,
-            "period_days": _day(t.c.period_end) - _day(start) + 1,
-            "elapsed_days": end_num - _day(start) + 1,
+            "period_days": days_between(t.c.period_end, start) + 1,
+            "elapsed_days": days_between(end_num, start) + 1,
         }
         for name in per_target:
             values[name] = metric_values[name]
@@ -352,12 +351,6 @@ class Warnings:
             if subject == "target":
                 ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS facts_target")
         return findings
-
-
-def _day(value: Any) -> Any:
-    from salesplay.engine.compiler import day_num
-
-    return day_num(Typed(value, "date"))
 
 
 def _sql_type(kind: str) -> Any:
