@@ -166,15 +166,25 @@ def test_demo_writes_csv_files_that_import(tmp_path: Path, db_url: str) -> None:
     result = invoke("demo", "--customers", "40", "--as-of", "2024-06-15", "--csv", str(out))
     assert result.exit_code == 0, result.output
     files = sorted(out.iterdir())
-    assert [f.name[3:-4] for f in files] == ["org_units", "reps", "customers", "orders", "deals",
-                                             "activities", "surveys", "targets"]
+    assert [f.name[3:-4] for f in files] == [
+        "org_units",
+        "reps",
+        "customers",
+        "orders",
+        "deals",
+        "activities",
+        "surveys",
+        "targets",
+    ]
     for file in files:
         imported = invoke("import", file.name[3:-4], str(file), "--db", db_url)
         assert imported.exit_code == 0, imported.output
     grades = invoke("evaluate", "--as-of", "2024-06-15", "--db", db_url)
     assert grades.exit_code == 0, grades.output
     direct = f"sqlite:///{tmp_path / 'direct.db'}"
-    assert invoke("demo", "--customers", "40", "--as-of", "2024-06-15", "--db", direct).exit_code == 0
+    assert (
+        invoke("demo", "--customers", "40", "--as-of", "2024-06-15", "--db", direct).exit_code == 0
+    )
     a = json.loads(invoke("grades", "--format", "json", "--db", db_url).output)
     b = json.loads(invoke("grades", "--format", "json", "--db", direct).output)
     assert a == b and len(a) == 40
