@@ -105,7 +105,7 @@ class int_div(FunctionElement[int]):
 @compiles(int_div)
 def _int_div(element: Any, compiler: Any, **kw: Any) -> str:
     a, b = list(element.clauses)
-    return f"({compiler.process(a, **kw)} / {compiler.process(b, **kw)})"
+    return f"(({compiler.process(a, **kw)}) / ({compiler.process(b, **kw)}))"
 
 
 def _int_text(value: Sql) -> Sql:

@@ -1,0 +1,65 @@
+"""Templates print values the same way in SQL (both databases) and in Python (explain)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from salesplay.engine.compiler import Scope, Typed
+from salesplay.engine.errors import ExpressionError
+from salesplay.engine.templates import compile_template, format_value, parse_template, value_text
+
+CASES: list[tuple[Any, str, str, str]] = [
+    # value, type, format, printed (worked out by hand)
+    (12350, "amount", "", "123.5"),
+    (12345, "amount", "", "123.45"),
+    (12300, "amount", "", "123"),
+    (12305, "amount", "", "123.05"),
+    (-50, "amount", "", "-0.5"),
+    (96000000, "amount", "", "960000"),
+    (59340659.34, "amount", "", "593406.59"),  # a pro-rated target, rounded to the cent
+    (0.375, "number", "%", "37.5%"),
+    (1.1, "number", "%", "110%"),
+    (5800000 / 6000000, "number", "%", "96.7%"),
+    (0.75, "number", "%", "75%"),
+    (4, "number", "", "4"),
+    (2.5, "number", "", "2.5"),
+]
+
+
+@pytest.mark.parametrize(("value", "kind", "fmt", "printed"), CASES)
+def test_sql_and_python_print_alike(
+    engine: Engine, value: Any, kind: str, fmt: str, printed: str
+) -> None:
+    with engine.connect() as conn:
+        sql = conn.execute(sa.select(value_text(Typed(sa.literal(value), kind), fmt))).scalar()
+    assert sql == printed
+    assert format_value(Decimal(str(value)), kind, fmt) == printed
+
+
+def test_a_whole_template(engine: Engine) -> None:
+    scope = Scope(
+        {
+            "customer.name": Typed(sa.literal("华鑫机械"), "text"),
+            "grade": Typed(sa.literal("A"), "text"),
+            "due": Typed(sa.literal(date(2024, 7, 5), sa.Date()), "date"),
+            "completion": Typed(sa.literal(0.375), "number"),
+        },
+        date(2024, 7, 9),
+    )
+    template = "跟进 {customer.name}（{grade} 级客户，应于 {due} 前）完成 {completion:%} {{x}}"
+    with engine.connect() as conn:
+        text = conn.execute(sa.select(compile_template(template, scope))).scalar()
+    assert text == "跟进 华鑫机械（A 级客户，应于 2024-07-05 前）完成 37.5% {x}"
+
+
+def test_template_errors() -> None:
+    with pytest.raises(ExpressionError, match=r"unknown format '\{x:#\}'"):
+        parse_template("{x:#}")
+    with pytest.raises(ExpressionError, match="unbalanced"):
+        parse_template("a } b")
