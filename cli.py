@@ -342,6 +342,7 @@ def task_done(task_id: int, note: str | None, db_url: str | None, playbook_ref: 
 @click.option("--level", type=click.Choice(["green", "yellow", "red"]))
 @click.option("--status", type=click.Choice(["open", "resolved"]))
 @click.option("--subject", help="Only alerts about this customer or rep id.")
+@click.option("--assignee", help="Only alerts addressed to this rep (owner or manager).")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @common
 def alerts(
@@ -349,13 +350,14 @@ def alerts(
     level: str | None,
     status: str | None,
     subject: str | None,
+    assignee: str | None,
     fmt: str,
     db_url: str | None,
     playbook_ref: str | None,
 ) -> None:
     """List alerts: {id, rule, subject_type, subject_id, level, message, raised_on, status,
     resolved_on}."""
-    rows = queries.alerts(db.connect(db_url), rule, level, status, subject)
+    rows = queries.alerts(db.connect(db_url), rule, level, status, subject, assignee)
     emit(rows, fmt, queries.ALERT_COLUMNS)
 
 

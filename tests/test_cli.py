@@ -188,3 +188,31 @@ def test_demo_writes_csv_files_that_import(tmp_path: Path, db_url: str) -> None:
     a = json.loads(invoke("grades", "--format", "json", "--db", db_url).output)
     b = json.loads(invoke("grades", "--format", "json", "--db", direct).output)
     assert a == b and len(a) == 40
+
+
+def test_alerts_for_one_recipient(demo_db: str) -> None:
+    everyone = json.loads(invoke("alerts", "--format", "json", "--db", demo_db).output)
+    red = [a for a in everyone if a["level"] == "red"]
+    assert red, "the demo has lagging reps"
+    managers = {
+        r["assignee_id"]
+        for r in json.loads(
+            invoke("tasks", "--rule", "goal_lag", "--format", "json", "--db", demo_db).output
+        )
+    }
+    manager = sorted(managers)[0]
+    mine = json.loads(
+        invoke(
+            "alerts",
+            "--assignee",
+            manager,
+            "--rule",
+            "goal_lag",
+            "--format",
+            "json",
+            "--db",
+            demo_db,
+        ).output
+    )
+    assert mine and all(a["rule"] == "goal_lag" for a in mine)
+    assert len(mine) < len(everyone)
