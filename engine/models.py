@@ -189,9 +189,7 @@ class Grade(SQLModel, table=True):
     grade: str
     since: date
     source: str = "rule"  # rule / manual
-    rule: str | None = None
-    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    run_id: int | None = None
+    run_id: int | None = None  # the values that decided it: the latest grade_changes row
 
 
 class GradeChange(SQLModel, table=True):

@@ -25,10 +25,11 @@ from salesplay.engine.context import EvalContext
 from salesplay.engine.db import analyze, count_rows, fetch, json_object, upsert
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.explain import Finding, subject_values
-from salesplay.engine.metrics import placeholder_table, subject_scope
+from salesplay.engine.metrics import fact_columns, placeholder_table, subject_scope
 from salesplay.engine.models import Customer, Grade, GradeChange, GradeOverride, Rep, table_of
 from salesplay.engine.playbook import Playbook
 from salesplay.engine.schema import EXPRESSION
+from salesplay.engine.templates import format_value
 
 
 class Grading:
@@ -177,15 +178,29 @@ class Grading:
                 )
             )
         if stored is not None:
+            changes = table_of(GradeChange)
+            decided = ctx.conn.execute(
+                sa.select(changes.c.detail)
+                .where(changes.c.customer_id == subject_id)
+                .order_by(changes.c.id.desc())
+                .limit(1)
+            ).scalar()
             findings.append(
                 Finding(
                     "grading: stored",
                     None,
-                    f"stored grade {stored.grade} since {stored.since} ({stored.source})",
-                    {},
+                    f"stored grade {stored.grade} since {stored.since} ({stored.source}), "
+                    "decided by these values then",
+                    {k: _shown(ctx, k, v) for k, v in (decided or {}).items()},
                 )
             )
         return findings
+
+
+def _shown(ctx: EvalContext, name: str, value: Any) -> str:
+    """A value kept in grade_changes.detail, printed as explain prints live values."""
+    kinds = {n: k for n, k, _ in fact_columns("customer", ctx.playbook, used_only=False)}
+    return str(format_value(value, kinds.get(name, "text")))
 
 
 def active_overrides(as_of: date) -> sa.Select[Any]:
@@ -231,13 +246,12 @@ def record_changes(conn: Connection, graded: Any, as_of: date, run_id: int | Non
     if count:
         dialect = conn.dialect.name
         insert = upsert(g, dialect).from_select(
-            ["customer_id", "grade", "since", "source", "detail", "run_id"],
+            ["customer_id", "grade", "since", "source", "run_id"],
             sa.select(
                 changed.c.customer_id,
                 changed.c.grade,
                 sa.literal(as_of, sa.Date()),
                 changed.c.source,
-                changed.c.detail,
                 sa.literal(run_id, sa.Integer()),
             ).where(sa.true()),
         )
@@ -251,7 +265,6 @@ def record_changes(conn: Connection, graded: Any, as_of: date, run_id: int | Non
                     ),
                     "grade": excluded.grade,
                     "source": excluded.source,
-                    "detail": excluded.detail,
                     "run_id": excluded.run_id,
                 },
             )
