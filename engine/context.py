@@ -38,10 +38,8 @@ nearest AS (
            row_number() OVER (PARTITION BY rep_id ORDER BY depth, manager_id) AS rank
     FROM heads
 )
-SELECT r.id AS rep_id,
-       COALESCE(r.manager_id, (SELECT n.manager_id FROM nearest n
-                               WHERE n.rep_id = r.id AND n.rank = 1)) AS manager_id
-FROM reps r
+SELECT r.id AS rep_id, COALESCE(r.manager_id, n.manager_id) AS manager_id
+FROM reps r LEFT JOIN nearest n ON n.rep_id = r.id AND n.rank = 1
 """
 
 

@@ -50,6 +50,8 @@ def _lock(conn: Connection, shared: bool) -> None:
     if conn.dialect.name == "postgresql":
         func = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
         conn.execute(sa.select(func(EVALUATION_LOCK)))
+        # JIT compiles each big INSERT … SELECT for longer than it runs at these sizes.
+        conn.exec_driver_sql("SET LOCAL jit = off")
 
 
 def _families(ctx: EvalContext, progress: Progress | None) -> None:
