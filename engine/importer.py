@@ -1,8 +1,11 @@
 """`salesplay import KIND FILE`: CSV, JSON Lines or Excel, all or nothing.
 
-Rows are parsed in Python (that is where a file is read), staged in a temporary table, checked
-set-based (references), then upserted by id with one INSERT … SELECT … ON CONFLICT. Any bad row
-rejects the whole file with `FILE:LINE: column: reason` lines and leaves the database as it was.
+This is the exact path: rows are parsed and converted in Python, staged in a temporary table,
+checked set-based (references), then upserted by id with one INSERT … SELECT … ON CONFLICT. Any
+bad row rejects the whole file with `FILE:LINE: column: reason` lines and leaves the database as
+it was. A CSV file first tries the bulk path (fastload.py), which hands the raw text to the
+database and converts it in SQL; whatever that path cannot vouch for (a bad row, a duplicate id)
+comes back here, so every message is written by this module.
 """
 
 from __future__ import annotations
@@ -329,11 +332,17 @@ def import_file(
 ) -> ImportResult:
     """Import one file of one record kind; raise RecordError (data untouched) on any bad row."""
     kind = _kind(kind_name)
+    zone = ZoneInfo(timezone_name)
+    if path.suffix.lower() in (".csv", ".txt") and path.exists():
+        from .fastload import load_csv  # fastload builds on this module's helpers
+
+        with engine.begin() as conn:
+            result = load_csv(conn, kind, path, full, zone, progress)
+            if result is not None:
+                return result
     header, rows = read_rows(path)
     with engine.begin() as conn:
-        return import_rows(
-            conn, kind, header, rows, str(path), full, ZoneInfo(timezone_name), progress
-        )
+        return import_rows(conn, kind, header, rows, str(path), full, zone, progress)
 
 
 def _kind(name: str) -> Kind:
@@ -359,18 +368,9 @@ def import_rows(
     Every bad row is reported, value problems and unknown references alike, one line each in
     line order; the caller's transaction is then rolled back by the RecordError.
     """
-    notes: list[str] = []
-    known = {c.name for c in kind.columns}
-    missing = [c.name for c in kind.columns if c.header and c.name not in header]
+    missing, notes = header_problems(kind, header, source)
     if missing:
-        raise RecordError([f"{source}:1: {name}: missing column" for name in missing])
-    extra = [h for h in header if h and h not in known]
-    if extra and not kind.extra_to_attrs:
-        for name in extra:
-            close = difflib.get_close_matches(name, list(known), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            notes.append(f"{source}:1: {name}: not a column of {kind.name}{hint}; ignored")
-
+        raise RecordError(missing)
     position = {c.name: i for i, c in enumerate(kind.columns)}
     problems: list[tuple[int, int, str]] = []  # (line, column position, text): sorted at the end
 
@@ -381,7 +381,7 @@ def import_rows(
     stage = _staging_table(kind)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
     stage.create(conn)
-    converters = [(c, converter(c, zone)) for c in kind.columns]
+    convert = RowConverter(kind, zone)
     seen: dict[str, int] = {}
     batch: list[dict[str, Any]] = []
     count = 0
@@ -390,37 +390,16 @@ def import_rows(
         if isinstance(raw, RowProblem):
             problem(line, raw.column, raw.reason)
             continue
-        record: dict[str, Any] = {"_line": line}
-        for column, convert in converters:
-            value = raw.get(column.name)
-            if _blank(value):
-                if column.value:
-                    problem(line, column.name, "a value is required")
-                record[column.column] = column.default
-                continue
-            try:
-                record[column.column] = convert(value)
-            except ValueError as exc:
-                problem(line, column.name, str(exc))
-                record[column.column] = None
-        if kind.model is Customer and record.get("id") is not None:
-            record["bucket"] = bucket_of(record["id"])  # partitions of a run, see partitions.py
-        if kind.extra_to_attrs:
-            attrs = {k: _text(v) for k, v in raw.items() if k and k not in known and not _blank(v)}
-            record["attrs"] = attrs or None
-        if kind.name == "activities":  # every staged row has the same keys, bad ones too
-            occurred = record.get("occurred_at")
-            record["occurred_on"] = occurred.date() if occurred is not None else None
+        record, bad = convert(raw)
+        record["_line"] = line
+        for column, reason in bad:
+            problem(line, column, reason)
         rid = record.get("id")
         if rid is not None:
             if rid in seen:
                 problem(line, "id", f"'{rid}' appears twice (first on line {seen[rid]})")
             else:
                 seen[rid] = line
-        if kind.name == "targets":
-            start, end = record.get("period_start"), record.get("period_end")
-            if start and end and end < start:
-                problem(line, "period_end", f"{end} is before period_start {start}")
         batch.append(record)
         if len(batch) >= BATCH:
             conn.execute(stage.insert(), batch)  # staged even when bad: references are checked
@@ -441,15 +420,83 @@ def import_rows(
                 f"{source}: … more bad rows not listed: fix these and import again",
             ]
         raise RecordError(texts)
-    # columns the file does not have keep their stored values when a row is updated
-    keep = {c.column for c in kind.columns if not c.header and c.name not in header}
-    if kind.extra_to_attrs and not extra:
-        keep.add("attrs")
-    result = _apply(conn, kind, stage, full, keep)
+    result = _apply(conn, kind, stage, full, kept_columns(kind, header), is_empty(conn, kind))
     result.rows = count
     result.notes = notes
     conn.exec_driver_sql(f"DROP TABLE {stage.name}")
     return result
+
+
+def header_problems(kind: Kind, header: list[str], source: str) -> tuple[list[str], list[str]]:
+    """(one line per required column the header lacks, notes on the columns it ignores)."""
+    known = {c.name for c in kind.columns}
+    missing = [c.name for c in kind.columns if c.header and c.name not in header]
+    notes: list[str] = []
+    if not kind.extra_to_attrs:
+        for name in (h for h in header if h and h not in known):
+            close = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            notes.append(f"{source}:1: {name}: not a column of {kind.name}{hint}; ignored")
+    return [f"{source}:1: {name}: missing column" for name in missing], notes
+
+
+def kept_columns(kind: Kind, header: list[str]) -> set[str]:
+    """Columns the file does not have: they keep their stored values when a row is updated."""
+    keep = {c.column for c in kind.columns if not c.header and c.name not in header}
+    known = {c.name for c in kind.columns}
+    if kind.extra_to_attrs and not any(h and h not in known for h in header):
+        keep.add("attrs")
+    return keep
+
+
+def is_empty(conn: Connection, kind: Kind) -> bool:
+    """No row at all, deleted ones included: an import can then INSERT rather than upsert."""
+    target = table_of(kind.model)
+    return conn.execute(sa.select(sa.literal(1)).select_from(target).limit(1)).first() is None
+
+
+class RowConverter:
+    """One file row (header name -> value) to the staged record, with what is wrong with it.
+
+    The same conversion serves both paths: every row here, and on the bulk path each row whose
+    text is not already in canonical form.
+    """
+
+    def __init__(self, kind: Kind, zone: ZoneInfo) -> None:
+        self.kind = kind
+        self.known = {c.name for c in kind.columns}
+        self.converters = [(c, converter(c, zone)) for c in kind.columns]
+
+    def __call__(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        kind = self.kind
+        record: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []  # (column, reason)
+        for column, convert in self.converters:
+            value = raw.get(column.name)
+            if _blank(value):
+                if column.value:
+                    problems.append((column.name, "a value is required"))
+                record[column.column] = column.default
+                continue
+            try:
+                record[column.column] = convert(value)
+            except ValueError as exc:
+                problems.append((column.name, str(exc)))
+                record[column.column] = None
+        if kind.model is Customer and record.get("id") is not None:
+            record["bucket"] = bucket_of(record["id"])  # partitions of a run, see partitions.py
+        if kind.extra_to_attrs:
+            known = self.known
+            attrs = {k: _text(v) for k, v in raw.items() if k and k not in known and not _blank(v)}
+            record["attrs"] = attrs or None
+        if kind.name == "activities":  # every staged row has the same keys, bad ones too
+            occurred = record.get("occurred_at")
+            record["occurred_on"] = occurred.date() if occurred is not None else None
+        if kind.name == "targets":
+            start, end = record.get("period_start"), record.get("period_end")
+            if start and end and end < start:
+                problems.append(("period_end", f"{end} is before period_start {start}"))
+        return record, problems
 
 
 def _staging_table(kind: Kind) -> sa.Table:
@@ -512,22 +559,31 @@ def _reference_problems(
 
 
 def _apply(
-    conn: Connection, kind: Kind, stage: sa.Table, full: bool, keep: set[str]
+    conn: Connection,
+    kind: Kind,
+    stage: sa.Table | sa.Subquery,
+    full: bool,
+    keep: set[str],
+    empty: bool = False,
 ) -> ImportResult:
+    """Write the staged rows (a table, or the bulk path's converting subquery) into the kind's
+    table. `empty`: the table has no row at all, so a plain INSERT does (a repeated id then
+    fails on the primary key instead of updating the row it inserted a moment before)."""
     target = table_of(kind.model)
     names = [c.name for c in stage.columns if c.name != "_line"]
+    total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
+    rows = sa.select(*[stage.c[n] for n in names], sa.false()).where(sa.true())
+    if empty:
+        conn.execute(sa.insert(target).from_select([*names, "deleted"], rows))
+        return ImportResult(kind.name, total, total, 0, 0)
     existing = conn.execute(
         sa.select(sa.func.count())
         .select_from(stage)
         .where(sa.exists().where(target.c.id == stage.c.id))
     ).scalar_one()
-    total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
     if kind.model is Customer:
         _record_owner_changes(conn, stage)
-    insert = upsert(target, conn.dialect.name).from_select(
-        [*names, "deleted"],
-        sa.select(*[stage.c[n] for n in names], sa.false()).where(sa.true()),
-    )
+    insert = upsert(target, conn.dialect.name).from_select([*names, "deleted"], rows)
     conn.execute(
         insert.on_conflict_do_update(
             index_elements=["id"],
@@ -547,7 +603,7 @@ def _apply(
     return ImportResult(kind.name, total, total - existing, existing, deleted)
 
 
-def _record_owner_changes(conn: Connection, stage: sa.Table) -> None:
+def _record_owner_changes(conn: Connection, stage: sa.Table | sa.Subquery) -> None:
     """The CRM is the source of truth for owners: record every owner it changes, with why."""
     c = table_of(Customer)
     now = datetime.now(UTC).replace(tzinfo=None)
