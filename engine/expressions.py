@@ -15,24 +15,10 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from .dates import UNITS
 from .errors import ExpressionError
 
-DURATION_UNITS = {
-    "day": "days",
-    "days": "days",
-    "week": "weeks",
-    "weeks": "weeks",
-    "month": "months",
-    "months": "months",
-    "year": "years",
-    "years": "years",
-    "天": "days",
-    "日": "days",
-    "周": "weeks",
-    "个月": "months",
-    "月": "months",
-    "年": "years",
-}
+DURATION_UNITS = UNITS  # one table of duration words, shared with dates.py
 CHINESE_MULTIPLIERS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 KEYWORDS = {"and", "or", "not", "in", "between", "is", "null", "true", "false", "today"}
 
