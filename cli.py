@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from salesplay.engine import db, demo, explain, importer, output, playbook, queries
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.evaluate import evaluate as run_evaluation
-from salesplay.engine.evaluate import work_on
+from salesplay.engine.evaluate import work
 from salesplay.engine.progress import Progress
 from salesplay.engine.schema import schema_json
 
@@ -222,7 +222,7 @@ def evaluate(
     engine = db.connect(db_url)
     progress = Progress(enabled=False if quiet else None)
     if join_run is not None:
-        steps = work_on(engine, book, join_run)
+        steps = work(engine, book, join_run, progress)
         progress.close()
         if not quiet:
             click.echo(f"run {join_run}: this worker evaluated {steps} partition(s)")

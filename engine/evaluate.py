@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -250,8 +249,3 @@ def _step(
         if progress:
             progress(f"partition {'final' if final else row.part + 1}/{row.parts}")
         return True
-
-
-def work_on(engine: Engine, playbook: Playbook, run_id: int) -> Any:
-    """`salesplay evaluate --join RUN`: help with a run started elsewhere."""
-    return work(engine, playbook, run_id)

@@ -429,10 +429,6 @@ def referenced(playbook: Playbook) -> set[str]:
 
 def value_type(metric: Metric) -> str:
     """The value type an aggregate metric produces."""
-    return _value_type(None, metric)
-
-
-def _value_type(playbook: Playbook | None, metric: Metric) -> str:
     if metric.aggregate == "count":
         return "number"
     return SOURCES[str(metric.source)].fields[str(metric.field)]
@@ -454,7 +450,7 @@ def fact_columns(
     if subject == "customer":
         cols += [(name, kind, _column_type(kind)) for name, kind in custom_fields(playbook).items()]
     cols += [
-        (m.name, _value_type(playbook, m), _column_type(_value_type(playbook, m), m))
+        (m.name, value_type(m), _column_type(value_type(m), m))
         for m in applicable(playbook, subject, used_only)
     ]
     return cols
@@ -687,13 +683,6 @@ def materialize(
     conn.execute(table.insert().from_select([c.name for c in select.selected_columns], select))
     analyze(conn, name)
     return table
-
-
-def metric_type(playbook: Playbook, name: str) -> str:
-    metric = declared(playbook)[name]
-    if metric.formula:
-        return "formula"
-    return _value_type(playbook, metric)
 
 
 def per_target_metric_sql(

@@ -108,3 +108,21 @@ def test_a_killed_workers_partition_is_taken_by_another(
     demo.build(whole, DAYS[0], demo.DemoSize(customers=200), seed=3)
     evaluate(whole, book, DAYS[0])
     assert normalise(outputs(engine)) == normalise(outputs(whole))
+
+
+def test_evaluate_join_finishes_a_run_started_elsewhere(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from salesplay.cli import cli
+
+    url = f"sqlite:///{tmp_path / 'join.db'}"
+    engine = db.connect(url)
+    book = playbook.load("default")
+    demo.build(engine, DAYS[0], demo.DemoSize(customers=100), seed=3)
+    run_id = start_partitioned(engine, book, DAYS[0], 3, "manual", datetime(2024, 5, 20))
+    result = CliRunner().invoke(cli, ["evaluate", "--join", str(run_id), "--db", url])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"run {run_id}: this worker evaluated 4 partition(s)\n"
+    assert rows(engine, "select status from runs")[0]["status"] == "succeeded"
+    again = CliRunner().invoke(cli, ["evaluate", "--join", str(run_id), "--db", url])
+    assert again.output == f"run {run_id}: this worker evaluated 0 partition(s)\n"
