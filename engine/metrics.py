@@ -26,16 +26,18 @@ from . import expressions as ex
 from .compiler import Scope, Typed, compile_condition, compile_expression, unknown_name
 from .db import analyze, text_to_number
 from .errors import ExpressionError
-from .models import Activity, Customer, Deal, Order, Payment, Rep, Survey, table_of
+from .models import Activity, Customer, Deal, Grade, Order, Payment, Rep, Survey, table_of
 from .partitions import Partition
 from .playbook import Playbook
 
 Sql = Any
-AGGREGATES = ("sum", "count", "min", "max", "avg", "latest")
+AGGREGATES = ("sum", "count", "distinct", "min", "max", "avg", "latest")
+COUNTS = ("sum", "count", "distinct")  # aggregates that are 0, not null, over no records
 # `latest` of a date field is its maximum; of any other field, see _latest.
 AGGREGATE_SQL: dict[str, Callable[..., Any]] = {
     "sum": sa.func.sum,
     "count": sa.func.count,
+    "distinct": lambda value: sa.func.count(sa.distinct(value)),
     "min": sa.func.min,
     "max": sa.func.max,
     "avg": sa.func.avg,
@@ -62,8 +64,27 @@ class Source:
     fields: dict[str, str]  # field -> value type
 
 
+def _grade(customer_id: Any) -> Any:
+    """The customer's current grade, as a scalar subquery: free unless a rule names it."""
+    g = table_of(Grade).c
+    return sa.select(g.grade).where(g.customer_id == customer_id).scalar_subquery()
+
+
 def _orders() -> sa.Select[Any]:
     o = table_of(Order).c
+    earlier = table_of(Order).alias("earlier").c
+    first_order = ~(
+        sa.select(earlier.id)
+        .where(
+            earlier.customer_id == o.customer_id,
+            earlier.deleted == sa.false(),
+            sa.or_(
+                earlier.ordered_on < o.ordered_on,
+                sa.and_(earlier.ordered_on == o.ordered_on, earlier.id < o.id),
+            ),
+        )
+        .exists()
+    )
     return sa.select(
         o.id,
         o.deleted,
@@ -74,6 +95,8 @@ def _orders() -> sa.Select[Any]:
         o.collected_cents.label("collected_amount"),
         o.ordered_on,
         o.product,
+        first_order.label("first_order"),
+        _grade(o.customer_id).label("grade"),
     )
 
 
@@ -110,7 +133,23 @@ def _deals() -> sa.Select[Any]:
         d.status,
         d.expected_close,
         d.stage_changed_on,
+        _grade(d.customer_id).label("grade"),
     )
+
+
+def _won_deals() -> sa.Select[Any]:
+    """Won deals, dated by the day they were won (their last stage change)."""
+    d = table_of(Deal).c
+    return sa.select(
+        d.id,
+        d.deleted,
+        d.stage_changed_on.label("day"),
+        d.customer_id,
+        d.rep_id,
+        d.amount_cents.label("amount"),
+        d.stage_changed_on.label("won_on"),
+        _grade(d.customer_id).label("grade"),
+    ).where(d.status == "won", d.stage_changed_on.is_not(None))
 
 
 def _activities() -> sa.Select[Any]:
@@ -124,6 +163,7 @@ def _activities() -> sa.Select[Any]:
         a.channel,
         a.occurred_on,
         a.occurred_on.label("occurred_at"),
+        _grade(a.customer_id).label("grade"),
     )
 
 
@@ -148,12 +188,15 @@ def _customers() -> sa.Select[Any]:
     return sa.select(
         c.id,
         c.deleted,
-        c.created_on.label("day"),
+        # a customer without a creation date has always been there
+        sa.func.coalesce(c.created_on, sa.literal(date(1900, 1, 1), sa.Date())).label("day"),
         c.owner_id.label("rep_id"),
         c.industry,
         c.strategic,
         c.status,
         c.created_on,
+        _grade(c.id).label("grade"),
+        c.id.label("customer_id"),
     )
 
 
@@ -163,7 +206,15 @@ SOURCES: dict[str, Source] = {
         _orders,
         "day",
         {"customer": "customer_id", "rep": "rep_id"},
-        {"amount": "amount", "collected_amount": "amount", "ordered_on": "date", "product": "text"},
+        {
+            "amount": "amount",
+            "collected_amount": "amount",
+            "ordered_on": "date",
+            "product": "text",
+            "first_order": "bool",
+            "grade": "text",
+            "customer_id": "text",
+        },
     ),
     "payments": Source(
         "payments",
@@ -183,14 +234,29 @@ SOURCES: dict[str, Source] = {
             "status": "text",
             "expected_close": "date",
             "stage_changed_on": "date",
+            "grade": "text",
+            "customer_id": "text",
         },
+    ),
+    "won_deals": Source(
+        "won_deals",
+        _won_deals,
+        "day",
+        {"customer": "customer_id", "rep": "rep_id"},
+        {"amount": "amount", "won_on": "date", "grade": "text", "customer_id": "text"},
     ),
     "activities": Source(
         "activities",
         _activities,
         "day",
         {"customer": "customer_id", "rep": "rep_id"},
-        {"channel": "text", "occurred_on": "date", "occurred_at": "date"},
+        {
+            "channel": "text",
+            "occurred_on": "date",
+            "occurred_at": "date",
+            "grade": "text",
+            "customer_id": "text",
+        },
     ),
     "surveys": Source(
         "surveys",
@@ -204,7 +270,14 @@ SOURCES: dict[str, Source] = {
         _customers,
         "day",
         {"rep": "rep_id"},
-        {"industry": "text", "strategic": "bool", "status": "text", "created_on": "date"},
+        {
+            "industry": "text",
+            "strategic": "bool",
+            "status": "text",
+            "created_on": "date",
+            "grade": "text",
+            "customer_id": "text",
+        },
     ),
 }
 
@@ -243,6 +316,7 @@ class Metric:
     field: str | None = None
     where: str | None = None
     window: str = "all time"
+    better: str = "higher"  # for goals: "lower" when less is better (complaint rate)
 
     @property
     def per_target(self) -> bool:
@@ -255,7 +329,9 @@ def declared(playbook: Playbook) -> dict[str, Metric]:
     for name, spec in (playbook.section("metrics") or {}).items():
         path = ("metrics", name)
         if "formula" in spec:
-            out[name] = Metric(name, path, formula=str(spec["formula"]))
+            out[name] = Metric(
+                name, path, formula=str(spec["formula"]), better=spec.get("better", "higher")
+            )
             continue
         aggregate = next(a for a in AGGREGATES if a in spec)
         target = str(spec[aggregate])
@@ -268,6 +344,7 @@ def declared(playbook: Playbook) -> dict[str, Metric]:
             field=field_name or None,
             where=spec.get("where"),
             window=dates.check_window(spec.get("window", "all time")),
+            better=spec.get("better", "higher"),
         )
     return out
 
@@ -298,7 +375,7 @@ def check_metrics(playbook: Playbook) -> None:
                 (*path, aggregate), unknown_name(source_name, SOURCES, noun="record kind")
             )
         source = SOURCES[source_name]
-        if aggregate == "count":
+        if aggregate == "count":  # distinct, like the others, names a field
             if field_name:
                 raise playbook.error(
                     (*path, aggregate),
@@ -368,6 +445,11 @@ def _formula_names(
     return out
 
 
+def formula_names(playbook: Playbook, metric: Metric) -> set[str]:
+    """Every metric a formula metric is computed from, through other formulas too."""
+    return _formula_names(playbook, metric)
+
+
 def record_scope(source: Source, as_of: date, table: Any = None) -> Scope:
     """Names usable in a metric's `where`: the source's fields."""
     names: dict[str, Any] = {}
@@ -400,6 +482,11 @@ _WORD = re.compile(r"[^\W\d]\w*")
 def referenced(playbook: Playbook) -> set[str]:
     """Metric names mentioned anywhere outside `metrics:` (conditions, templates), plus what
     their formulas mention in turn."""
+    return mentioned(playbook, [v for k, v in playbook.data.items() if k != "metrics"])
+
+
+def mentioned(playbook: Playbook, values: list[Any]) -> set[str]:
+    """Metric names mentioned in these playbook values, plus what their formulas mention."""
     metrics = declared(playbook)
     words: set[str] = set()
 
@@ -413,9 +500,7 @@ def referenced(playbook: Playbook) -> set[str]:
             for item in value:
                 walk(item)
 
-    for key, section in playbook.data.items():
-        if key != "metrics":
-            walk(section)
+    walk(values)
     used = {name for name in metrics if name in words}
     todo = list(used)
     while todo:
@@ -429,7 +514,7 @@ def referenced(playbook: Playbook) -> set[str]:
 
 def value_type(metric: Metric) -> str:
     """The value type an aggregate metric produces."""
-    if metric.aggregate == "count":
+    if metric.aggregate in ("count", "distinct"):
         return "number"
     return SOURCES[str(metric.source)].fields[str(metric.field)]
 
@@ -438,7 +523,8 @@ def _column_type(kind: str, metric: Metric | None = None) -> Any:
     if kind == "amount":
         return sa.Float() if metric and metric.aggregate == "avg" else sa.BigInteger()
     if kind == "number":
-        return sa.BigInteger() if metric and metric.aggregate == "count" else sa.Float()
+        counted = metric and metric.aggregate in ("count", "distinct")
+        return sa.BigInteger() if counted else sa.Float()
     return {"date": sa.Date(), "text": sa.String(), "bool": sa.Boolean()}[kind]
 
 
@@ -558,7 +644,7 @@ def facts_select(
         joins.append((sub, sub.c.k == base.c.id))
         for m in metrics:
             value = sub.c[m.name]
-            if m.aggregate in ("sum", "count"):
+            if m.aggregate in COUNTS:
                 value = sa.func.coalesce(value, 0)
             columns.append(value.label(m.name))
     query = sa.select(*columns).select_from(base)
@@ -638,7 +724,7 @@ def aggregate_sql(
         return latest.limit(1).scalar_subquery()
     value = sa.literal(1) if metric.aggregate == "count" else rows.c[str(metric.field)]
     result = sa.select(AGGREGATE_SQL[str(metric.aggregate)](value)).where(*conditions)
-    if metric.aggregate in ("sum", "count"):
+    if metric.aggregate in COUNTS:
         return sa.func.coalesce(result.scalar_subquery(), 0)
     return result.scalar_subquery()
 

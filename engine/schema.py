@@ -27,11 +27,19 @@ NAME = {
     "description": "letters, digits and _, not starting with a digit",
 }
 
+BETTER = {
+    "enum": ["higher", "lower"],
+    "description": "for goals: is more better (sales, the default) or less (complaint rate)?",
+}
 _AGGREGATE = {
     "type": "object",
     "properties": {
         "sum": {"type": "string"},
         "count": {"type": "string"},
+        "distinct": {
+            "type": "string",
+            "description": "how many different values: won_deals.customer_id",
+        },
         "min": {"type": "string"},
         "max": {"type": "string"},
         "avg": {"type": "string"},
@@ -43,13 +51,16 @@ _AGGREGATE = {
             "this week|month|quarter|year, target period, all time",
         },
         "description": {"type": "string"},
+        "better": BETTER,
     },
     "additionalProperties": False,
-    "oneOf": [{"required": [k]} for k in ("sum", "count", "min", "max", "avg", "latest")],
+    "oneOf": [
+        {"required": [k]} for k in ("sum", "count", "distinct", "min", "max", "avg", "latest")
+    ],
 }
 _FORMULA = {
     "type": "object",
-    "properties": {"formula": EXPRESSION, "description": {"type": "string"}},
+    "properties": {"formula": EXPRESSION, "description": {"type": "string"}, "better": BETTER},
     "required": ["formula"],
     "additionalProperties": False,
 }

@@ -74,7 +74,7 @@ def test_validate_prints_ok(folder: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", "company.yaml"])
     assert result.exit_code == 0, result.stderr
     # the name is the file's own, not the parent's `playbook: default`
-    assert result.stdout == "company.yaml: ok (company, 4 metrics)\n"
+    assert result.stdout == "company.yaml: ok (company, 17 metrics)\n"
 
 
 # ---- extends: maps merge key by key, a list replaces, null deletes ---------------------------
@@ -209,7 +209,7 @@ def test_unknown_section_lists_the_sections(rejects: Rejects) -> None:
     rejects(
         "extends: default\ndeliver:\n  managers: {levels: [red]}\n",
         "company.yaml:2: deliver: unknown key 'deliver'; allowed: playbook, description, "
-        "extends, timezone, currency, fields, metrics, grading, follow_up, warnings",
+        "extends, timezone, currency, fields, metrics, grading, follow_up, goals, warnings",
     )
 
 
@@ -254,10 +254,11 @@ def test_a_metric_needs_one_aggregate(rejects: Rejects) -> None:
         """\
 extends: default
 metrics:
-  visits:
+  visits_3m:
     where: channel = 'visit'
 """,
-        "company.yaml:3: metrics.visits: needs one of sum, count, min, max, avg, latest",
+        "company.yaml:3: metrics.visits_3m: needs one of sum, count, distinct, min, max, avg, "
+        "latest",
     )
 
 
@@ -270,8 +271,8 @@ metrics:
     count: activities
     sum: orders.amount
 """,
-        "company.yaml:5: metrics.visits.sum: give only one of sum, count, min, max, avg, latest, "
-        "not both count and sum",
+        "company.yaml:5: metrics.visits.sum: give only one of sum, count, distinct, min, max, "
+        "avg, latest, not both count and sum",
     )
 
 
