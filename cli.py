@@ -22,7 +22,7 @@ if __package__ in (None, ""):  # `python cli.py …` from a checkout: the folder
 import click
 import sqlalchemy as sa
 
-from salesplay.engine import db, demo, explain, importer, output, playbook, queries
+from salesplay.engine import db, demo, explain, goal_report, importer, output, playbook, queries
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.evaluate import evaluate as run_evaluation
 from salesplay.engine.evaluate import work
@@ -242,6 +242,44 @@ def evaluate(
 
 
 @cli.command()
+@click.option(
+    "--period",
+    metavar="P",
+    help="Goals whose period lies within P: 2024, 2024-Q2, 2024-06, 2024-W23 or "
+    "2024-04-01..2024-06-30 (default: the goals running on the as-of date).",
+)
+@click.option(
+    "--under", metavar="ORG", help="Only this org unit, the units below it and their reps."
+)
+@as_of_option
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+def goals(
+    period: str | None,
+    under: str | None,
+    as_of: Any,
+    fmt: str,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """The goal tracking table: target, current, completion, pace, light, forecast, reason, plan.
+
+    JSON rows: {owner_type, owner_id, metric, period_start, period_end, target, current,
+    completion, pace, light, forecast, reason, plan}. Example: salesplay goals --period 2024
+    """
+    book = playbook.load(playbook_ref)
+    found = goal_report.report(db.connect(db_url), book, _as_of(as_of, book), period, under)
+    if fmt == "table":
+        emit(goal_report.table_rows(found), fmt, goal_report.TABLE_COLUMNS)
+        for note in found.notes:
+            click.echo(note)
+        return
+    emit(found.rows, fmt, goal_report.JSON_COLUMNS)
+    for note in found.notes:
+        click.echo(note, err=True)
+
+
+@cli.command()
 @click.option("--grade", help="Only this grade.")
 @click.option("--customer", help="Only this customer id.")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
@@ -370,7 +408,7 @@ def runs(fmt: str, db_url: str | None, playbook_ref: str | None) -> None:
 
 
 @cli.command("explain")
-@click.argument("subject", type=click.Choice(["customer", "rep"]))
+@click.argument("subject", type=click.Choice(["customer", "rep", "org_unit"]))
 @click.argument("subject_id", metavar="ID")
 @as_of_option
 @click.option(
@@ -385,7 +423,7 @@ def explain_command(
     db_url: str | None,
     playbook_ref: str | None,
 ) -> None:
-    """Every rule that applies to a customer or rep, whether it fires, and the deciding values.
+    """Every rule that applies to a customer, rep or org unit, whether it fires, and why.
 
     Example: salesplay explain customer C0000001 --as-of 2024-07-01
     """

@@ -67,7 +67,10 @@ def emit(
     rows = signal.rows
     if signal.clear_by == "subject":  # only firing rows matter: the rest clear by absence
         rows = rows.where(rows.selected_columns.fires == sa.true())
-    conn.execute(sig.insert().from_select([n for n, _ in SIGNAL_COLUMNS], rows))
+    written = count_rows(conn, sig.insert().from_select([n for n, _ in SIGNAL_COLUMNS], rows))
+    if not written and signal.clear_by == "episode":  # nothing judged: nothing can change
+        conn.exec_driver_sql("DROP TABLE signal_rows")
+        return {}
     conn.exec_driver_sql("CREATE INDEX signal_rows_key ON signal_rows (subject_id, episode)")
     analyze(conn, "signal_rows")
 

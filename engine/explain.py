@@ -13,7 +13,7 @@ from . import metrics
 from .context import EvalContext
 from .db import fetch
 from .errors import SalesplayError
-from .models import Alert, Customer, Rep, Task
+from .models import Alert, Customer, OrgUnit, Rep, Task
 from .playbook import Playbook
 from .templates import format_value
 
@@ -53,7 +53,7 @@ def explain(
     """Findings of every family for one customer or rep, plus its tasks and alerts."""
     from salesplay.rules import FAMILIES
 
-    model = {"customer": Customer, "rep": Rep}[subject]
+    model = {"customer": Customer, "rep": Rep, "org_unit": OrgUnit}[subject]
     with engine.connect() as conn:
         if fetch(conn, model, subject_id) is None:
             raise SalesplayError(f"no {subject} with id '{subject_id}'")

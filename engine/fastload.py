@@ -511,6 +511,8 @@ def load_csv(
     dialect = conn.dialect.name
     if dialect not in ("sqlite", "postgresql"):
         return None
+    if any(c.type == "period" for c in kind.columns):  # parsed in Python: the exact path
+        return None
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError:

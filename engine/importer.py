@@ -25,8 +25,9 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from . import periods
 from .db import upsert
-from .errors import RecordError, SalesplayError
+from .errors import ExpressionError, RecordError, SalesplayError
 from .models import Customer, OwnerChange, table_of
 from .partitions import bucket_of
 from .records import KINDS, Column, Kind
@@ -270,6 +271,21 @@ def _hundredths(value: Any) -> int:
     return int(amount)
 
 
+def _target_value(value: Any) -> int:
+    """A target's value in hundredths; a share may be written 90% (stored as 0.90)."""
+    text = str(value).strip()
+    if text.endswith("%") and not isinstance(value, (int, float, Decimal)):
+        return _hundredths(_decimal(text[:-1]) / 100)
+    return _hundredths(value)
+
+
+def _period(value: Any) -> str:
+    try:
+        return periods.label(*periods.parse(str(value)))
+    except ExpressionError as exc:
+        raise ValueError(exc.message) from None
+
+
 def _int(value: Any) -> int:
     number = _decimal(value)
     if number != number.to_integral_value():
@@ -296,7 +312,8 @@ def converter(column: Column, zone: ZoneInfo) -> Callable[[Any], Any]:
         "date": _date,
         "datetime": _datetime(zone),
         "money": _hundredths,
-        "decimal": _hundredths,
+        "decimal": _target_value,
+        "period": _period,
         "int": _int,
         "number": lambda v: float(_decimal(v)),
         "bool": _bool,
@@ -492,6 +509,16 @@ class RowConverter:
         if kind.name == "activities":  # every staged row has the same keys, bad ones too
             occurred = record.get("occurred_at")
             record["occurred_on"] = occurred.date() if occurred is not None else None
+        if kind.name == "progress_notes":  # every staged row has the same keys, bad ones too
+            record["period_start"], record["period_end"] = (
+                periods.parse(record["period"]) if record.get("period") else (None, None)
+            )
+            if record.get("id") is None and all(
+                record.get(k) for k in ("owner_type", "owner_id", "metric")
+            ):
+                record["id"] = ":".join(
+                    str(record[k]) for k in ("owner_type", "owner_id", "metric", "period")
+                )
         if kind.name == "targets":
             start, end = record.get("period_start"), record.get("period_end")
             if start and end and end < start:

@@ -148,6 +148,27 @@ class Target(SQLModel, table=True):
     deleted: bool = False
 
 
+class ProgressNote(SQLModel, table=True):
+    """Why a goal is behind and what will be done: one row per goal, the latest import wins."""
+
+    __tablename__ = "progress_notes"
+    __table_args__ = (
+        Index("ix_progress_notes_goal", "owner_type", "owner_id", "metric", "period_start"),
+    )
+    id: str = Field(
+        primary_key=True
+    )  # owner_type:owner_id:metric:period, unless the file names one
+    owner_type: str
+    owner_id: str
+    metric: str
+    period: str
+    period_start: date
+    period_end: date
+    reason: str | None = None
+    plan: str | None = None
+    deleted: bool = False
+
+
 # ---- what the engine writes -------------------------------------------------------------
 
 

@@ -7,13 +7,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Activity, Customer, Deal, Order, OrgUnit, Payment, Rep, Survey, Target
+from .models import (
+    Activity,
+    Customer,
+    Deal,
+    Order,
+    OrgUnit,
+    Payment,
+    ProgressNote,
+    Rep,
+    Survey,
+    Target,
+)
 
 
 @dataclass(frozen=True)
 class Column:
     name: str  # the name in the file
-    type: str  # text / date / datetime / money / int / number / bool / decimal
+    type: str  # text / date / datetime / money / int / number / bool / decimal / period
     header: bool = True  # must the file have this column?
     value: bool = False  # must every row have a value?
     stored: str = ""  # the database column when it differs (amount -> amount_cents)
@@ -164,6 +175,19 @@ KINDS: dict[str, Kind] = {
                 Column("period_start", "date", value=True),
                 Column("period_end", "date", value=True),
                 Column("value", "decimal", value=True, stored="value_x100"),
+            ),
+        ),
+        Kind(
+            "progress_notes",
+            ProgressNote,
+            (
+                Column("id", "text", header=False),  # made from the goal when absent
+                Column("owner_type", "text", value=True, choices=("org_unit", "rep")),
+                Column("owner_id", "text", value=True),
+                Column("metric", "text", value=True),
+                Column("period", "period", value=True),
+                Column("reason", "text"),
+                Column("plan", "text"),
             ),
         ),
     ]

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from .base import RuleFamily
 from .follow_up import FollowUp
+from .goals import Goals
 from .grading import Grading
 from .warnings import Warnings
 
 # Evaluation order: later families may read what earlier ones wrote (follow-up reads grades).
-FAMILIES: list[RuleFamily] = [Grading(), FollowUp(), Warnings()]
+FAMILIES: list[RuleFamily] = [Grading(), FollowUp(), Goals(), Warnings()]
 
 __all__ = ["FAMILIES", "RuleFamily"]

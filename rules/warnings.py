@@ -16,27 +16,23 @@ metric the target names, measured over the target's period. One episode per targ
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from salesplay.engine import dates
-from salesplay.engine.compiler import Scope, Typed, compile_condition
+from salesplay.engine import dates, goals
+from salesplay.engine.compiler import Scope, compile_condition
 from salesplay.engine.context import EvalContext
-from salesplay.engine.db import analyze, days_between, json_object, ratio
+from salesplay.engine.db import json_object
 from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.explain import Finding
 from salesplay.engine.metrics import (
-    SUBJECT_FIELDS,
-    declared,
-    per_target_metric_sql,
     placeholder_table,
     subject_scope,
-    value_type,
 )
-from salesplay.engine.models import Rep, Target, table_of
 from salesplay.engine.playbook import Playbook
 from salesplay.engine.schema import EXPRESSION, LEVEL, TEMPLATE
 from salesplay.engine.templates import (
@@ -49,21 +45,6 @@ from salesplay.engine.templates import (
 SUBJECTS = {"customers": "customer", "reps": "rep", "targets": "target"}
 ROLES = {"customer": ["owner", "manager"], "rep": ["rep", "manager"], "target": ["rep", "manager"]}
 RESERVED = {"grading", "follow_up", "follow_up.overdue"}
-
-TARGET_NAMES: dict[str, str] = {
-    "target": "amount",
-    "actual": "amount",
-    "expected_by_now": "amount",
-    "gap": "amount",
-    "completion": "number",
-    "pace": "number",
-    "elapsed_days": "number",
-    "period_days": "number",
-    "metric": "text",
-    "period_start": "date",
-    "period_end": "date",
-    "owner_id": "text",
-}
 
 
 class Warnings:
@@ -80,7 +61,10 @@ class Warnings:
                 "for": {"enum": list(SUBJECTS)},
                 "where": EXPRESSION,
                 "when": EXPRESSION,
-                "level": LEVEL,
+                "level": {
+                    "enum": [*LEVEL["enum"], "light"],
+                    "description": "green, yellow, red, or (for targets) light: the goal's own",
+                },
                 "message": TEMPLATE,
                 "per": {
                     "enum": ["week", "month", "quarter", "year"],
@@ -120,6 +104,10 @@ class Warnings:
                     dates.parse_duration(task["due_in"])
                 except ExpressionError as exc:
                     raise playbook.expression_error((*path, "task", "due_in"), exc) from None
+            if spec["level"] == "light" and subject != "target":
+                raise playbook.error(
+                    (*path, "level"), "only a target has a light; use green, yellow or red"
+                )
             if subject == "target" and "per" in spec:
                 raise playbook.error(
                     (*path, "per"),
@@ -146,108 +134,29 @@ class Warnings:
         if subject != "target":
             table = table if table is not None else placeholder_table(subject, playbook)
             return subject_scope(subject, playbook, table, as_of)
-        cols = target_columns(playbook)
-        table = (
-            table if table is not None else sa.table("facts_target", *[sa.column(n) for n in cols])
-        )
-        names: dict[str, Any] = {}
-        for name, kind in cols.items():
-            if not name.startswith("_"):
-                names[name] = Typed(table.c[name], kind)
-        for name, (_, kind) in SUBJECT_FIELDS["rep"].items():
-            names[f"rep.{name}"] = Typed(table.c[f"_rep_{name}"], kind)
-        expected = sa.cast(table.c.target * table.c.elapsed_days, sa.Double()) / table.c.period_days
-        names["expected_by_now"] = Typed(expected, "amount")
-        names["gap"] = Typed(table.c.target - table.c.actual, "amount")
-        names["completion"] = Typed(ratio(table.c.actual, table.c.target), "number")
-        names["pace"] = Typed(
-            ratio(table.c.actual * table.c.period_days, table.c.target * table.c.elapsed_days),
-            "number",
-        )
-        return Scope(names, as_of, "target rules")
-
-    def _target_facts(self, ctx: EvalContext, only_rep: str | None = None) -> sa.Table:
-        """facts_target: one row per live rep target whose period holds the as-of date."""
-        t = table_of(Target)
-        r = table_of(Rep)
-        cols = target_columns(ctx.playbook)
-        start = sa.func.coalesce(t.c.period_start, ctx.as_of)
-        end_num = sa.case(
-            (t.c.period_end < ctx.as_of, t.c.period_end), else_=sa.literal(ctx.as_of, sa.Date())
-        )
-        per_target = {
-            m.name: m for m in declared(ctx.playbook).values() if m.aggregate and m.per_target
-        }
-        actual_cases = []
-        metric_values = {}
-        for name, metric in per_target.items():
-            value = per_target_metric_sql(
-                metric,
-                lambda rep_col: rep_col == t.c.owner_id,
-                t.c.period_start,
-                t.c.period_end,
-                ctx.as_of,
-            )
-            scaled = value if value_type(metric) == "amount" else value * 100
-            metric_values[name] = scaled
-            actual_cases.append((t.c.metric == name, scaled))
-        actual = sa.case(*actual_cases) if actual_cases else sa.null()
-        values: dict[str, Any] = {
-            "target_id": t.c.id,
-            "owner_id": t.c.owner_id,
-            "metric": t.c.metric,
-            "period_start": t.c.period_start,
-            "period_end": t.c.period_end,
-            "target": t.c.value_x100,
-            "actual": actual,
-            "period_days": days_between(t.c.period_end, start) + 1,
-            "elapsed_days": days_between(end_num, start) + 1,
-        }
-        for name in per_target:
-            values[name] = metric_values[name]
-        for name, (col, _) in SUBJECT_FIELDS["rep"].items():
-            values[f"_rep_{name}"] = r.c[col]
-        table = sa.Table(
-            "facts_target",
-            sa.MetaData(),
-            *[sa.Column(n, _sql_type(k)) for n, k in cols.items()],
-            prefixes=["TEMPORARY"],
-        )
-        ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS facts_target")
-        table.create(ctx.conn)
-        query = (
-            sa.select(*[values[n].label(n) for n in cols])
-            .join_from(t, r, r.c.id == t.c.owner_id)
-            .where(
-                t.c.deleted == sa.false(),
-                r.c.deleted == sa.false(),
-                t.c.owner_type == "rep",
-                t.c.period_start <= ctx.as_of,
-                t.c.period_end >= ctx.as_of,
-            )
-        )
-        if only_rep is not None:
-            query = query.where(t.c.owner_id == only_rep)
-        ctx.conn.execute(table.insert().from_select(list(cols), query))
-        analyze(ctx.conn, "facts_target")
-        return table
+        table = table if table is not None else goals.placeholder(playbook)
+        return goals.scope(playbook, table, as_of)
 
     # ---- running ------------------------------------------------------------------------
 
     def run(self, ctx: EvalContext) -> None:
+        targets: sa.Table | None = None
         for name, spec in ctx.playbook.section(self.section).items():
-            if ctx.covers(SUBJECTS[spec["for"]]):
-                ctx.emit(self._signal(ctx, name, spec))
-        ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS facts_target")
+            if not ctx.covers(SUBJECTS[spec["for"]]):
+                continue
+            if spec["for"] != "targets":
+                ctx.emit(self._signal(ctx, name, spec, ctx.facts(SUBJECTS[spec["for"]])))
+                continue
+            if targets is None:
+                targets = goals.materialize(ctx.conn, ctx.playbook, ctx.as_of)
+            signal = self._signal(ctx, name, spec, targets)
+            for owner in ("rep", "org_unit"):  # a signal has one subject type
+                rows = signal.rows.where(targets.c.owner_type == owner)
+                ctx.emit(replace(signal, subject_type=owner, rows=rows))
+        goals.drop(ctx.conn)
 
-    def _source(self, ctx: EvalContext, subject: str, only: str | None = None) -> Any:
-        if subject == "target":
-            return self._target_facts(ctx, only)
-        return ctx.facts(subject)
-
-    def _signal(self, ctx: EvalContext, name: str, spec: dict[str, Any]) -> Signal:
+    def _signal(self, ctx: EvalContext, name: str, spec: dict[str, Any], table: Any) -> Signal:
         subject = SUBJECTS[spec["for"]]
-        table = self._source(ctx, subject)
         scope = self._scope(ctx.playbook, subject, table, ctx.as_of)
         when = compile_condition(str(spec["when"]), scope)
         where = compile_condition(str(spec["where"]), scope) if "where" in spec else None
@@ -257,6 +166,9 @@ class Warnings:
         title = compile_template(task["title"], scope) if task else sa.null()
         detail = json_object(*[x for n in used for x in (sa.literal(n), scope.names[n].sql)])
         from_ = table
+        level: Any = sa.literal(spec["level"])
+        if spec["level"] == "light":  # the target's own light; yellow before its period starts
+            level = sa.func.coalesce(scope.names["light"].sql, "yellow")
         if subject == "target":
             subject_id = table.c.owner_id
             episode = (
@@ -277,6 +189,8 @@ class Warnings:
             managers = ctx.managers()
             from_ = from_.outerjoin(managers, managers.c.rep_id == rep_col)
             assignee = managers.c.manager_id
+        if subject == "target":  # an org unit's goal answers to the unit's head
+            assignee = sa.case((table.c.owner_type == "org_unit", table.c.head_id), else_=assignee)
         due: Any = sa.null()
         if task and "due_in" in task:
             count, unit = dates.parse_duration(task["due_in"])
@@ -290,7 +204,7 @@ class Warnings:
             assignee.label("assignee_id"),
             due.label("due"),
             title.label("title"),
-            sa.literal(spec["level"]).label("level"),
+            level.label("level"),
             message.label("message"),
             detail.label("detail"),
         ).select_from(from_)
@@ -298,7 +212,7 @@ class Warnings:
             rows = rows.where(where)
         return Signal(
             name,
-            "rep" if subject == "target" else subject,
+            subject,
             rows,
             task=bool(task),
             alert=True,
@@ -309,8 +223,10 @@ class Warnings:
         findings = []
         for name, spec in ctx.playbook.section(self.section).items():
             subject = SUBJECTS[spec["for"]]
-            if subject == "target" and subject_type == "rep":
-                table = self._target_facts(ctx, only_rep=subject_id)
+            if subject == "target" and subject_type in ("rep", "org_unit"):
+                table = goals.materialize(
+                    ctx.conn, ctx.playbook, ctx.as_of, only_owner=(subject_type, subject_id)
+                )
                 key = table.c.owner_id
             elif subject == subject_type:
                 table = ctx.facts(subject)
@@ -349,36 +265,5 @@ class Warnings:
                     )
                 )
             if subject == "target":
-                ctx.conn.exec_driver_sql("DROP TABLE IF EXISTS facts_target")
+                goals.drop(ctx.conn)
         return findings
-
-
-def _sql_type(kind: str) -> Any:
-    return {
-        "amount": sa.Float(),
-        "number": sa.Float(),
-        "text": sa.String(),
-        "date": sa.Date(),
-        "bool": sa.Boolean(),
-    }[kind]
-
-
-def target_columns(playbook: Playbook) -> dict[str, str]:
-    """Columns of facts_target with their value types (underscored ones hold the rep's fields)."""
-    cols = {
-        "target_id": "text",
-        "owner_id": "text",
-        "metric": "text",
-        "period_start": "date",
-        "period_end": "date",
-        "target": "amount",
-        "actual": "amount",
-        "period_days": "number",
-        "elapsed_days": "number",
-    }
-    for metric in declared(playbook).values():
-        if metric.aggregate and metric.per_target:
-            cols[metric.name] = "amount"
-    for name, (_, kind) in SUBJECT_FIELDS["rep"].items():
-        cols[f"_rep_{name}"] = kind
-    return cols

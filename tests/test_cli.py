@@ -175,6 +175,7 @@ def test_demo_writes_csv_files_that_import(tmp_path: Path, db_url: str) -> None:
         "activities",
         "surveys",
         "targets",
+        "progress_notes",
     ]
     for file in files:
         imported = invoke("import", file.name[3:-4], str(file), "--db", db_url)
@@ -188,6 +189,9 @@ def test_demo_writes_csv_files_that_import(tmp_path: Path, db_url: str) -> None:
     a = json.loads(invoke("grades", "--format", "json", "--db", db_url).output)
     b = json.loads(invoke("grades", "--format", "json", "--db", direct).output)
     assert a == b and len(a) == 40
+    goals_a = invoke("goals", "--as-of", "2024-06-15", "--format", "json", "--db", db_url)
+    goals_b = invoke("goals", "--as-of", "2024-06-15", "--format", "json", "--db", direct)
+    assert json.loads(goals_a.stdout) == json.loads(goals_b.stdout)
 
 
 def test_alerts_for_one_recipient(demo_db: str) -> None:
@@ -216,3 +220,61 @@ def test_alerts_for_one_recipient(demo_db: str) -> None:
     )
     assert mine and all(a["rule"] == "goal_lag" for a in mine)
     assert len(mine) < len(everyone)
+
+
+def test_goals_prints_the_tree_with_lights_and_forecasts(demo_db: str) -> None:
+    result = invoke("goals", "--as-of", "2024-06-15", "--format", "json", "--db", demo_db)
+    assert result.exit_code == 0, result.output
+    goals = json.loads(result.stdout)
+    assert set(goals[0]) == {
+        "owner_type",
+        "owner_id",
+        "metric",
+        "period_start",
+        "period_end",
+        "target",
+        "current",
+        "completion",
+        "pace",
+        "light",
+        "forecast",
+        "reason",
+        "plan",
+    }
+    # the company first, then its regions; every goal of the demo's quarter has a light
+    assert (goals[0]["owner_type"], goals[0]["owner_id"], goals[0]["metric"]) == (
+        "org_unit",
+        "HQ",
+        "sales",
+    )
+    assert {g["period_start"] for g in goals} == {"2024-04-01"}
+    assert {g["light"] for g in goals} <= {"green", "yellow", "red"}
+    assert {g["metric"] for g in goals} >= {"sales", "new_customers", "collection_rate", "visits"}
+    assert any(g["reason"] for g in goals)  # the demo's progress notes
+    # the company's sales target is 110% of its regions': the report says so, on stderr
+    assert "note: 总部 (HQ) sales 2024-Q2: target" in result.stderr
+    table = invoke("goals", "--as-of", "2024-06-15", "--under", "CT1", "--db", demo_db)
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[0].split()[:4] == ["dimension", "sub_goal", "owner", "metric"]
+    bad = invoke("goals", "--period", "2024-Q5", "--db", demo_db)
+    assert bad.exit_code == 2
+    assert bad.stderr.strip() == (
+        "error: --period: unknown period '2024-Q5': write '2024', '2024-Q2', '2024-06', "
+        "'2024-W23' or '2024-04-01..2024-06-30'"
+    )
+
+
+def test_progress_notes_import_checks_the_period(db_url: str, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.csv"
+    notes.write_text(
+        "owner_type,owner_id,metric,period,reason,plan\n"
+        "rep,R1,sales,2024-Q2,大客户延迟签约,总监陪同拜访\n"
+        "rep,R1,sales,2024-Q5,x,y\n",
+        "utf-8",
+    )
+    result = invoke("import", "progress_notes", str(notes), "--db", db_url)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"{notes}:3: period: unknown period '2024-Q5': write '2024', '2024-Q2', "
+        "'2024-06', '2024-W23' or '2024-04-01..2024-06-30'"
+    )

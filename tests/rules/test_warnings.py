@@ -78,7 +78,8 @@ def test_75_percent_of_pace_gets_coaching_and_exactly_80_does_not(org: Engine) -
     ]
     assert tasks[0]["title"] == "与 张伟 一对一辅导：销售额完成 37.5%，落后进度"
     alerts = queries.alerts(org, rule="goal_lag")
-    assert [(a["subject_id"], a["level"]) for a in alerts] == [("R1", "red")]
+    # the level is the light: 75% of pace is below 80% (not green) but not below 60% (red)
+    assert [(a["subject_id"], a["level"]) for a in alerts] == [("R1", "yellow")]
     assert (
         alerts[0]["message"] == "张伟 销售额 450000 / 目标 1200000，完成 37.5%，按进度应达 600000"
     )
@@ -124,3 +125,41 @@ def test_recovery_resolves_and_a_new_lag_is_a_new_episode(org: Engine) -> None:
     assert [t["status"] for t in tasks] == ["closed", "open"]
     run(org, "2024-06-29")  # still lagging: the same episode, nothing new
     assert len(lag_tasks(org)) == 2
+
+
+def test_the_alert_takes_the_light_red_below_60_percent_of_pace(org: Engine) -> None:
+    setup_june(org, r1="359999.99", r2="360000")  # 60% of the 600,000 expected = 360,000
+    run(org, "2024-06-15")
+    levels = {a["subject_id"]: a["level"] for a in queries.alerts(org, rule="goal_lag")}
+    assert levels == {"R1": "red", "R2": "yellow"}
+
+
+def test_an_org_units_goal_alerts_its_head(org: Engine) -> None:
+    """华东 (head M1) has a June target of 2,000,000; its reps R1 and R2 (in 上海, below it)
+    sold 450,000 + 480,000 = 930,000 by 06-15, against 1,000,000 expected: 93% → green. Raised
+    to 2,500,000, on 06-16 it expects 2,500,000 × 16/30 = 1,333,333.33: 69.75% → yellow, and
+    M1 is alerted (an org unit's goal raises no coaching task in the default playbook)."""
+    setup_june(org, r1="450000", r2="480000")
+    june = {"period_start": "2024-06-01", "period_end": "2024-06-30", "metric": "sales"}
+    load(
+        org,
+        "targets",
+        [{"id": "TEC", "owner_type": "org_unit", "owner_id": "EC", "value": "2000000", **june}],
+    )
+    run(org, "2024-06-15")
+    assert queries.alerts(org, rule="team_goal_lag") == []
+    load(
+        org,
+        "targets",
+        [{"id": "TEC", "owner_type": "org_unit", "owner_id": "EC", "value": "2500000", **june}],
+    )
+    run(org, "2024-06-16")  # 930,000 of 2,500,000 × 16/30 = 1,333,333: 69.75% → yellow
+    (alert,) = queries.alerts(org, rule="team_goal_lag")
+    assert (alert["subject_type"], alert["subject_id"], alert["level"]) == (
+        "org_unit",
+        "EC",
+        "yellow",
+    )
+    assert alert["message"].startswith("华东大区 销售额 930000 / 目标 2500000，完成 37.2%")
+    assert queries.alerts(org, rule="team_goal_lag", recipient="M1") == [alert]
+    assert [t for t in queries.tasks(org) if t["subject_type"] == "org_unit"] == []

@@ -1,0 +1,395 @@
+"""Goal trees (DOMAIN.md §1): actuals rolled up the org tree, pace, lights and forecasts.
+
+The documents' tracking table (表1), for the year 2024, read after the year has ended:
+    华东 sales          15,000,000 / 16,500,000 = 110%
+    上海 sales           6,000,000 /  5,800,000 = 96.7%   (2 large customers delayed signing)
+    华东 new customers          20 /         22 = 110%
+    上海 new customers           8 /          6 = 75%     (competitor price war)
+上海's 6,000,000 is split over its 5 reps at 1,200,000 each.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from salesplay.engine import goal_report, periods, playbook
+from salesplay.engine.errors import ExpressionError, SalesplayError
+from tests.conftest import load, run
+
+YEAR = {"period_start": "2024-01-01", "period_end": "2024-12-31"}
+
+
+def target(
+    owner_type: str, owner_id: str, metric: str, value: str, **period: str
+) -> dict[str, str]:
+    span = period or YEAR
+    return {
+        "id": f"T-{owner_id}-{metric}-{span['period_start']}",
+        "owner_type": owner_type,
+        "owner_id": owner_id,
+        "metric": metric,
+        "value": value,
+        **span,
+    }
+
+
+@pytest.fixture
+def east_china(engine: Engine) -> Engine:
+    """华东 (head M1) → 上海 (M2; reps S1-S5), 杭州 (H1), 南京 (N1)."""
+    load(
+        engine,
+        "org_units",
+        [
+            {"id": "EC", "name": "华东", "parent_id": "", "kind": "region", "manager_id": "M1"},
+            {"id": "SH", "name": "上海", "parent_id": "EC", "kind": "city", "manager_id": "M2"},
+            {"id": "HZ", "name": "杭州", "parent_id": "EC", "kind": "city", "manager_id": ""},
+            {"id": "NJ", "name": "南京", "parent_id": "EC", "kind": "city", "manager_id": ""},
+        ],
+    )
+    reps = [("M1", "华东经理", "EC"), ("M2", "上海经理", "SH"), ("H1", "杭州销售", "HZ")]
+    reps += [("N1", "南京销售", "NJ")] + [(f"S{i}", f"上海销售{i}", "SH") for i in range(1, 6)]
+    load(engine, "reps", [{"id": i, "name": n, "org_unit_id": u} for i, n, u in reps])
+    # Orders: (customer, rep, amount, day). Every customer's first order is its only one, but
+    # for OLD, whose first order was in 2023: its 2024 order is sales, not a new customer.
+    orders = [("SH1", "S1", 600_000), ("SH2", "S1", 600_000), ("SH3", "S2", 1_000_000)]
+    orders += [("OLD", "S2", 200_000), ("SH4", "S3", 1_200_000), ("SH5", "S4", 1_200_000)]
+    orders += [("SH6", "S5", 1_000_000)]  # 上海: 5,800,000 and 6 new customers
+    orders += [(f"HZ{i}", "H1", 600_000) for i in range(10)]  # 杭州: 6,000,000, 10 new
+    orders += [(f"NJ{i}", "N1", 800_000) for i in range(5)] + [("NJ5", "N1", 700_000)]  # 4.7M, 6
+    customers = sorted({c for c, _, _ in orders})
+    load(engine, "customers", [{"id": c, "name": f"客户{c}"} for c in customers])
+    rows = [
+        {"id": f"O{i}", "customer_id": c, "rep_id": r, "amount": a, "ordered_on": "2024-05-10"}
+        for i, (c, r, a) in enumerate(orders)
+    ]
+    rows.append(
+        {
+            "id": "O-2023",
+            "customer_id": "OLD",
+            "rep_id": "S2",
+            "amount": 50_000,
+            "ordered_on": "2023-05-10",
+        }
+    )
+    load(engine, "orders", rows)
+    load(
+        engine,
+        "targets",
+        [
+            target("org_unit", "EC", "sales", "15000000"),
+            target("org_unit", "SH", "sales", "6000000"),
+            target("org_unit", "HZ", "sales", "5000000"),
+            target("org_unit", "NJ", "sales", "4000000"),
+            *[target("rep", f"S{i}", "sales", "1200000") for i in range(1, 6)],
+            target("org_unit", "EC", "new_customers", "20"),
+            target("org_unit", "SH", "new_customers", "8"),
+            target("org_unit", "HZ", "new_customers", "7"),
+            target("org_unit", "NJ", "new_customers", "5"),
+        ],
+    )
+    load(
+        engine,
+        "progress_notes",
+        [
+            {
+                "owner_type": "org_unit",
+                "owner_id": "SH",
+                "metric": "sales",
+                "period": "2024",
+                "reason": "2 家大客户延迟签约",
+                "plan": "总监陪同拜访，12 月前完成签约",
+            },
+            {
+                "owner_type": "org_unit",
+                "owner_id": "SH",
+                "metric": "new_customers",
+                "period": "2024-01-01..2024-12-31",
+                "reason": "竞争对手价格战",
+                "plan": "推出老客户转介绍奖励",
+            },
+        ],
+    )
+    return engine
+
+
+def report(engine: Engine, as_of: str, **kw: Any) -> goal_report.Report:
+    return goal_report.report(engine, playbook.load("default"), date.fromisoformat(as_of), **kw)
+
+
+def by_goal(found: goal_report.Report) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["owner_id"], r["metric"]): r for r in found.rows}
+
+
+def test_the_documents_tracking_table(east_china: Engine) -> None:
+    found = report(east_china, "2025-01-10", period="2024")
+    rows = by_goal(found)
+    assert (rows["EC", "sales"]["target"], rows["EC", "sales"]["current"]) == (
+        15_000_000,
+        16_500_000,
+    )
+    assert rows["EC", "sales"]["completion"] == pytest.approx(1.1)
+    assert rows["SH", "sales"]["current"] == 5_800_000
+    assert rows["SH", "sales"]["completion"] == pytest.approx(5.8 / 6)
+    assert rows["EC", "new_customers"]["current"] == 22  # OLD's 2024 order is not a new customer
+    assert rows["EC", "new_customers"]["completion"] == pytest.approx(1.1)
+    assert rows["SH", "new_customers"]["current"] == 6
+    assert rows["SH", "new_customers"]["completion"] == pytest.approx(0.75)
+    # the year is over, so the whole period has elapsed: pace equals completion
+    assert rows["SH", "new_customers"]["pace"] == pytest.approx(0.75)
+    assert rows["SH", "new_customers"]["light"] == "yellow"  # 75%: below 80%, not below 60%
+    assert rows["SH", "sales"]["light"] == "green"  # 96.7% ≥ 80%
+    assert rows["SH", "sales"]["reason"] == "2 家大客户延迟签约"
+    assert rows["SH", "new_customers"]["plan"] == "推出老客户转介绍奖励"
+    assert rows["EC", "sales"]["reason"] is None
+    shown = {(r["owner_id"], r["metric"]): r["completion"] for r in goal_report.table_rows(found)}
+    assert [shown[k] for k in [("EC", "sales"), ("SH", "sales")]] == ["110%", "96.7%"]
+    assert [shown[k] for k in [("EC", "new_customers"), ("SH", "new_customers")]] == ["110%", "75%"]
+    # targets add up (15M = 6M + 5M + 4M; 6M = 5 × 1.2M; 20 = 8 + 7 + 5): nothing to note
+    assert found.notes == []
+
+
+def test_tree_order_and_owners(east_china: Engine) -> None:
+    found = report(east_china, "2025-01-10", period="2024")
+    sales = [r for r in found.rows if r["metric"] == "sales"]
+    assert [r["owner_id"] for r in sales] == ["EC", "HZ", "NJ", "SH", "S1", "S2", "S3", "S4", "S5"]
+    assert [r["sub_goal"] for r in sales[:5]] == [
+        "华东",
+        "  杭州",
+        "  南京",
+        "  上海",
+        "    上海销售1",
+    ]
+    assert (sales[0]["owner"], sales[0]["dimension"]) == ("华东经理", "region")
+    assert (sales[4]["owner"], sales[4]["dimension"]) == ("上海销售1", "rep")
+    assert [r["metric"] for r in found.rows[len(sales) :]] == ["new_customers"] * 4
+
+
+def test_a_parent_target_that_its_parts_do_not_add_up_to_is_noted(east_china: Engine) -> None:
+    load(east_china, "targets", [target("rep", "S5", "sales", "1000000")])
+    found = report(east_china, "2025-01-10", period="2024")
+    assert found.notes == [
+        "note: 上海 (SH) sales 2024: target 6,000,000 but its 5 parts' targets add up to 5,800,000"
+    ]
+
+
+def test_period_and_under_select_goals(east_china: Engine) -> None:
+    june = target(
+        "rep", "S1", "sales", "100000", period_start="2024-06-01", period_end="2024-06-30"
+    )
+    load(east_china, "targets", [june])
+    assert {r["period_start"] for r in report(east_china, "2025-01-10", period="2024-06").rows} == {
+        date(2024, 6, 1)
+    }
+    # within 2024-Q2: only June's target; within 2024: the year's and June's
+    assert len(report(east_china, "2025-01-10", period="2024-Q2").rows) == 1
+    assert len(report(east_china, "2025-01-10", period="2024").rows) == 14
+    under = report(east_china, "2025-01-10", period="2024", under="SH").rows
+    assert {r["owner_id"] for r in under} == {"SH", "S1", "S2", "S3", "S4", "S5"}
+    # without --period: the goals running on the as-of date
+    assert {r["owner_id"] for r in report(east_china, "2024-06-15").rows} >= {"S1", "EC"}
+    with pytest.raises(SalesplayError, match="--under: no org unit with id 'XX'"):
+        report(east_china, "2025-01-10", under="XX")
+    with pytest.raises(SalesplayError, match="--period: unknown period '2024-13-01'"):
+        report(east_china, "2025-01-10", period="2024-13-01")
+
+
+def test_a_rate_rolls_up_from_its_parts_not_as_an_average(engine: Engine) -> None:
+    """Rep A ordered 1,000,000 and collected 900,000 (90%); rep B 100,000 and 50,000 (50%).
+    Their team collected 950,000 of 1,100,000 = 86.36%, not the average of 70%."""
+    load(engine, "org_units", [{"id": "T", "name": "一组"}])
+    load(engine, "reps", [{"id": r, "name": r, "org_unit_id": "T"} for r in ("A", "B")])
+    load(engine, "customers", [{"id": "CA", "name": "甲"}, {"id": "CB", "name": "乙"}])
+    load(
+        engine,
+        "orders",
+        [
+            {"id": "1", "customer_id": "CA", "rep_id": "A", "amount": 1_000_000,
+             "collected_amount": 900_000, "ordered_on": "2024-06-03"},
+            {"id": "2", "customer_id": "CB", "rep_id": "B", "amount": 100_000,
+             "collected_amount": 50_000, "ordered_on": "2024-06-04"},
+        ],
+    )  # fmt: skip
+    june = {"period_start": "2024-06-01", "period_end": "2024-06-30"}
+    load(
+        engine,
+        "targets",
+        [
+            target("org_unit", "T", "collection_rate", "90%", **june),
+            target("rep", "A", "collection_rate", "0.9", **june),
+            target("rep", "B", "collection_rate", "0.9", **june),
+        ],
+    )
+    rows = by_goal(report(engine, "2024-06-10"))
+    assert rows["T", "collection_rate"]["target"] == Decimal("0.9")  # written 90%
+    assert rows["T", "collection_rate"]["current"] == pytest.approx(950_000 / 1_100_000)
+    assert rows["A", "collection_rate"]["current"] == pytest.approx(0.9)
+    assert rows["B", "collection_rate"]["current"] == pytest.approx(0.5)
+    # a rate is a level, not pro-rated: expected 90% all month; B at 50/90 = 55.6% → red
+    assert rows["B", "collection_rate"]["pace"] == pytest.approx(0.5 / 0.9)
+    assert rows["B", "collection_rate"]["light"] == "red"
+    assert rows["T", "collection_rate"]["light"] == "green"  # 86.4 / 90 = 96%
+
+
+def working_days_book(tmp_path: Path) -> playbook.Playbook:
+    path = tmp_path / "company.yaml"
+    path.write_text("extends: default\ngoals:\n  pace: working days\n  holidays: CN\n", "utf-8")
+    return playbook.load(str(path))
+
+
+def test_working_day_pace_across_the_national_day_holiday(engine: Engine, tmp_path: Path) -> None:
+    """October 2024 has 19 working days in mainland China: 31 days − 8 weekend days − 5
+    holiday weekdays (Oct 1–4, 7) + Saturday Oct 12 worked in lieu. By Thursday Oct 10 three
+    have passed (8, 9, 10), so a 1,900,000 target expects 300,000: 240,000 is exactly 80% —
+    green. By calendar days it would expect 10/31 × 1,900,000 = 612,903 and be red (39%)."""
+    load(engine, "reps", [{"id": "R1", "name": "张伟"}])
+    load(engine, "customers", [{"id": "C1", "name": "客户"}])
+    load(
+        engine,
+        "orders",
+        [
+            {
+                "id": "1",
+                "customer_id": "C1",
+                "rep_id": "R1",
+                "amount": 240_000,
+                "ordered_on": "2024-10-09",
+            }
+        ],
+    )
+    october = {"period_start": "2024-10-01", "period_end": "2024-10-31"}
+    load(engine, "targets", [target("rep", "R1", "sales", "1900000", **october)])
+    book = working_days_book(tmp_path)
+    found = goal_report.report(engine, book, date(2024, 10, 10))
+    (row,) = found.rows
+    assert row["pace"] == pytest.approx(0.8)
+    assert row["light"] == "green"
+    assert row["expected"] == 300_000
+    (calendar,) = report(engine, "2024-10-10").rows
+    assert calendar["pace"] == pytest.approx(240_000 / (1_900_000 * 10 / 31))
+    assert calendar["light"] == "red"
+    # before the holiday ends no working day of October has passed: no pace, no light yet
+    (early,) = goal_report.report(engine, book, date(2024, 10, 5)).rows
+    assert (early["pace"], early["light"]) == (None, None)
+
+
+def test_forecast_is_run_rate_plus_weighted_open_deals(engine: Engine) -> None:
+    """June 2024, target 1,200,000, as of 06-10: 300,000 sold in 10 of 30 days runs at 900,000.
+    Open deals closing after 06-10 and by 06-30: proposal 200,000 × 50% + lead 100,000 × 10%
+    = 110,000 (a contract closing in July, a won deal, one closing on 06-10 itself and an
+    unlisted stage add nothing). Forecast 1,010,000 < 90% × 1,200,000 = 1,080,000."""
+    load(engine, "reps", [{"id": "R1", "name": "张伟"}])
+    load(engine, "customers", [{"id": "C1", "name": "客户", "owner_id": "R1"}])
+    load(
+        engine,
+        "orders",
+        [
+            {
+                "id": "1",
+                "customer_id": "C1",
+                "rep_id": "R1",
+                "amount": 300_000,
+                "ordered_on": "2024-06-05",
+            }
+        ],
+    )
+    deals = [
+        ("D1", "proposal", 200_000, "2024-06-20", "open"),
+        ("D2", "lead", 100_000, "2024-06-25", "open"),
+        ("D3", "contract", 500_000, "2024-07-05", "open"),
+        ("D4", "contract", 400_000, "2024-06-20", "won"),
+        ("D5", "proposal", 80_000, "2024-06-10", "open"),
+        ("D6", "我们自己的阶段", 50_000, "2024-06-20", "open"),
+    ]
+    load(
+        engine,
+        "deals",
+        [
+            {"id": i, "customer_id": "C1", "rep_id": "R1", "stage": s, "amount": a,
+             "expected_close": d, "status": st}
+            for i, s, a, d, st in deals
+        ],
+    )  # fmt: skip
+    june = {"period_start": "2024-06-01", "period_end": "2024-06-30"}
+    load(engine, "targets", [target("rep", "R1", "sales", "1200000", **june)])
+    (row,) = report(engine, "2024-06-10").rows
+    assert row["forecast"] == 1_010_000
+    run(engine, "2024-06-10")
+    from salesplay.engine import queries
+
+    (alert,) = queries.alerts(engine, rule="forecast_short")
+    assert alert["message"] == "张伟 预计期末销售额 1010000，不足目标 1200000 的 90%"
+
+
+def test_per_grade_conversion_is_a_goal_metric(engine: Engine) -> None:
+    """Four A customers (each with 600,000 of orders in the last 6 months); one of them has a
+    deal won in June: A conversion in June = 1 / 4 = 25% against a 50% target (a rate, not
+    pro-rated: pace 50%, red)."""
+    load(engine, "reps", [{"id": "R1", "name": "张伟"}])
+    load(
+        engine,
+        "customers",
+        [{"id": f"C{i}", "name": f"客户{i}", "owner_id": "R1"} for i in range(4)],
+    )
+    load(
+        engine,
+        "orders",
+        [
+            {"id": f"O{i}", "customer_id": f"C{i}", "rep_id": "R1", "amount": 600_000,
+             "ordered_on": "2024-05-01"}
+            for i in range(4)
+        ],
+    )  # fmt: skip
+    load(
+        engine,
+        "deals",
+        [
+            {"id": "W", "customer_id": "C0", "rep_id": "R1", "amount": 10, "status": "won",
+             "stage_changed_on": "2024-06-05"},
+            {"id": "M", "customer_id": "C1", "rep_id": "R1", "amount": 10, "status": "won",
+             "stage_changed_on": "2024-05-05"},  # won in May: not June's conversion
+        ],
+    )  # fmt: skip
+    june = {"period_start": "2024-06-01", "period_end": "2024-06-30"}
+    load(engine, "targets", [target("rep", "R1", "conversion_a", "50%", **june)])
+    run(engine, "2024-06-10")  # grades the customers A
+    (row,) = report(engine, "2024-06-10").rows
+    assert row["current"] == pytest.approx(0.25)
+    assert (row["pace"], row["light"]) == (pytest.approx(0.5), "red")
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("2024", date(2024, 1, 1), date(2024, 12, 31)),
+        ("2024-Q2", date(2024, 4, 1), date(2024, 6, 30)),
+        ("2024-06", date(2024, 6, 1), date(2024, 6, 30)),
+        ("2024-02", date(2024, 2, 1), date(2024, 2, 29)),
+        ("2024-W23", date(2024, 6, 3), date(2024, 6, 9)),  # ISO week 23 of 2024: Mon 3 June
+        ("2020-W53", date(2020, 12, 28), date(2021, 1, 3)),
+        ("2024-04-01..2024-06-30", date(2024, 4, 1), date(2024, 6, 30)),
+    ],
+)
+def test_periods(text: str, first: date, last: date) -> None:
+    assert periods.parse(text) == (first, last)
+    assert periods.parse(periods.label(first, last)) == (first, last)
+
+
+def test_period_labels_and_errors() -> None:
+    assert periods.label(date(2024, 4, 1), date(2024, 6, 30)) == "2024-Q2"
+    assert periods.label(date(2024, 6, 3), date(2024, 6, 9)) == "2024-W23"
+    assert periods.label(date(2024, 6, 3), date(2024, 6, 10)) == "2024-06-03..2024-06-10"
+    for bad, reason in [
+        ("2024-Q5", "unknown period"),
+        ("2024-13", "not a real period"),
+        ("2024-W54", "not a real period"),
+        ("2024-06-30..2024-06-01", "ends before it starts"),
+        ("June", "unknown period"),
+    ]:
+        with pytest.raises(ExpressionError, match=reason):
+            periods.parse(bad)
