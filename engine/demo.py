@@ -134,6 +134,18 @@ COLUMNS: dict[str, list[str]] = {
         "value_x100",
         "deleted",
     ],
+    "progress_notes": [
+        "id",
+        "owner_type",
+        "owner_id",
+        "metric",
+        "period",
+        "period_start",
+        "period_end",
+        "reason",
+        "plan",
+        "deleted",
+    ],
 }
 # Means of min(pareto(1.16), cap), so that counts average out to the sizes asked for.
 _MEAN_W50 = 3.9
@@ -256,8 +268,11 @@ def generate(as_of: date, size: DemoSize, seed: int = 7) -> Iterator[tuple[str, 
                     False,
                 ),
             )
-    for target in _targets(as_of, rng, reps, units, last_quarter_sales):
+    targets = _targets(as_of, rng, reps, units, last_quarter_sales)
+    for target in targets:
         yield "targets", (*target, False)
+    for note in _notes(as_of, rng, targets):
+        yield "progress_notes", (*note, False)
 
 
 def _iso(ordinal: int) -> str:
@@ -354,47 +369,68 @@ def _targets(
     units: list[tuple[Any, ...]],
     last_quarter: dict[str, int],
 ) -> list[tuple[Any, ...]]:
-    """This quarter's sales targets: each seller's last quarter raised 0–60% (so that some lag),
-    rounded to 10,000; each org unit the sum of its sellers' (the company's a little higher)."""
+    """This quarter's goals (values in hundredths). Sales: each seller's last quarter raised
+    0–60% (so that some lag), rounded to 10,000; new customers and visits a few per seller;
+    each org unit the sum of its sellers' (the company's sales a little higher, so that one
+    parent does not add up). Rates for every org unit: collection 90%, A-grade conversion 5%."""
     start = dates.period_start(as_of, "quarter")
     end = dates.period_end(as_of, "quarter")
     label = dates.period_label(as_of, "quarter").replace("-", "")
     parent = {u[0]: u[2] for u in units}
-    unit_total: dict[str, int] = dict.fromkeys(parent, 0)
+    sums = ("sales", "new_customers", "visits")
+    totals: dict[tuple[str, str], int] = {(u, m): 0 for u in parent for m in sums}
     out: list[tuple[Any, ...]] = []
+
+    def goal(owner_type: str, owner: str, metric: str, value: int) -> None:
+        key = f"T-{owner}-{label}" + ("" if metric == "sales" else f"-{metric}")
+        out.append((key, owner_type, owner, metric, start.isoformat(), end.isoformat(), value))
+
     for rep in reps:
         if not rep[0].startswith("R"):
             continue
         base = max(last_quarter.get(rep[0], 0), 1_000_000_00)
-        value = int(base * rng.choice([0.9, 1.0, 1.1, 1.2, 1.3, 1.6]) // 1_000_000) * 1_000_000
-        out.append(
-            (
-                f"T-{rep[0]}-{label}",
-                "rep",
-                rep[0],
-                "sales",
-                start.isoformat(),
-                end.isoformat(),
-                value,
-            )
+        values = {
+            "sales": int(base * rng.choice([0.9, 1.0, 1.1, 1.2, 1.3, 1.6]) // 1_000_000)
+            * 1_000_000,
+            "new_customers": rng.randint(2, 6) * 100,
+            "visits": rng.randint(60, 200) * 100,
+        }
+        for metric, value in values.items():
+            goal("rep", rep[0], metric, value)
+            unit: str | None = rep[2]
+            while unit is not None:
+                totals[unit, metric] += value
+                unit = parent[unit]
+    for (unit_id, metric), total in totals.items():
+        is_top = parent[unit_id] is None
+        goal(
+            "org_unit", unit_id, metric, total * 11 // 10 if is_top and metric == "sales" else total
         )
-        unit: str | None = rep[2]
-        while unit is not None:
-            unit_total[unit] += value
-            unit = parent[unit]
-    for unit_id, total in unit_total.items():
-        value = total * 11 // 10 if parent[unit_id] is None else total
-        out.append(
-            (
-                f"T-{unit_id}-{label}",
-                "org_unit",
-                unit_id,
-                "sales",
-                start.isoformat(),
-                end.isoformat(),
-                value,
-            )
-        )
+    for unit_id in parent:
+        goal("org_unit", unit_id, "collection_rate", 90)
+        goal("org_unit", unit_id, "conversion_a", 5)
+    return out
+
+
+REASONS = [
+    ("2 家大客户延迟签约", "总监陪同拜访，月底前推动签约"),
+    ("竞争对手价格战", "申请阶段性价格支持，强化服务差异"),
+    ("新人尚在培训期", "师傅带教，每周复盘两次"),
+    ("重点客户预算冻结", "转向中小客户，增加拜访量"),
+]
+
+
+def _notes(
+    as_of: date, rng: random.Random, targets: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """Progress notes (reason and plan) on every fifth sales goal, as reps file them weekly."""
+    period = dates.period_label(as_of, "quarter")
+    out = []
+    for i, (_, owner_type, owner, metric, start, end, _) in enumerate(targets):
+        if metric == "sales" and i % 5 == 0:
+            reason, plan = rng.choice(REASONS)
+            key = f"{owner_type}:{owner}:{metric}:{period}"
+            out.append((key, owner_type, owner, metric, period, start, end, reason, plan))
     return out
 
 
@@ -477,6 +513,7 @@ def write_csv(folder: Path, as_of: date, size: DemoSize, seed: int = 7) -> dict[
         "activities",
         "surveys",
         "targets",
+        "progress_notes",
     ]
     handles = {}
     writers = {}
