@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .models import Activity, Customer, Deal, Order, OrgUnit, Payment, Rep, Survey, Target
+from .models import PlanTask
 
 
 @dataclass(frozen=True)
@@ -168,3 +169,15 @@ KINDS: dict[str, Kind] = {
         ),
     ]
 }
+
+# Improvement-plan tasks (DOMAIN.md §3): each live row becomes an open task for its owner.
+KINDS["plan_tasks"] = Kind(
+    "plan_tasks",
+    PlanTask,
+    (
+        _id(),
+        Column("owner_id", "text", value=True, ref="reps"),
+        Column("title", "text", value=True),
+        Column("due_on", "date", value=True),
+    ),
+)

@@ -6,11 +6,14 @@ Adding a family is one module here, one line in FAMILIES, and one test file in t
 from __future__ import annotations
 
 from .base import RuleFamily
+from .escalation import Escalation
 from .follow_up import FollowUp
 from .grading import Grading
+from .pool import Pool
 from .warnings import Warnings
 
-# Evaluation order: later families may read what earlier ones wrote (follow-up reads grades).
-FAMILIES: list[RuleFamily] = [Grading(), FollowUp(), Warnings()]
+# Evaluation order: later families may read what earlier ones wrote (follow-up reads grades and
+# the owners the pool leaves; escalation reads every task the others raised).
+FAMILIES: list[RuleFamily] = [Grading(), Pool(), FollowUp(), Warnings(), Escalation()]
 
 __all__ = ["FAMILIES", "RuleFamily"]
