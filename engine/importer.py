@@ -636,7 +636,7 @@ def _record_owner_changes(conn: Connection, stage: sa.Table | sa.Subquery) -> No
 
 
 # Columns the shared-pool rules own: an import never overwrites them.
-POOL_COLUMNS = {"pooled_on", "pooled_from", "crm_owner_id", "assigned_on"}
+POOL_COLUMNS = {"pooled_on", "pooled_from", "crm_owner_id", "owner_seen", "owner_since"}
 
 
 def _stale_owner(customers: Any, incoming: Any) -> Any:

@@ -66,7 +66,8 @@ class Customer(SQLModel, table=True):
     pooled_on: date | None = None  # the day the release rule last put it in the pool
     pooled_from: str | None = None  # the owner it was released from
     crm_owner_id: str | None = None  # the CRM's owner when a rule has since changed it
-    assigned_on: date | None = None  # the day the assignment rule last handed it out
+    owner_seen: str | None = None  # the owner the pool rule saw at its last run
+    owner_since: date | None = None  # the first run that saw the current owner (after a change)
 
 
 class Order(SQLModel, table=True):

@@ -10,8 +10,9 @@
         strategy: round_robin     # or least_loaded
         within: team              # the former owner's org unit
 
-A customer is idle from its last qualifying activity (or order), or from the day it was created
-or last handed out by the assignment rule when that is later. "After 60 days": idle since
+A customer is idle from its last qualifying activity (or order), or from the day it was created,
+or from the first run that saw its current owner after a change (a CRM reassignment, the
+assignment rule, leaving the pool), whichever is latest. "After 60 days": idle since
 as_of − 60 days or earlier releases (last activity 2024-05-06, released on 2024-07-05; on
 2024-07-04, 59 days, not yet). Releasing clears the owner, records an owner change (source
 `rule`) and alerts the former owner (`pool.release`) and their manager (`pool.release.manager`);
@@ -145,6 +146,7 @@ class Pool:
     def run(self, ctx: EvalContext) -> None:
         section = ctx.playbook.section(self.section) or {}
         if "release" in section and ctx.covers("customer"):
+            _note_new_owners(ctx)
             idle = _idle(ctx, section["release"])
             released = self._release(ctx, section["release"], idle)
             if released:
@@ -200,6 +202,7 @@ class Pool:
                     pooled_from=c.c.owner_id,
                     crm_owner_id=sa.func.coalesce(c.c.crm_owner_id, c.c.owner_id),
                     owner_id=None,
+                    owner_seen=None,
                     pooled_on=ctx.as_of,
                 )
             )
@@ -356,7 +359,7 @@ def _idle(ctx: EvalContext, release: dict[str, Any], only: str | None = None) ->
         ctx.conn,
         sa.func.coalesce(last.scalar_subquery(), never),
         sa.func.coalesce(c.c.created_on, never),
-        sa.func.coalesce(c.c.assigned_on, never),
+        sa.func.coalesce(c.c.owner_since, never),
     )
     after = release["after"]
     if isinstance(after, dict):  # per grade; a grade not listed is never released
@@ -523,8 +526,35 @@ def _assign(ctx: EvalContext, assign: dict[str, Any]) -> int:
                 owner_id=sa.select(table.c.rep_id)
                 .where(table.c.customer_id == c.c.id)
                 .scalar_subquery(),
-                assigned_on=ctx.as_of,
+                owner_since=ctx.as_of,
+                owner_seen=sa.select(table.c.rep_id)
+                .where(table.c.customer_id == c.c.id)
+                .scalar_subquery(),
             )
         )
     ctx.conn.exec_driver_sql("DROP TABLE pool_assigned")
     return count
+
+
+def _note_new_owners(ctx: EvalContext) -> None:
+    """A customer whose owner changed since the last run (in the CRM), or that left the pool,
+    starts a fresh idle clock today; the first run only takes note of the owners."""
+    c = table_of(Customer)
+    changed = sa.or_(
+        c.c.owner_seen != c.c.owner_id,
+        sa.and_(c.c.owner_seen.is_(None), c.c.pooled_on.is_not(None)),
+    )
+    ctx.conn.execute(
+        c.update()
+        .where(c.c.owner_id.is_not(None), changed, ctx.customers_filter(c.c.id))
+        .values(owner_since=ctx.as_of)
+    )
+    ctx.conn.execute(
+        c.update()
+        .where(
+            c.c.owner_id.is_not(None),
+            sa.or_(c.c.owner_seen.is_(None), c.c.owner_seen != c.c.owner_id),
+            ctx.customers_filter(c.c.id),
+        )
+        .values(owner_seen=c.c.owner_id)
+    )
