@@ -142,7 +142,8 @@ def import_command(
     kind: str, file: Path, full: bool, quiet: bool, db_url: str | None, playbook_ref: str | None
 ) -> None:
     """Import records of KIND (org_units, reps, customers, orders, payments, surveys, deals,
-    activities, targets, plan_tasks) from a CSV, JSON Lines or .xlsx FILE: an upsert by id, all or nothing.
+    activities, targets, plan_tasks) from a CSV, JSON Lines or .xlsx FILE: an upsert by id,
+    all or nothing.
 
     Example: salesplay import customers customers.csv
     """

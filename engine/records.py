@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import Activity, Customer, Deal, Order, OrgUnit, Payment, Rep, Survey, Target
-from .models import PlanTask
+from .models import Activity, Customer, Deal, Order, OrgUnit, Payment, PlanTask, Rep, Survey, Target
 
 
 @dataclass(frozen=True)

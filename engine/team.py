@@ -10,6 +10,7 @@ table (hired 2024-01-05: 6 months on 2024-07-05, still 5 on 2024-07-04; hired 20
 from __future__ import annotations
 
 from datetime import date
+from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,9 +48,7 @@ def tenure_months(hired_on: Any, as_of: date) -> Any:
 def tenure_tier(hired_on: Any, as_of: date) -> Any:
     """'new', 'experienced' or 'senior' (null when hired_on is)."""
     months = tenure_months(hired_on, as_of)
-    steps = [
-        (months < start, tier) for (tier, _), (_, start) in zip(TENURE_TIERS, TENURE_TIERS[1:])
-    ]
+    steps = [(months < start, tier) for (tier, _), (_, start) in pairwise(TENURE_TIERS)]
     return sa.case((hired_on.is_(None), sa.null()), *steps, else_=TENURE_TIERS[-1][0])
 
 

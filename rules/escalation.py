@@ -146,7 +146,7 @@ class Escalation:
                     sa.literal("task_due"),
                     date_text(t.c.due),
                     sa.literal("days_late"),
-                    scope.names["days_late"].sql,  # type: ignore[union-attr]
+                    scope.resolve("days_late", 0).sql,
                     sa.literal("assignee_id"),
                     t.c.assignee_id,
                 ).label("detail"),

@@ -423,7 +423,8 @@ def _idle(ctx: EvalContext, release: dict[str, Any], only: str | None = None) ->
 
 def _shift_back(as_of: date, text: str) -> date:
     count, unit = dates.parse_duration(text)
-    return dates.shift(as_of, -count, unit)
+    shifted: date = dates.shift(as_of, -count, unit)
+    return shifted
 
 
 def _record(ctx: EvalContext, rows: sa.Select[Any]) -> None:

@@ -776,7 +776,8 @@ def test_unreadable_files_and_unknown_kinds_are_one_line_errors(
             "customer",
             ok,
             "KIND: unknown record kind 'customer' (did you mean 'customers'?); one "
-            "of org_units, reps, customers, orders, payments, surveys, deals, activities, targets, plan_tasks",
+            "of org_units, reps, customers, orders, payments, surveys, deals, activities, targets, "
+            "plan_tasks",
         ),
         ("customers", tmp_path / "none.csv", f"{tmp_path / 'none.csv'}: no such file"),
         (
