@@ -142,7 +142,8 @@ def import_command(
     kind: str, file: Path, full: bool, quiet: bool, db_url: str | None, playbook_ref: str | None
 ) -> None:
     """Import records of KIND (org_units, reps, customers, orders, payments, surveys, deals,
-    activities, targets) from a CSV, JSON Lines or .xlsx FILE: an upsert by id, all or nothing.
+    activities, targets, plan_tasks) from a CSV, JSON Lines or .xlsx FILE: an upsert by id,
+    all or nothing.
 
     Example: salesplay import customers customers.csv
     """
@@ -378,7 +379,7 @@ def task_done(task_id: int, note: str | None, db_url: str | None, playbook_ref: 
 @cli.command()
 @click.option("--rule")
 @click.option("--level", type=click.Choice(["green", "yellow", "red"]))
-@click.option("--status", type=click.Choice(["open", "resolved"]))
+@click.option("--status", type=click.Choice(["open", "acknowledged", "snoozed", "resolved"]))
 @click.option("--subject", help="Only alerts about this customer or rep id.")
 @click.option("--assignee", help="Only alerts addressed to this rep (owner or manager).")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
@@ -394,9 +395,65 @@ def alerts(
     playbook_ref: str | None,
 ) -> None:
     """List alerts: {id, rule, subject_type, subject_id, level, message, raised_on, status,
-    resolved_on}."""
+    resolved_on}. Snoozed alerts are listed only with --status snoozed."""
     rows = queries.alerts(db.connect(db_url), rule, level, status, subject, assignee)
     emit(rows, fmt, queries.ALERT_COLUMNS)
+
+
+@cli.group(cls=Cli)
+def alert() -> None:
+    """Working with one alert."""
+
+
+@alert.command("ack")
+@click.argument("alert_id", metavar="ID", type=int)
+@common
+def alert_ack(alert_id: int, db_url: str | None, playbook_ref: str | None) -> None:
+    """Acknowledge an alert: still listed, resolved by the engine when its condition clears.
+
+    Example: salesplay alert ack 7
+    """
+    from salesplay.engine import alert_status
+
+    alert_status.acknowledge(db.connect(db_url), alert_id, playbook.load(playbook_ref).today())
+    click.echo(f"alert {alert_id}: acknowledged")
+
+
+@alert.command("snooze")
+@click.argument("alert_id", metavar="ID", type=int)
+@click.option(
+    "--until",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="The day it is open again (if its condition still holds).",
+)
+@common
+def alert_snooze(alert_id: int, until: Any, db_url: str | None, playbook_ref: str | None) -> None:
+    """Keep an alert quiet until a date: not listed, not raised again, then open again.
+
+    Example: salesplay alert snooze 7 --until 2024-07-15
+    """
+    from salesplay.engine import alert_status
+
+    alert_status.snooze(db.connect(db_url), alert_id, until.date())
+    click.echo(f"alert {alert_id}: snoozed until {until.date()}")
+
+
+@cli.command()
+@click.option("--pooled", is_flag=True, help="Only customers in the shared pool (no owner).")
+@click.option("--owner", help="Only customers of this rep.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+def customers(
+    pooled: bool, owner: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
+) -> None:
+    """List customers: {id, name, owner_id, grade, pooled}; owner_id is null while pooled.
+
+    Example: salesplay customers --pooled --format json
+    """
+    rows = queries.customers(db.connect(db_url), pooled, owner)
+    emit(rows, fmt, queries.CUSTOMER_COLUMNS)
 
 
 @cli.command()

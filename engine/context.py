@@ -69,6 +69,13 @@ class EvalContext:
             )
         return self._facts[subject]
 
+    def refresh(self, subject: str) -> None:
+        """Forget a facts table after a rule changed what it was built from (a customer's
+        owner): the next use rebuilds it."""
+        table = self._facts.pop(subject, None)
+        if table is not None:
+            self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
     def scope(self, subject: str, table: Any, extra: dict[str, Any] | None = None) -> Scope:
         return metrics.subject_scope(subject, self.playbook, table, self.as_of, extra)
 

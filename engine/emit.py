@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from .db import analyze, count_rows, insert_ignore
 from .models import Alert, Episode, Task, table_of
 
+LIVE_ALERT = ["open", "acknowledged", "snoozed"]  # see alert_status.py
 SIGNAL_COLUMNS: list[tuple[str, Any]] = [
     ("subject_id", sa.String()),
     ("episode", sa.String()),
@@ -245,7 +246,8 @@ def _close(conn: Connection, signal: Signal, as_of: date) -> dict[str, int]:
             .where(
                 table.c.rule == signal.rule,
                 table.c.subject_type == signal.subject_type,
-                table.c.status == closed,
+                # an alert acknowledged or snoozed by a person still resolves when it clears
+                table.c.status.in_(LIVE_ALERT if table.name == "alerts" else [closed]),
                 episode_cleared,
                 scope,
             )

@@ -20,6 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from . import alert_status
 from .context import EvalContext
 from .errors import SalesplayError
 from .models import Customer, EvalPartition, Run, table_of
@@ -56,6 +57,8 @@ def _lock(conn: Connection, shared: bool) -> None:
 def _families(ctx: EvalContext, progress: Progress | None) -> None:
     from salesplay.rules import FAMILIES
 
+    if ctx.covers("alert"):  # not per partition: once per run, in the final step
+        alert_status.wake(ctx.conn, ctx.as_of)
     for family in FAMILIES:
         if ctx.playbook.section(family.section) is not None:
             family.run(ctx)

@@ -610,12 +610,15 @@ def _apply(
     ).scalar_one()
     if kind.model is Customer:
         _record_owner_changes(conn, stage)
+        keep = keep | POOL_COLUMNS
     insert = upsert(target, conn.dialect.name).from_select([*names, "deleted"], rows)
+    overrides = _pool_aware_owner(target, insert.excluded) if kind.model is Customer else {}
     conn.execute(
         insert.on_conflict_do_update(
             index_elements=["id"],
             set_={
                 **{n: insert.excluded[n] for n in names if n != "id" and n not in keep},
+                **overrides,
                 "deleted": sa.false(),
             },
         )
@@ -634,10 +637,13 @@ def _record_owner_changes(conn: Connection, stage: sa.Table | sa.Subquery) -> No
     """The CRM is the source of truth for owners: record every owner it changes, with why."""
     c = table_of(Customer)
     now = datetime.now(UTC).replace(tzinfo=None)
-    changed = sa.or_(
-        sa.and_(c.c.owner_id.is_(None), stage.c.owner_id.is_not(None)),
-        sa.and_(c.c.owner_id.is_not(None), stage.c.owner_id.is_(None)),
-        c.c.owner_id != stage.c.owner_id,
+    changed = sa.and_(
+        sa.or_(
+            sa.and_(c.c.owner_id.is_(None), stage.c.owner_id.is_not(None)),
+            sa.and_(c.c.owner_id.is_not(None), stage.c.owner_id.is_(None)),
+            c.c.owner_id != stage.c.owner_id,
+        ),
+        ~_stale_owner(c, stage.c.owner_id),
     )
     conn.execute(
         sa.insert(table_of(OwnerChange)).from_select(
@@ -654,3 +660,25 @@ def _record_owner_changes(conn: Connection, stage: sa.Table | sa.Subquery) -> No
             .where(changed),
         )
     )
+
+
+# Columns the shared-pool rules own: an import never overwrites them.
+POOL_COLUMNS = {"pooled_on", "pooled_from", "crm_owner_id", "owner_seen", "owner_since"}
+
+
+def _stale_owner(customers: Any, incoming: Any) -> Any:
+    """The export still names the owner a rule took the customer from (or none): the CRM has
+    not caught up with the pool, so the rule's decision stands. Any other owner is the CRM's
+    deliberate new decision and wins (it takes the customer out of the pool)."""
+    return sa.and_(
+        customers.c.crm_owner_id.is_not(None),
+        sa.or_(incoming.is_(None), incoming == customers.c.crm_owner_id),
+    )
+
+
+def _pool_aware_owner(customers: Any, excluded: Any) -> dict[str, Any]:
+    stale = _stale_owner(customers, excluded.owner_id)
+    return {
+        "owner_id": sa.case((stale, customers.c.owner_id), else_=excluded.owner_id),
+        "crm_owner_id": sa.case((stale, customers.c.crm_owner_id), else_=sa.null()),
+    }

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from . import dates
+from . import dates, team
 from . import expressions as ex
 from .compiler import Scope, Typed, compile_condition, compile_expression, unknown_name
 from .db import analyze, text_to_number
@@ -571,6 +571,8 @@ def subject_scope(
             names.setdefault(metric.name, _unavailable(metric, subject))
     for key in list(names):
         names[f"{subject}.{key}"] = names[key]
+    for key, typed in team.scope_names(subject, table, as_of).items():
+        names.setdefault(key, typed)  # a playbook field or metric of the same name wins
     if extra:
         names.update(extra)
     return scope

@@ -62,6 +62,12 @@ class Customer(SQLModel, table=True):
     attrs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     bucket: int = Field(default=0, index=True)  # crc32(id) % 1024: partitions of a run
     deleted: bool = False
+    # Written by the shared-pool rules (rules/pool.py), never by an import: see importer._apply.
+    pooled_on: date | None = None  # the day the release rule last put it in the pool
+    pooled_from: str | None = None  # the owner it was released from
+    crm_owner_id: str | None = None  # the CRM's owner when a rule has since changed it
+    owner_seen: str | None = None  # the owner the pool rule saw at its last run
+    owner_since: date | None = None  # the first run that saw the current owner (after a change)
 
 
 class Order(SQLModel, table=True):
@@ -298,8 +304,10 @@ class Alert(EpisodeKey, table=True):
     level: str
     message: str
     raised_on: date
-    status: str = "open"  # open / resolved
+    status: str = "open"  # open / acknowledged / snoozed / resolved
     resolved_on: date | None = None
+    acknowledged_on: date | None = None
+    snoozed_until: date | None = None  # a snoozed alert is open again from this day
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     run_id: int | None = None
 
@@ -320,6 +328,30 @@ class CalendarMonth(SQLModel, table=True):
     month_num: int = Field(primary_key=True)
     first_day_num: int
     days: int
+
+
+class PlanTask(SQLModel, table=True):
+    """An improvement-plan task (DOMAIN.md §3): owner and milestone date, imported."""
+
+    __tablename__ = "plan_tasks"
+    id: str = Field(primary_key=True)
+    owner_id: str = Field(index=True)
+    title: str
+    due_on: date
+    deleted: bool = False
+
+
+class TaskReassignment(SQLModel, table=True):
+    """An open task moved to someone else: its customer changed owner or its rep left."""
+
+    __tablename__ = "task_reassignments"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(index=True)
+    old_assignee_id: str | None = None
+    new_assignee_id: str | None = None
+    changed_on: date
+    reason: str
+    run_id: int | None = None
 
 
 def table_of(model: type[SQLModel]) -> Table:

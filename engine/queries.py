@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .errors import SalesplayError
-from .models import Alert, Grade, Run, Task, table_of
+from .models import Alert, Customer, Grade, Run, Task, table_of
 
 GRADE_COLUMNS = ["customer_id", "grade", "since"]
 TASK_COLUMNS = ["id", "rule", "subject_type", "subject_id", "assignee_id", "due", "title", "status"]
@@ -83,19 +83,21 @@ def alerts(
     recipient: str | None = None,
 ) -> list[dict[str, Any]]:
     a = table_of(Alert)
-    return _select(
-        engine,
-        a,
-        ALERT_COLUMNS,
-        {
-            "rule": rule,
-            "level": level,
-            "status": status,
-            "subject_id": subject,
-            "recipient_id": recipient,
-        },
-        [a.c.raised_on, a.c.id],
-    )
+    filters = {
+        "rule": rule,
+        "level": level,
+        "status": status,
+        "subject_id": subject,
+        "recipient_id": recipient,
+    }
+    query = sa.select(*[a.c[c] for c in ALERT_COLUMNS]).order_by(a.c.raised_on, a.c.id)
+    for name, value in filters.items():
+        if value is not None:
+            query = query.where(a.c[name] == value)
+    if status is None:  # a snoozed alert stays quiet unless asked for by its status
+        query = query.where(a.c.status != "snoozed")
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
 
 
 def runs(engine: Engine) -> list[dict[str, Any]]:
@@ -115,3 +117,32 @@ def complete_task(engine: Engine, task_id: int, note: str | None, today: date) -
         conn.execute(
             t.update().where(t.c.id == task_id).values(status="done", closed_on=today, note=note)
         )
+
+
+CUSTOMER_COLUMNS = ["id", "name", "owner_id", "grade", "pooled"]
+
+
+def customers(
+    engine: Engine, pooled: bool = False, owner: str | None = None
+) -> list[dict[str, Any]]:
+    """Live customers {id, name, owner_id, grade, pooled}: a customer without an owner is in
+    the shared pool (公海), whether a rule released it or the CRM exported it ownerless."""
+    c, g = table_of(Customer), table_of(Grade)
+    query = (
+        sa.select(
+            c.c.id,
+            c.c.name,
+            c.c.owner_id,
+            g.c.grade,
+            sa.case((c.c.owner_id.is_(None), sa.true()), else_=sa.false()).label("pooled"),
+        )
+        .outerjoin(g, g.c.customer_id == c.c.id)
+        .where(c.c.deleted == sa.false())
+        .order_by(c.c.id)
+    )
+    if pooled:
+        query = query.where(c.c.owner_id.is_(None))
+    if owner is not None:
+        query = query.where(c.c.owner_id == owner)
+    with engine.connect() as conn:
+        return [{**r, "pooled": bool(r["pooled"])} for r in conn.execute(query).mappings()]

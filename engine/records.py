@@ -14,6 +14,7 @@ from .models import (
     Order,
     OrgUnit,
     Payment,
+    PlanTask,
     ProgressNote,
     Rep,
     Survey,
@@ -192,3 +193,15 @@ KINDS: dict[str, Kind] = {
         ),
     ]
 }
+
+# Improvement-plan tasks (DOMAIN.md §3): each live row becomes an open task for its owner.
+KINDS["plan_tasks"] = Kind(
+    "plan_tasks",
+    PlanTask,
+    (
+        _id(),
+        Column("owner_id", "text", value=True, ref="reps"),
+        Column("title", "text", value=True),
+        Column("due_on", "date", value=True),
+    ),
+)

@@ -6,12 +6,22 @@ Adding a family is one module here, one line in FAMILIES, and one test file in t
 from __future__ import annotations
 
 from .base import RuleFamily
+from .escalation import Escalation
 from .follow_up import FollowUp
 from .goals import Goals
 from .grading import Grading
+from .pool import Pool
 from .warnings import Warnings
 
-# Evaluation order: later families may read what earlier ones wrote (follow-up reads grades).
-FAMILIES: list[RuleFamily] = [Grading(), FollowUp(), Goals(), Warnings()]
+# Evaluation order: later families may read what earlier ones wrote (follow-up reads grades and
+# the owners the pool leaves; escalation reads every task the others raised).
+FAMILIES: list[RuleFamily] = [
+    Grading(),
+    Pool(),
+    FollowUp(),
+    Goals(),
+    Warnings(),
+    Escalation(),
+]
 
 __all__ = ["FAMILIES", "RuleFamily"]

@@ -29,7 +29,9 @@ def seed(engine: Engine) -> None:
     load(
         engine,
         "customers",
-        [{"id": "C1", "name": "客户一", "owner_id": "R1", "created_on": "2024-01-01"}],
+        # created 30 days before the runs below: never contacted, but not yet idle for the
+        # default playbook's shared pool (60 days)
+        [{"id": "C1", "name": "客户一", "owner_id": "R1", "created_on": "2024-06-01"}],
     )
 
 
@@ -65,7 +67,8 @@ def test_the_ledger_records_the_run(org: Engine) -> None:
     assert ledger[0]["status"] == "succeeded"
     assert ledger[0]["playbook_path"] == "playbooks/default.yaml"
     assert len(ledger[0]["playbook_hash"]) == 16
-    assert result.emitted == {"alerts": 1, "grade_changes": 1, "tasks": 1}
+    # the follow-up task (due 06-01) and, 30 days late, a help task for R1's manager M1
+    assert result.emitted == {"alerts": 1, "grade_changes": 1, "tasks": 2}
 
 
 KILLED = textwrap.dedent("""
@@ -135,7 +138,7 @@ def test_two_evaluations_at_once_emit_once(org: Engine) -> None:
         org,
         "customers",
         [
-            {"id": f"C{i}", "name": f"客户{i}", "owner_id": "R1", "created_on": "2024-01-01"}
+            {"id": f"C{i}", "name": f"客户{i}", "owner_id": "R1", "created_on": "2024-06-01"}
             for i in range(50)
         ],
     )
@@ -154,9 +157,10 @@ def test_two_evaluations_at_once_emit_once(org: Engine) -> None:
         thread.join()
     assert errors == []
     found = counts(org)
+    # 50 follow-up tasks and 50 help tasks for R1's manager (each task 30 days late)
     assert (found["runs"], found["tasks"], found["alerts"], found["grade_changes"]) == (
         2,
-        50,
+        100,
         50,
         50,
     )

@@ -777,7 +777,7 @@ def test_unreadable_files_and_unknown_kinds_are_one_line_errors(
             ok,
             "KIND: unknown record kind 'customer' (did you mean 'customers'?); one "
             "of org_units, reps, customers, orders, payments, surveys, deals, activities, targets, "
-            "progress_notes",
+            "progress_notes, plan_tasks",
         ),
         ("customers", tmp_path / "none.csv", f"{tmp_path / 'none.csv'}: no such file"),
         (

@@ -209,7 +209,8 @@ def test_unknown_section_lists_the_sections(rejects: Rejects) -> None:
     rejects(
         "extends: default\ndeliver:\n  managers: {levels: [red]}\n",
         "company.yaml:2: deliver: unknown key 'deliver'; allowed: playbook, description, "
-        "extends, timezone, currency, fields, metrics, grading, follow_up, goals, warnings",
+        "extends, timezone, currency, fields, metrics, grading, pool, follow_up, goals, warnings, "
+        "escalation",
     )
 
 
