@@ -169,5 +169,7 @@ def test_a_database_of_another_version_is_refused(tmp_path: Path) -> None:
     engine = db.connect(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("UPDATE salesplay_meta SET schema_version = 0")
-    with pytest.raises(SalesplayError, match=r"tables version 0, this one needs 1"):
+    with pytest.raises(
+        SalesplayError, match=rf"tables version 0, this one needs {db.SCHEMA_VERSION}"
+    ):
         db.connect(url)
