@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import playbook
+from salesplay.engine import db, playbook
 from salesplay.engine.models import Run, table_of
 from salesplay.engine.scheduler import Scheduler, runs_ledger
 from tests.conftest import load, rows
@@ -288,3 +288,133 @@ def test_concurrent_ticks_and_a_daemon_run_each_slot_once(engine: Engine, tmp_pa
 
 def _full(engine: Engine) -> list[tuple[str, str, str]]:
     return [(r["job"], r["slot"], r["status"]) for r in runs_ledger(engine) if r["slot"]]
+
+
+# ---- kill -9 at every point, then restart ------------------------------------------------
+
+KILLABLE = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+
+    point, marker = sys.argv[1], Path(sys.argv[2])
+
+    def stall():
+        marker.write_text(point)
+        time.sleep(300)
+
+    from salesplay import rules
+    from salesplay.engine import scheduler
+    from salesplay.engine.channels import webhook
+
+    if point == "claimed":
+        scheduler.Scheduler._evaluate = lambda self, *a, **k: stall()
+    elif point == "committed":
+        evaluate = scheduler.Scheduler._evaluate
+        def then_stall(self, *a, **k):
+            evaluate(self, *a, **k)
+            stall()
+        scheduler.Scheduler._evaluate = then_stall
+    elif point == "evaluating":
+        class Stall:
+            section = "grading"
+            schema = {}
+            def check(self, playbook): pass
+            def explain(self, ctx, subject_type, subject_id): return []
+            def run(self, ctx): stall()
+        rules.FAMILIES.append(Stall())
+    elif point == "answered":
+        send = webhook.Webhook.send
+        def answered(self, message):
+            send(self, message)  # the webhook answered 200 ...
+            stall()  # ... and the delivery is not yet marked sent
+        webhook.Webhook.send = answered
+
+    from salesplay.cli import main
+    sys.argv = ["salesplay", *sys.argv[3:]]
+    main()
+""")
+
+DELIVERED = """
+jobs:
+  weekly_goals: null
+  daily: {cron: "0 8 * * *", rules: [grading, follow_up, warnings]}
+delivery:
+  channels:
+    hook: {type: webhook, url_env: HOOK_URL}
+  routes: [{channel: hook}]
+"""
+ITEMS = """
+select 'task' as kind, rule, subject_id, episode, seq, title as text from tasks
+union all
+select 'alert', rule, subject_id, episode, seq, message from alerts
+order by 1, 2, 3, 4, 5
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("command", "point"),
+    [
+        ("tick", "claimed"),
+        ("tick", "evaluating"),
+        ("tick", "committed"),
+        ("tick", "answered"),
+        ("run", "evaluating"),
+    ],
+)
+def test_killed_at_any_point_a_restart_stores_the_same_and_delivers_everything(
+    tmp_path: Path, command: str, point: str
+) -> None:
+    from tests.engine.test_delivery import Server
+
+    server = Server()
+    server.answer((200, {}, 0.0, {}))
+    scheduled = book(tmp_path, DELIVERED)
+    env = {**_env(), "HOOK_URL": server.url}
+
+    reference = db.connect(f"sqlite:///{tmp_path / 'reference.db'}")
+    seed(reference)
+    Scheduler(reference, scheduled).tick(z("2024-07-03T01:00"))
+    expected = rows(reference, ITEMS)
+    assert expected
+
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    engine = db.connect(url)
+    seed(engine)
+    script, marker = tmp_path / "killable.py", tmp_path / "marker"
+    script.write_text(KILLABLE, "utf-8")
+    base = ["--db", url, "--playbook", str(scheduled.path)]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            point,
+            str(marker),
+            command,
+            *base,
+            "--now",
+            "2024-07-03T09:00",
+        ],
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), f"never reached {point}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = len(server.plan.seen)
+    assert (before > 0) == (point == "answered")
+
+    # Restart 10 minutes later: past the 5-minute delivery claim; the run's claimant is dead.
+    restart = subprocess.run(
+        _cli("tick", *base, "--now", "2024-07-03T09:10"), env=env, capture_output=True, text=True
+    )
+    assert restart.returncode == 0, restart.stderr
+    assert rows(engine, ITEMS) == expected
+    assert [r["status"] for r in runs_ledger(engine)] == ["succeeded"]
+    sent = rows(engine, "select id, status from deliveries order by id")
+    assert sent and {r["status"] for r in sent} == {"sent"}
+    keys = {s["headers"]["Idempotency-Key"] for s in server.plan.seen}
+    assert keys == {str(r["id"]) for r in sent}  # every item delivered, at least once
+    server.httpd.shutdown()
