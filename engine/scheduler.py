@@ -40,7 +40,7 @@ PG_LEASE = timedelta(seconds=60)
 SQLITE_LEASE = timedelta(hours=1)
 MAX_POLL = 60.0  # the daemon looks again at least this often (stale claims, retries)
 MISSED_KEPT = 1000  # after a very long downtime, only this many newest missed slots are listed
-_FIRST_LOOKBACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32))
+FIRST_LOOKBACK = timedelta(days=1)
 
 
 @dataclass
@@ -151,14 +151,9 @@ class Scheduler:
             ).scalar()
         if last is not None:
             return job.fires_between(_aware(last) or now, now, MISSED_KEPT)
-        # A job never seen before: only its newest slot up to now counts (nothing is replayed
-        # from before the job existed).
-        for lookback in _FIRST_LOOKBACK:
-            found = job.fires_between(now - lookback, now, 1)
-            if found:
-                return found
-        found = job.fires_between(now - timedelta(days=400), now, 1)
-        return found
+        # A job never seen before: only its newest slot of the last day counts (a daemon
+        # started at 15:00 still runs today's 08:00; last week's Monday meeting is history).
+        return job.fires_between(now - FIRST_LOOKBACK, now, 1)
 
     def _record(self, job: Job, slots: list[datetime], status: str, now: datetime) -> None:
         if not slots:
