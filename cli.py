@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -459,9 +459,14 @@ def customers(
 @cli.command()
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
 @common
-def runs(fmt: str, db_url: str | None, playbook_ref: str | None) -> None:
-    """List the run ledger: when, as of which date, which playbook, what was emitted."""
-    emit(queries.runs(db.connect(db_url)), fmt, queries.RUN_COLUMNS)
+@click.option("--job", help="Only this job's runs (`manual` for runs started by evaluate).")
+def runs(fmt: str, job: str | None, db_url: str | None, playbook_ref: str | None) -> None:
+    """List the run ledger: when, as of which date, which playbook, what was emitted.
+
+    JSON {id, job, slot, status, started_at, finished_at, as_of, playbook_hash, emitted}."""
+    from salesplay.engine.scheduler import LEDGER_COLUMNS, runs_ledger
+
+    emit(runs_ledger(db.connect(db_url), job), fmt, LEDGER_COLUMNS)
 
 
 @cli.command("explain")
@@ -536,6 +541,179 @@ def demo_command(
         click.echo(f"{csv_dir}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
         return
     click.echo(demo.run_demo(db.connect(db_url), book, day, size, seed, reset))
+
+
+# ---- schedules and delivery (engine/schedule.py, scheduler.py, outbox.py, dispatch.py) ----
+
+
+def now_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--now",
+        metavar="DATETIME",
+        help="Stand in for the clock: ISO 8601, with an offset or local to the playbook's zone.",
+    )(func)
+
+
+@cli.command("schedule")
+@click.option(
+    "--from", "start", metavar="DATETIME", help="List fire times after this (default: now)."
+)
+@click.option("--next", "count", default=5, show_default=True, help="How many fire times per job.")
+@click.option("--cron", "expr", metavar="EXPR", help="Preview this cron expression instead.")
+@click.option("--tz", "zone", metavar="ZONE", help="With --cron: its IANA time zone.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@common
+def schedule_command(
+    start: str | None,
+    count: int,
+    expr: str | None,
+    zone: str | None,
+    fmt: str,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """List the next fire times of every job, local and UTC; or preview one expression.
+
+    Example: salesplay schedule --cron "0 8 * * 1-5" --tz Asia/Shanghai --next 3
+    """
+    from salesplay.engine import schedule
+
+    book = playbook.load(playbook_ref)
+    found = schedule.listing(book, start, count, expr, zone, datetime.now(UTC))
+    if fmt == "json":
+        emit(found, "json", ["job", "cron", "timezone", "fires"])
+        return
+    flat = [
+        {**{k: j[k] for k in ("job", "cron", "timezone")}, **f} for j in found for f in j["fires"]
+    ]
+    emit(flat, "table", ["job", "cron", "timezone", "local", "utc"])
+
+
+def _scheduler(db_url: str | None, playbook_ref: str | None, quiet: bool) -> Any:
+    from salesplay.engine.scheduler import Scheduler
+
+    def report(outcome: Any) -> None:
+        if not quiet and outcome.status != "taken":
+            click.echo(scheduler_line(outcome))
+
+    return Scheduler(db.connect(db_url), playbook.load(playbook_ref), on_outcome=report)
+
+
+def scheduler_line(outcome: Any) -> str:
+    counts = ", ".join(f"{k} {v}" for k, v in outcome.emitted.items() if v)
+    extra = f" run {outcome.run_id}" if outcome.run_id else ""
+    extra += f" ({counts})" if counts else ""
+    extra += f": {outcome.error}" if outcome.error else ""
+    return f"{outcome.slot.isoformat()} {outcome.job}: {outcome.status}{extra}"
+
+
+@cli.command()
+@now_option
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@common
+def tick(now: str | None, quiet: bool, db_url: str | None, playbook_ref: str | None) -> None:
+    """One pass: run every job whose slot is due, then send pending deliveries.
+
+    For system cron or a Kubernetes CronJob; any number may run at once. Example:
+    */5 * * * * salesplay tick --db postgresql://…/sales
+    """
+    from salesplay.engine.dispatch import dispatch
+    from salesplay.engine.schedule import parse_instant
+    from salesplay.engine.scheduler import Clock
+
+    sched = _scheduler(db_url, playbook_ref, quiet)
+    start = parse_instant(now, sched.playbook.timezone) if now else None
+    clock = Clock(start)
+    sched.clock = clock.now
+    sched.tick(start or clock.now())  # exactly --now: a replayed pass decides the same
+    sent = dispatch(sched.engine, sched.playbook, clock.now)
+    for error in sent.errors:
+        click.echo(f"delivery: {error}", err=True)
+    if not quiet and (sent.sent or sent.retried or sent.dead):
+        click.echo(f"deliveries: {sent.sent} sent, {sent.retried} to retry, {sent.dead} dead")
+
+
+@cli.command("run")
+@now_option
+@click.option("--quiet", is_flag=True, help="Print nothing but errors.")
+@common
+def run_command(now: str | None, quiet: bool, db_url: str | None, playbook_ref: str | None) -> None:
+    """The daemon: sleep until the next slot, run what is due, send deliveries; repeat.
+
+    SIGTERM or Ctrl-C stops it cleanly: a running evaluation commits (a second signal rolls it
+    back), and it exits 0. Example: salesplay run --db postgresql://…/sales
+    """
+    import signal
+    import threading
+
+    from salesplay.engine.dispatch import dispatch
+    from salesplay.engine.schedule import parse_instant
+    from salesplay.engine.scheduler import Clock, serve
+
+    sched = _scheduler(db_url, playbook_ref, quiet)
+    clock = Clock(parse_instant(now, sched.playbook.timezone) if now else None)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second signal: roll the running evaluation back
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sched.clock = clock.now
+    sched.should_stop = stop.is_set
+
+    def deliver(at: Any) -> float | None:
+        sent = dispatch(sched.engine, sched.playbook, clock.now, should_stop=stop.is_set)
+        for error in sent.errors:
+            click.echo(f"delivery: {error}", err=True)
+        if sent.next_due is None:
+            return None
+        return max((sent.next_due - clock.now()).total_seconds(), 5.0)
+
+    if not quiet:
+        click.echo(
+            f"salesplay run: {sched.playbook.path}, "
+            f"{len(sched.playbook.section('jobs') or {})} jobs",
+            err=True,
+        )
+    try:
+        serve(sched, clock.now, stop.wait, deliver)
+    except KeyboardInterrupt:
+        click.echo("stopped; the running evaluation was rolled back", err=True)
+    if not quiet:
+        click.echo("salesplay run: stopped", err=True)
+
+
+@cli.group(cls=Cli, invoke_without_command=True)
+@click.option("--status", type=click.Choice(["pending", "sent", "dead"]))
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+@click.pass_context
+def deliveries(
+    ctx: click.Context, status: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
+) -> None:
+    """List the outbox: one row per (task or alert, channel), with its delivery status."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from salesplay.engine.dispatch import DELIVERY_COLUMNS
+    from salesplay.engine.dispatch import deliveries as listing
+
+    emit(listing(db.connect(db_url), status), fmt, DELIVERY_COLUMNS)
+
+
+@deliveries.command("retry")
+@click.option("--id", "ids", type=int, multiple=True, help="Only this delivery (repeatable).")
+@common
+def deliveries_retry(ids: tuple[int, ...], db_url: str | None, playbook_ref: str | None) -> None:
+    """Put dead deliveries back in the queue (after fixing a URL or a variable).
+
+    Example: salesplay deliveries retry && salesplay tick
+    """
+    from salesplay.engine.dispatch import retry_dead
+
+    click.echo(f"{retry_dead(db.connect(db_url), list(ids))} deliveries queued again")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from . import alert_status
+from . import alert_status, outbox
 from .context import EvalContext
 from .errors import SalesplayError
 from .models import Customer, EvalPartition, Run, table_of
@@ -64,7 +64,26 @@ def _families(ctx: EvalContext, progress: Progress | None) -> None:
             family.run(ctx)
             if progress:
                 progress(family.section)
+    # The outbox rows commit with the tasks and alerts they deliver, or not at all.
+    queued = outbox.enqueue(ctx.conn, ctx.playbook, ctx.run_id)
+    if queued:
+        ctx.counts["deliveries"] += queued
     ctx.cleanup()
+
+
+def evaluate_in(
+    conn: Connection,
+    playbook: Playbook,
+    as_of: date,
+    run_id: int,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Evaluate every section of playbook inside conn's transaction, under an existing ledger
+    row (a scheduled run claimed beforehand); return the counts emitted."""
+    _lock(conn, shared=False)
+    ctx = EvalContext(conn, playbook, as_of, run_id)
+    _families(ctx, progress)
+    return {k: int(v) for k, v in sorted(ctx.counts.items())}
 
 
 def _start(conn: Connection, playbook: Playbook, as_of: date, job: str, now: datetime) -> int:

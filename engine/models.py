@@ -10,7 +10,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Table, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Table,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -180,6 +189,19 @@ class ProgressNote(SQLModel, table=True):
 
 class Run(SQLModel, table=True):
     __tablename__ = "runs"
+    __table_args__ = (
+        # One row per (job, slot): the database decides which scheduled runs happen. A manual
+        # run has no slot (NULLs never collide).
+        UniqueConstraint("job", "slot"),
+        # At most one running scheduled run per job: a claim that would break this is refused.
+        Index(
+            "ux_runs_one_running",
+            "job",
+            unique=True,
+            sqlite_where=text("status = 'running' AND slot IS NOT NULL"),
+            postgresql_where=text("status = 'running' AND slot IS NOT NULL"),
+        ),
+    )
     id: int | None = Field(default=None, primary_key=True)
     job: str = "manual"
     started_at: datetime = _naive()
@@ -189,6 +211,14 @@ class Run(SQLModel, table=True):
     playbook_hash: str
     status: str = "running"
     emitted: dict[str, int] | None = Field(default=None, sa_column=Column(JSON))
+    # Scheduled runs (engine/scheduler.py): the slot in UTC, who holds the claim, until when.
+    slot: datetime | None = _naive(nullable=True)
+    owner: str | None = None  # host:pid:token of the claimant
+    host: str | None = None
+    pid: int | None = None
+    lease_until: datetime | None = _naive(nullable=True)
+    attempts: int = 0
+    error: str | None = None
 
 
 class EvalPartition(SQLModel, table=True):
@@ -310,6 +340,33 @@ class Alert(EpisodeKey, table=True):
     snoozed_until: date | None = None  # a snoozed alert is open again from this day
     detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     run_id: int | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """The outbox: one row per (task or alert, channel), written in the transaction that stores
+    the item, sent at least once by the dispatcher (engine/dispatch.py)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("item_kind", "item_id", "channel"),
+        Index("ix_deliveries_due", "status", "channel", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    item_kind: str  # task / alert
+    item_id: int
+    channel: str
+    recipient_id: str | None = None
+    rule: str
+    run_id: int | None = Field(default=None, index=True)
+    digest_key: str | None = None  # deliveries sharing one are sent as one message
+    status: str = "pending"  # pending / sent / dead
+    attempts: int = 0
+    next_attempt_at: datetime | None = _naive(nullable=True)
+    claimed_until: datetime | None = _naive(nullable=True)
+    last_attempt_at: datetime | None = _naive(nullable=True)
+    sent_at: datetime | None = _naive(nullable=True)
+    last_error: str | None = None
+    created_at: datetime | None = _naive(nullable=True)
 
 
 class CalendarDay(SQLModel, table=True):

@@ -241,6 +241,11 @@ def check(playbook: Playbook) -> None:
     for family in FAMILIES:
         if playbook.section(family.section) is not None:
             family.check(playbook)
+    from .outbox import check_delivery
+    from .schedule import check_jobs
+
+    check_jobs(playbook)
+    check_delivery(playbook)
 
 
 def _count(n: Any, one: str, many: str) -> str:

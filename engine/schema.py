@@ -107,6 +107,10 @@ def playbook_schema() -> dict[str, Any]:
     schema = base_schema()
     for family in FAMILIES:
         schema["properties"][family.section] = family.schema
+    from . import outbox, schedule
+
+    schema["properties"]["jobs"] = schedule.SCHEMA
+    schema["properties"]["delivery"] = outbox.SCHEMA
     return schema
 
 

@@ -28,6 +28,7 @@ from salesplay.engine.templates import format_value
 class Goals:
     section = "goals"
     schema: ClassVar[dict[str, Any]] = goals.SCHEMA
+    settings_only = True  # read by other rules; a scheduled job never needs to name it
 
     def check(self, playbook: Playbook) -> None:
         goals.check(playbook)

@@ -51,6 +51,7 @@ class Warnings:
     """Named warnings; each raises an alert per episode, and a task if it has one."""
 
     section = "warnings"
+    named_rules = True  # a job may name one warning: `warnings.goal_lag`
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "propertyNames": {"pattern": r"^[^\W\d][\w.]*$"},

@@ -207,10 +207,10 @@ metric:
 
 def test_unknown_section_lists_the_sections(rejects: Rejects) -> None:
     rejects(
-        "extends: default\ndeliver:\n  managers: {levels: [red]}\n",
-        "company.yaml:2: deliver: unknown key 'deliver'; allowed: playbook, description, "
+        "extends: default\nnotify:\n  managers: {levels: [red]}\n",
+        "company.yaml:2: notify: unknown key 'notify'; allowed: playbook, description, "
         "extends, timezone, currency, fields, metrics, grading, pool, follow_up, goals, warnings, "
-        "escalation",
+        "escalation, jobs, delivery",
     )
 
 

@@ -1,0 +1,31 @@
+"""A Feishu (飞书) group robot: a text message, @-mentioning the recipient by user id with
+Feishu's `<at user_id=…>` tag. Feishu answers HTTP 200 with a non-zero `code` on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from .base import Message, SendError, post_json, secret
+
+
+class Feishu:
+    def __init__(self, name: str, spec: dict[str, Any], env: Mapping[str, str]) -> None:
+        self.name = name
+        self.spec = spec
+        self.env = env
+        self.timeout = float(spec.get("timeout", 10))
+
+    def body(self, message: Message) -> dict[str, Any]:
+        text = message.text()
+        person = message.recipient
+        if person and person.im_id:
+            text = f'<at user_id="{escape(person.im_id)}">{escape(person.name or "")}</at> {text}'
+        return {"msg_type": "text", "content": {"text": text}}
+
+    def send(self, message: Message) -> None:
+        answer = post_json(secret(self.env, self.spec, "url_env"), self.body(message), self.timeout)
+        code = answer.get("code", answer.get("StatusCode", 0))
+        if code != 0:
+            raise SendError(f"code {code}: {answer.get('msg', answer.get('StatusMessage', ''))}")

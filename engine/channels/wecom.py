@@ -1,0 +1,31 @@
+"""A WeCom (企业微信) group robot: a text message that @-mentions the recipient by mobile or
+user id. WeCom answers HTTP 200 with a non-zero errcode on failure; 20 messages a minute."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .base import Message, SendError, post_json, secret
+
+
+class WeCom:
+    def __init__(self, name: str, spec: dict[str, Any], env: Mapping[str, str]) -> None:
+        self.name = name
+        self.spec = spec
+        self.env = env
+        self.timeout = float(spec.get("timeout", 10))
+
+    def body(self, message: Message) -> dict[str, Any]:
+        text: dict[str, Any] = {"content": message.text()}
+        person = message.recipient
+        if person and person.mobile:
+            text["mentioned_mobile_list"] = [person.mobile]
+        if person and person.im_id:
+            text["mentioned_list"] = [person.im_id]
+        return {"msgtype": "text", "text": text}
+
+    def send(self, message: Message) -> None:
+        answer = post_json(secret(self.env, self.spec, "url_env"), self.body(message), self.timeout)
+        if answer.get("errcode", 0) != 0:
+            raise SendError(f"errcode {answer.get('errcode')}: {answer.get('errmsg', '')}")
