@@ -22,7 +22,17 @@ if __package__ in (None, ""):  # `python cli.py …` from a checkout: the folder
 import click
 import sqlalchemy as sa
 
-from salesplay.engine import db, demo, explain, goal_report, importer, output, playbook, queries
+from salesplay.engine import (
+    db,
+    demo,
+    explain,
+    goal_report,
+    importer,
+    output,
+    periods,
+    playbook,
+    queries,
+)
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.evaluate import evaluate as run_evaluation
 from salesplay.engine.evaluate import work
@@ -474,6 +484,11 @@ def runs(fmt: str, job: str | None, db_url: str | None, playbook_ref: str | None
 @click.argument("subject_id", metavar="ID")
 @as_of_option
 @click.option(
+    "--period",
+    metavar="P",
+    help="Also explain the payouts and scorecard of this period (2024-06, 2024-Q2 …).",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
 )
 @common
@@ -481,6 +496,7 @@ def explain_command(
     subject: str,
     subject_id: str,
     as_of: Any,
+    period: str | None,
     fmt: str,
     db_url: str | None,
     playbook_ref: str | None,
@@ -490,7 +506,10 @@ def explain_command(
     Example: salesplay explain customer C0000001 --as-of 2024-07-01
     """
     book = playbook.load(playbook_ref)
-    report = explain.explain(db.connect(db_url), book, subject, subject_id, _as_of(as_of, book))
+    span = periods.parse_option(period, "--period") if period else None
+    report = explain.explain(
+        db.connect(db_url), book, subject, subject_id, _as_of(as_of, book), span
+    )
     if fmt == "json":
         emit([report], "json", list(report))
         return

@@ -56,6 +56,7 @@ class EvalContext:
     counts: Counter[str] = field(default_factory=Counter)
     _facts: dict[str, sa.Table] = field(default_factory=dict)
     _managers: sa.Table | None = None
+    period: tuple[date, date] | None = None  # explain --period: the statement/scorecard period
 
     @property
     def dialect(self) -> str:

@@ -48,7 +48,12 @@ def one_subject(ctx: EvalContext, subject: str, subject_id: str) -> tuple[Any, A
 
 
 def explain(
-    engine: Engine, playbook: Playbook, subject: str, subject_id: str, as_of: date
+    engine: Engine,
+    playbook: Playbook,
+    subject: str,
+    subject_id: str,
+    as_of: date,
+    period: tuple[date, date] | None = None,
 ) -> dict[str, Any]:
     """Findings of every family for one customer or rep, plus its tasks and alerts."""
     from salesplay.rules import FAMILIES
@@ -57,7 +62,7 @@ def explain(
     with engine.connect() as conn:
         if fetch(conn, model, subject_id) is None:
             raise SalesplayError(f"no {subject} with id '{subject_id}'")
-        ctx = EvalContext(conn, playbook, as_of, run_id=0)
+        ctx = EvalContext(conn, playbook, as_of, run_id=0, period=period)
         findings: list[Finding] = []
         for family in FAMILIES:
             if playbook.section(family.section) is not None:

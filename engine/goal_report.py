@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from . import goals, metrics, periods
-from .errors import ExpressionError, SalesplayError
+from .errors import SalesplayError
 from .models import OrgUnit, ProgressNote, Rep, Target, table_of
 from .playbook import Playbook
 from .templates import format_value
@@ -72,10 +72,7 @@ def report(
     """The goals whose period lies within `period` (default: those running on as_of)."""
     span = None
     if period is not None:
-        try:
-            span = periods.parse(period)
-        except ExpressionError as exc:
-            raise SalesplayError(f"--period: {exc.message}") from None
+        span = periods.parse_option(period, "--period")
     with engine.connect() as conn:
         if under is not None and not _unit_exists(conn, under):
             raise SalesplayError(f"--under: no org unit with id '{under}'")

@@ -10,7 +10,7 @@ import calendar
 import re
 from datetime import date
 
-from .errors import ExpressionError
+from .errors import ExpressionError, SalesplayError
 
 FORMS = "'2024', '2024-Q2', '2024-06', '2024-W23' or '2024-04-01..2024-06-30'"
 
@@ -61,6 +61,14 @@ def label(first: date, last: date) -> str:
         if parse(text) == (first, last):
             return text
     return f"{first.isoformat()}..{last.isoformat()}"
+
+
+def parse_option(text: str, option: str) -> tuple[date, date]:
+    """parse() for a command-line option: a bad period is a one-line SalesplayError."""
+    try:
+        return parse(text)
+    except ExpressionError as exc:
+        raise SalesplayError(f"{option}: {exc.message}") from None
 
 
 def within(inner: tuple[date, date], outer: tuple[date, date]) -> bool:
