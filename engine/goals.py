@@ -519,15 +519,28 @@ def _needs(playbook: Playbook) -> tuple[dict[str, set[str]], set[str]]:
     for name, aggregates in deps.items():
         for aggregate in aggregates:
             per_row.setdefault(aggregate, set()).add(name)
-    rules = [
-        spec
-        for spec in (playbook.section("warnings") or {}).values()
-        if spec.get("for") == "targets"
-    ]
     everywhere: set[str] = set()
-    for name in metrics.mentioned(playbook, rules):
-        everywhere |= deps.get(name, set())
+    for spec in (playbook.section("warnings") or {}).values():
+        if spec.get("for") == "targets":
+            for name in _names_used(spec):
+                everywhere |= deps.get(name, set())
     return per_row, everywhere
+
+
+def _names_used(spec: dict[str, Any]) -> set[str]:
+    """The names a target rule's conditions and templates use (not words inside quotes:
+    `metric = 'sales'` does not use the metric sales)."""
+    from . import expressions
+    from .templates import parse_template
+
+    found: set[str] = set()
+    for key in ("when", "where"):
+        if key in spec:
+            found.update(expressions.names_in(expressions.parse(str(spec[key]))))
+    for text in (spec.get("message"), (spec.get("task") or {}).get("title")):
+        if text:
+            found.update(p.name for p in parse_template(str(text)) if p.name)
+    return found
 
 
 def _temp(conn: Connection, name: str, cols: dict[str, str]) -> sa.Table:
