@@ -33,6 +33,9 @@ from salesplay.engine import (
     playbook,
     queries,
 )
+from salesplay.engine import (
+    payouts as payout_report,
+)
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.evaluate import evaluate as run_evaluation
 from salesplay.engine.evaluate import work
@@ -288,6 +291,33 @@ def goals(
     emit(found.rows, fmt, goal_report.JSON_COLUMNS)
     for note in found.notes:
         click.echo(note, err=True)
+
+
+@cli.command()
+@click.option(
+    "--period",
+    metavar="P",
+    required=True,
+    help="Statements whose period lies within P: 2024-06, 2024-Q2, 2024 …",
+)
+@click.option("--rep", "rep_id", metavar="ID", help="Only this rep's statements.")
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+def payouts(
+    period: str, rep_id: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
+) -> None:
+    """Commission and bonus statements, as of the last evaluation: reps', then teams'.
+
+    JSON: [{rep_id | org_unit_id, period, status, total, lines: [{rule, base, rate, amount,
+    detail}]}]; status is provisional until the period's end plus the settlement lag.
+    Example: salesplay payouts --period 2024-Q2 --rep R0001
+    """
+    span = periods.parse_option(period, "--period")
+    found = payout_report.statements(db.connect(db_url), span, rep_id)
+    if fmt == "json":
+        click.echo(output.render(found, "json", list(found[0]) if found else []))
+        return
+    emit(payout_report.flat(found), fmt, payout_report.FLAT_COLUMNS)
 
 
 @cli.command()

@@ -75,7 +75,7 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-SCHEMA_VERSION = 2  # bump when a table changes shape; older databases are refused, not misread
+SCHEMA_VERSION = 3  # bump when a table changes shape; older databases are refused, not misread
 
 
 def create_tables(engine: Engine) -> None:

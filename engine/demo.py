@@ -541,6 +541,9 @@ def _csv_plan(kind: str) -> Callable[[tuple[Any, ...]], list[Any]]:
     index = {name: i for i, name in enumerate(COLUMNS[kind])}
     getters: list[Callable[[tuple[Any, ...]], Any]] = []
     for column in KINDS[kind].columns:
+        if column.column not in index:  # an optional column the demo leaves empty
+            getters.append(lambda row: "")
+            continue
         getters.append(_getter(index[column.column], column.type))
     if kind == "customers":
         attrs = index["attrs"]

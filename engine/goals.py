@@ -287,6 +287,8 @@ def materialize(
     period: tuple[date, date] | None = None,
     only_owner: tuple[str, str] | None = None,
     under: str | None = None,
+    owner_type: str | None = None,
+    metric_name: str | None = None,
 ) -> sa.Table:
     """Create facts_target: one row per live target — those whose period holds as_of, or with
     `period` those whose period lies within it — with actual, forecast and pace inputs."""
@@ -303,6 +305,10 @@ def materialize(
         chosen += [t.c.period_start >= period[0], t.c.period_end <= period[1]]
     if only_owner is not None:
         chosen += [t.c.owner_type == only_owner[0], t.c.owner_id == only_owner[1]]
+    if owner_type is not None:
+        chosen.append(t.c.owner_type == owner_type)
+    if metric_name is not None:
+        chosen.append(t.c.metric == metric_name)
     units = _closure(conn)
     if under is not None:
         below = sa.select(units.c.unit).where(units.c.top == under)

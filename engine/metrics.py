@@ -164,6 +164,7 @@ def _activities() -> sa.Select[Any]:
         a.occurred_on,
         a.occurred_on.label("occurred_at"),
         _grade(a.customer_id).label("grade"),
+        a.contact_role,
     )
 
 
@@ -256,6 +257,7 @@ SOURCES: dict[str, Source] = {
             "occurred_at": "date",
             "grade": "text",
             "customer_id": "text",
+            "contact_role": "text",
         },
     ),
     "surveys": Source(

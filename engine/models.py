@@ -50,6 +50,7 @@ class Rep(SQLModel, table=True):
     org_unit_id: str | None = Field(default=None, index=True)
     manager_id: str | None = None
     hired_on: date | None = None
+    left_on: date | None = None  # the last day worked: targets are pro-rated by days active
     exam_score: float | None = None
     active: bool = True
     email: str | None = None
@@ -147,6 +148,7 @@ class Activity(SQLModel, table=True):
     content: str | None = None
     feedback: str | None = None
     next_step: str | None = None
+    contact_role: str | None = None  # e.g. decision_maker: instant recognition
     deleted: bool = False
 
 
@@ -281,6 +283,44 @@ class OwnerChange(SQLModel, table=True):
     changed_at: datetime = _naive()
     reason: str
     source: str  # import / rule / manual
+
+
+class PayoutLine(SQLModel, table=True):
+    """One line of a rep's or team's statement: base × rate = amount, and why (detail).
+
+    kind "line" rows of an open period are recomputed in place by every evaluation; at close
+    they are frozen. Data arriving later for a closed period adds a kind "adjustment" row to
+    the owner's open statement (adjusts = the closed period's label), never a rewrite.
+    """
+
+    __tablename__ = "payout_lines"
+    __table_args__ = (Index("ix_payout_lines_owner", "owner_type", "owner_id", "period_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    owner_type: str  # rep / org_unit
+    owner_id: str
+    period_start: date
+    period_end: date
+    rule: str
+    seq: int = 0  # the tier, for tiered commission
+    base_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    rate: float | None = None
+    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    kind: str = "line"  # line / adjustment
+    adjusts: str | None = None  # the closed period an adjustment corrects, e.g. 2024-06
+    run_id: int | None = None
+
+
+class PayoutClosing(SQLModel, table=True):
+    """A statement period that has closed (its end plus the settlement lag): frozen since."""
+
+    __tablename__ = "payout_closings"
+    __table_args__ = (UniqueConstraint("period_start", "period_end"),)
+    id: int | None = Field(default=None, primary_key=True)
+    period_start: date
+    period_end: date
+    closed_on: date
+    run_id: int | None = None
 
 
 class EpisodeKey(SQLModel):

@@ -30,7 +30,10 @@ def render(rows: list[dict[str, Any]], fmt: str, columns: list[str] | None = Non
     columns = columns or (list(rows[0]) if rows else [])
     if fmt == "json":
         return json.dumps(
-            [{k: _plain(r.get(k)) for k in columns} for r in rows], ensure_ascii=False, indent=2
+            [{k: _plain(r.get(k)) for k in columns} for r in rows],
+            ensure_ascii=False,
+            indent=2,
+            default=_plain,  # nested values: a statement's lines, a scorecard's KPIs
         )
     if fmt == "csv":
         buffer = io.StringIO()

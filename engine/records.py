@@ -75,6 +75,7 @@ KINDS: dict[str, Kind] = {
                 Column("org_unit_id", "text", ref="org_units"),
                 Column("manager_id", "text", ref="reps"),
                 Column("hired_on", "date"),
+                Column("left_on", "date", header=False),
                 Column("exam_score", "number", low=0, high=100),
                 Column("active", "bool", default=True),
                 Column("email", "text", header=False),
@@ -163,6 +164,7 @@ KINDS: dict[str, Kind] = {
                 Column("content", "text"),
                 Column("feedback", "text"),
                 Column("next_step", "text"),
+                Column("contact_role", "text", header=False),
             ),
         ),
         Kind(

@@ -10,6 +10,7 @@ from .escalation import Escalation
 from .follow_up import FollowUp
 from .goals import Goals
 from .grading import Grading
+from .incentives import Incentives
 from .pool import Pool
 from .warnings import Warnings
 
@@ -22,6 +23,7 @@ FAMILIES: list[RuleFamily] = [
     Goals(),
     Warnings(),
     Escalation(),
+    Incentives(),
 ]
 
 __all__ = ["FAMILIES", "RuleFamily"]

@@ -278,3 +278,36 @@ def test_progress_notes_import_checks_the_period(db_url: str, tmp_path: Path) ->
         f"{notes}:3: period: unknown period '2024-Q5': write '2024', '2024-Q2', "
         "'2024-06', '2024-W23' or '2024-04-01..2024-06-30'"
     )
+
+
+def test_payouts_statements_and_their_explanation(demo_db: str) -> None:
+    """The demo is evaluated on 2024-06-15: Q2 is open (provisional); April closed on 05-10."""
+    result = invoke("payouts", "--period", "2024-Q2", "--format", "json", "--db", demo_db)
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    reps = [s for s in found if "rep_id" in s]
+    assert reps and set(reps[0]) == {"rep_id", "period", "status", "total", "lines"}
+    assert set(reps[0]["lines"][0]) == {"rule", "base", "rate", "amount", "detail"}
+    by_period = {(s["period"], s["status"]) for s in reps}
+    assert ("2024-Q2", "provisional") in by_period and ("2024-04", "closed") in by_period
+    for statement in found:  # totals are the sum of their lines, to the cent
+        cents = sum(round(line["amount"] * 100) for line in statement["lines"])
+        assert round(statement["total"] * 100) == cents
+    rep = next(s["rep_id"] for s in reps if s["period"] == "2024-Q2")
+    explained = invoke(
+        "explain", "rep", rep, "--period", "2024-Q2", "--as-of", "2024-06-15", "--db", demo_db
+    )
+    assert explained.exit_code == 0, explained.output
+    assert "[FIRES] sales_commission: 2024-Q2:" in explained.stdout
+    assert "orders = O" in explained.stdout  # the orders the base is made of
+    table = invoke("payouts", "--period", "2024-Q2", "--rep", rep, "--db", demo_db)
+    assert table.stdout.splitlines()[0].split() == [
+        "owner",
+        "period",
+        "status",
+        "rule",
+        "base",
+        "rate",
+        "amount",
+        "total",
+    ]
