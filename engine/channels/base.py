@@ -89,6 +89,17 @@ class Channel(Protocol):
     def send(self, message: Message) -> None: ...
 
 
+class Configured:
+    """What every network channel keeps: its name, its playbook entry, the environment its
+    secrets come from, and a timeout in seconds (default 10)."""
+
+    def __init__(self, name: str, spec: dict[str, Any], env: Mapping[str, str]) -> None:
+        self.name = name
+        self.spec = spec
+        self.env = env
+        self.timeout = float(spec.get("timeout", 10))
+
+
 def secret(env: Mapping[str, str], spec: dict[str, Any], key: str) -> str:
     """The value of the environment variable the playbook names under `key`."""
     variable = spec[key]

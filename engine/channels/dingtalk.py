@@ -3,19 +3,12 @@ answers HTTP 200 with a non-zero errcode on failure; 20 messages a minute."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from .base import Message, SendError, post_json, secret
+from .base import Configured, Message, SendError, post_json, secret
 
 
-class DingTalk:
-    def __init__(self, name: str, spec: dict[str, Any], env: Mapping[str, str]) -> None:
-        self.name = name
-        self.spec = spec
-        self.env = env
-        self.timeout = float(spec.get("timeout", 10))
-
+class DingTalk(Configured):
     def body(self, message: Message) -> dict[str, Any]:
         person = message.recipient
         at: dict[str, Any] = {"atMobiles": [], "atUserIds": [], "isAtAll": False}

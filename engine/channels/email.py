@@ -4,20 +4,12 @@ variable the playbook names (`password_env`), never from the playbook."""
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Mapping
 from email.message import EmailMessage
-from typing import Any
 
-from .base import Message, SendError, secret
+from .base import Configured, Message, SendError, secret
 
 
-class Email:
-    def __init__(self, name: str, spec: dict[str, Any], env: Mapping[str, str]) -> None:
-        self.name = name
-        self.spec = spec
-        self.env = env
-        self.timeout = float(spec.get("timeout", 10))
-
+class Email(Configured):
     def send(self, message: Message) -> None:
         person = message.recipient
         if person is None or not person.email:

@@ -3,20 +3,13 @@ Feishu's `<at user_id=…>` tag. Feishu answers HTTP 200 with a non-zero `code` 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from html import escape
 from typing import Any
 
-from .base import Message, SendError, post_json, secret
+from .base import Configured, Message, SendError, post_json, secret
 
 
-class Feishu:
-    def __init__(self, name: str, spec: dict[str, Any], env: Mapping[str, str]) -> None:
-        self.name = name
-        self.spec = spec
-        self.env = env
-        self.timeout = float(spec.get("timeout", 10))
-
+class Feishu(Configured):
     def body(self, message: Message) -> dict[str, Any]:
         text = message.text()
         person = message.recipient
