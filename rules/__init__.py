@@ -11,6 +11,7 @@ from .follow_up import FollowUp
 from .goals import Goals
 from .grading import Grading
 from .pool import Pool
+from .scorecards import Scorecards
 from .warnings import Warnings
 
 # Evaluation order: later families may read what earlier ones wrote (follow-up reads grades and
@@ -20,6 +21,7 @@ FAMILIES: list[RuleFamily] = [
     Pool(),
     FollowUp(),
     Goals(),
+    Scorecards(),
     Warnings(),
     Escalation(),
 ]
