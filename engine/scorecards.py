@@ -463,15 +463,25 @@ def materialize(
         ).label("rank"),
         sa.func.count().over(partition_by=team).label("team_size"),
     ).subquery("ranked")
-    for name in ("score", "score_x100", "rank", "team_size"):
+    # kept in a table of its own (indexed) so that the updates below read it, not recompute it
+    ranks = _temp(
+        conn,
+        "scorecard_ranks",
+        {n: types[n] for n in ("card", "period_start", "rep_id", *_RANKED)},
+    )
+    conn.execute(ranks.insert().from_select(list(ranked.c.keys()), sa.select(ranked)))
+    conn.exec_driver_sql(
+        "CREATE INDEX scorecard_ranks_key ON scorecard_ranks (card, period_start, rep_id)"
+    )
+    for name in _RANKED:
         conn.execute(
             lines.update().values(
                 {
-                    name: sa.select(ranked.c[name])
+                    name: sa.select(ranks.c[name])
                     .where(
-                        ranked.c.card == c.card,
-                        ranked.c.period_start == c.period_start,
-                        ranked.c.rep_id == c.rep_id,
+                        ranks.c.card == c.card,
+                        ranks.c.period_start == c.period_start,
+                        ranks.c.rep_id == c.rep_id,
                     )
                     .scalar_subquery()
                 }
@@ -480,8 +490,11 @@ def materialize(
     return lines
 
 
+_RANKED = ("score", "score_x100", "rank", "team_size")
+
+
 def drop(conn: Connection) -> None:
-    for name in ("scorecard_lines", "scorecard_kpis"):
+    for name in ("scorecard_lines", "scorecard_kpis", "scorecard_ranks"):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
     goals.drop(conn)
 
@@ -638,6 +651,14 @@ def _detail(row: Any) -> str:
     return ""
 
 
+def _share(value: Any) -> str | None:
+    """An attainment to two decimals of a percent (62.04%), so a rep can redo the points."""
+    if value is None:
+        return None
+    number = (Decimal(repr(float(value))) * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return f"{number.normalize():f}%"
+
+
 def _pct(value: Any) -> str | None:
     return None if value is None else str(format_value(value, "number", "%"))
 
@@ -692,9 +713,9 @@ def table_rows(cards_: list[dict[str, Any]], long: bool = False) -> list[dict[st
                     "weight": _pct(kpi["weight"]),
                     "target": _amount(kpi["target"], kpi["share"]),
                     "actual": _amount(kpi["actual"], kpi["share"]),
-                    "attainment": _pct(kpi["attainment"]),
+                    "attainment": _share(kpi["attainment"]),
                     "cap": _pct(kpi["cap"]),
-                    "counted": _pct(kpi["capped"]),
+                    "counted": _share(kpi["capped"]),
                     "points": _points(kpi["points"]),
                     "note": kpi["detail"],
                 }
@@ -751,9 +772,9 @@ def describe(card: dict[str, Any], unit_name: str | None = None) -> tuple[str, d
             f"{_amount(kpi['target'], kpi['share'])}"
         )
         cap = f", capped at {_pct(kpi['cap'])}" if kpi["detail"] == "capped" else ""
-        counted = _pct(kpi["capped"]) or "0%"
+        counted = _share(kpi["capped"]) or "0%"
         values[kpi["metric"]] = (
-            f"{ratio} = {_pct(kpi['attainment']) or '—'}{cap}; "
+            f"{ratio} = {_share(kpi['attainment']) or '—'}{cap}; "
             f"{counted} × weight {weight} × 100 = {_points(kpi['points'])} points"
         )
     return summary, values
