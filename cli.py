@@ -32,6 +32,7 @@ from salesplay.engine import (
     periods,
     playbook,
     queries,
+    scorecards,
 )
 from salesplay.engine import (
     payouts as payout_report,
@@ -291,6 +292,41 @@ def goals(
     emit(found.rows, fmt, goal_report.JSON_COLUMNS)
     for note in found.notes:
         click.echo(note, err=True)
+
+
+@cli.command("scorecards")
+@click.option(
+    "--period",
+    metavar="P",
+    help="Score the card periods within P: 2024, 2024-Q2, 2024-06 … (default: each card's "
+    "period holding the as-of date).",
+)
+@click.option("--rep", help="Only this rep's cards (ranked among their whole team).")
+@click.option("--under", metavar="ORG", help="Only the reps of this org unit and the units below.")
+@as_of_option
+@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@common
+def scorecards_command(
+    period: str | None,
+    rep: str | None,
+    under: str | None,
+    as_of: Any,
+    fmt: str,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """Weighted KPI scores per rep and period, with the rank within the team.
+
+    JSON rows: {rep_id, org_unit_id, period, card, score, rank, team_size, provisional,
+    kpis: [{metric, weight, cap, target, actual, attainment, capped, points, detail}]}.
+    Example: salesplay scorecards --period 2024-Q2
+    """
+    book = playbook.load(playbook_ref)
+    found = scorecards.report(db.connect(db_url), book, _as_of(as_of, book), period, rep, under)
+    if fmt == "json":
+        emit(scorecards.json_rows(found), fmt, scorecards.JSON_COLUMNS)
+        return
+    emit(scorecards.table_rows(found, long=fmt == "csv"), fmt, scorecards.TABLE_COLUMNS)
 
 
 @cli.command()

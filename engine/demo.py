@@ -372,7 +372,8 @@ def _targets(
     """This quarter's goals (values in hundredths). Sales: each seller's last quarter raised
     0–60% (so that some lag), rounded to 10,000; new customers and visits a few per seller;
     each org unit the sum of its sellers' (the company's sales a little higher, so that one
-    parent does not add up). Rates for every org unit: collection 90%, A-grade conversion 5%."""
+    parent does not add up). Rates for every org unit: collection 90%, A-grade conversion 5%;
+    for every seller collection 90% and satisfaction 80, the scorecard's other KPIs."""
     start = dates.period_start(as_of, "quarter")
     end = dates.period_end(as_of, "quarter")
     label = dates.period_label(as_of, "quarter").replace("-", "")
@@ -409,6 +410,11 @@ def _targets(
     for unit_id in parent:
         goal("org_unit", unit_id, "collection_rate", 90)
         goal("org_unit", unit_id, "conversion_a", 5)
+    # the scorecard's other KPIs, per seller: collection 90%, satisfaction 80 of 100
+    for rep in reps:
+        if rep[0].startswith("R"):
+            goal("rep", rep[0], "collection_rate", 90)
+            goal("rep", rep[0], "satisfaction", 80_00)
     return out
 
 

@@ -12,6 +12,7 @@ from .goals import Goals
 from .grading import Grading
 from .incentives import Incentives
 from .pool import Pool
+from .scorecards import Scorecards
 from .warnings import Warnings
 
 # Evaluation order: later families may read what earlier ones wrote (follow-up reads grades and
@@ -21,6 +22,7 @@ FAMILIES: list[RuleFamily] = [
     Pool(),
     FollowUp(),
     Goals(),
+    Scorecards(),
     Warnings(),
     Escalation(),
     Incentives(),

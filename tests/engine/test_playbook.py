@@ -74,7 +74,7 @@ def test_validate_prints_ok(folder: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", "company.yaml"])
     assert result.exit_code == 0, result.stderr
     # the name is the file's own, not the parent's `playbook: default`
-    assert result.stdout == "company.yaml: ok (company, 18 metrics)\n"
+    assert result.stdout == "company.yaml: ok (company, 19 metrics)\n"
 
 
 # ---- extends: maps merge key by key, a list replaces, null deletes ---------------------------
@@ -209,8 +209,8 @@ def test_unknown_section_lists_the_sections(rejects: Rejects) -> None:
     rejects(
         "extends: default\nnotify:\n  managers: {levels: [red]}\n",
         "company.yaml:2: notify: unknown key 'notify'; allowed: playbook, description, "
-        "extends, timezone, currency, fields, metrics, grading, pool, follow_up, goals, warnings, "
-        "escalation, incentives, jobs, delivery",
+        "extends, timezone, currency, fields, metrics, grading, pool, follow_up, goals, "
+        "scorecards, warnings, escalation, incentives, jobs, delivery",
     )
 
 
