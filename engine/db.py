@@ -253,6 +253,19 @@ def _text_to_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
     )
 
 
+def temp_table(conn: Connection, name: str, columns: dict[str, Any]) -> sa.Table:
+    """(Re)create a temporary table of these columns (name → SQLAlchemy type) for this run."""
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+    table = sa.Table(
+        name,
+        sa.MetaData(),
+        *[sa.Column(n, t) for n, t in columns.items()],
+        prefixes=["TEMPORARY"],
+    )
+    table.create(conn)
+    return table
+
+
 def analyze(conn: Connection, table: str) -> None:
     """PostgreSQL never auto-analyzes temporary tables and would plan joins on them blind;
     SQLite plans well enough without statistics."""

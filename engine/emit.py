@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .db import analyze, count_rows, insert_ignore
+from .db import analyze, count_rows, insert_ignore, temp_table
 from .models import Alert, Episode, Task, table_of
 
 LIVE_ALERT = ["open", "acknowledged", "snoozed"]  # see alert_status.py
@@ -57,14 +57,7 @@ def emit(
     conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: str
 ) -> dict[str, int]:
     """Store the signal's new tasks and alerts, close what cleared; return counts."""
-    sig = sa.Table(
-        "signal_rows",
-        sa.MetaData(),
-        *[sa.Column(n, t) for n, t in SIGNAL_COLUMNS],
-        prefixes=["TEMPORARY"],
-    )
-    conn.exec_driver_sql("DROP TABLE IF EXISTS signal_rows")
-    sig.create(conn)
+    sig = temp_table(conn, "signal_rows", dict(SIGNAL_COLUMNS))
     rows = signal.rows
     if signal.clear_by == "subject":  # only firing rows matter: the rest clear by absence
         rows = rows.where(rows.selected_columns.fires == sa.true())

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from . import metrics
 from .compiler import Scope, Typed, compile_expression, unknown_name
-from .db import analyze, bulk_insert, days_between, ratio
+from .db import analyze, bulk_insert, days_between, ratio, temp_table
 from .errors import ExpressionError
 from .models import Deal, OrgUnit, Rep, Target, table_of
 from .playbook import Playbook
@@ -550,15 +550,7 @@ def _names_used(spec: dict[str, Any]) -> set[str]:
 
 
 def _temp(conn: Connection, name: str, cols: dict[str, str]) -> sa.Table:
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-    table = sa.Table(
-        name,
-        sa.MetaData(),
-        *[sa.Column(n, _sql_type(k)) for n, k in cols.items()],
-        prefixes=["TEMPORARY"],
-    )
-    table.create(conn)
-    return table
+    return temp_table(conn, name, {n: _sql_type(k) for n, k in cols.items()})
 
 
 def _closure(conn: Connection) -> Any:

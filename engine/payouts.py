@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import dates, goals, metrics, periods
 from .compiler import Typed, compile_condition
-from .db import count_rows, days_between, json_object
+from .db import count_rows, days_between, json_object, temp_table
 from .errors import ExpressionError
 from .models import PayoutClosing, PayoutLine, Rep, Target, table_of
 from .playbook import Playbook
@@ -209,14 +209,7 @@ def span_table(conn: Connection, s: Settings, as_of: date) -> sa.Table:
         (row.period_start, row.period_end)
         for row in conn.execute(sa.select(closings.c.period_start, closings.c.period_end))
     }
-    conn.exec_driver_sql("DROP TABLE IF EXISTS payout_spans")
-    table = sa.Table(
-        "payout_spans",
-        sa.MetaData(),
-        *[sa.Column(n, t) for n, t in SPAN_COLUMNS.items()],
-        prefixes=["TEMPORARY"],
-    )
-    table.create(conn)
+    table = temp_table(conn, "payout_spans", SPAN_COLUMNS)
     rows = []
     for unit in sorted(s.units()):
         current = (dates.period_start(as_of, unit), dates.period_end(as_of, unit))
@@ -282,14 +275,7 @@ def compute(
 ) -> sa.Table:
     """fresh_lines: every line of every statement period in the horizon, as of as_of — one
     INSERT … SELECT per rule (per tier for commission), over all periods at once."""
-    conn.exec_driver_sql("DROP TABLE IF EXISTS fresh_lines")
-    fresh = sa.Table(
-        "fresh_lines",
-        sa.MetaData(),
-        *[sa.Column(n, t) for n, t in LINE_COLUMNS],
-        prefixes=["TEMPORARY"],
-    )
-    fresh.create(conn)
+    fresh = temp_table(conn, "fresh_lines", dict(LINE_COLUMNS))
     declared = metrics.declared(playbook)
     for versions in s.plans.values():
         for i, (since, plan) in enumerate(versions):

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from . import dates, goals, metrics, periods
 from .compiler import Scope, Typed, compile_expression, unknown_name
-from .db import floor_int
+from .db import floor_int, temp_table
 from .errors import ExpressionError, SalesplayError
 from .models import OrgUnit, Rep, table_of
 from .playbook import Playbook
@@ -261,18 +261,6 @@ _KPI_COLUMNS = {
 }
 
 
-def _temp(conn: Connection, name: str, cols: dict[str, Any]) -> sa.Table:
-    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-    table = sa.Table(
-        name,
-        sa.MetaData(),
-        *[sa.Column(n, t) for n, t in cols.items()],
-        prefixes=["TEMPORARY"],
-    )
-    table.create(conn)
-    return table
-
-
 def scored_periods(
     playbook: Playbook, as_of: date, span: tuple[date, date] | None
 ) -> list[tuple[Card, date, date, Version]]:
@@ -299,7 +287,7 @@ def materialize(
     wanted = scored_periods(playbook, as_of, span)
     if not wanted:
         return None
-    kpis = _temp(conn, "scorecard_kpis", _KPI_COLUMNS)
+    kpis = temp_table(conn, "scorecard_kpis", _KPI_COLUMNS)
     rows = []
     for card, first, last, version in wanted:
         for position, kpi in enumerate(version.kpis):
@@ -424,7 +412,7 @@ def materialize(
         "rank": sa.Integer(),
         "team_size": sa.Integer(),
     }
-    lines = _temp(conn, "scorecard_lines", types)
+    lines = temp_table(conn, "scorecard_lines", types)
     conn.execute(
         lines.insert().from_select(
             list(columns),
@@ -464,7 +452,7 @@ def materialize(
         sa.func.count().over(partition_by=team).label("team_size"),
     ).subquery("ranked")
     # kept in a table of its own (indexed) so that the updates below read it, not recompute it
-    ranks = _temp(
+    ranks = temp_table(
         conn,
         "scorecard_ranks",
         {n: types[n] for n in ("card", "period_start", "rep_id", *_RANKED)},
