@@ -499,6 +499,11 @@ def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int, 
         "next: salesplay tasks --status open | salesplay alerts | "
         "salesplay explain customer C0000001"
     )
+    quarter = dates.period_label(as_of, "quarter")
+    lines.append(
+        f"      salesplay goals --as-of {as_of} | salesplay scorecards --as-of {as_of} | "
+        f"salesplay payouts --period {quarter}"
+    )
     return "\n".join(lines)
 
 
