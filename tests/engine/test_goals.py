@@ -393,3 +393,55 @@ def test_period_labels_and_errors() -> None:
     ]:
         with pytest.raises(ExpressionError, match=reason):
             periods.parse(bad)
+
+
+def test_the_documents_other_goal_metrics(engine: Engine) -> None:
+    """June: CA (a customer since May) buys 100,000 of product A, new CB 50,000 of B, new CC
+    150,000 of A. Sales 300,000 in 3 orders: average order 100,000; A's share 250,000 / 300,000
+    = 83.3%; 1 of 3 buyers bought before: repurchase 33.3%. Five surveys (NPS 10, 10, 9, 7, 4;
+    one complaint): NPS = (3 promoters − 1 detractor) / 5 = 40%; complaints 1 / 5 = 20%, which
+    against a 25% ceiling (less is better) completes 25 / 20 = 125%."""
+    load(engine, "reps", [{"id": "R1", "name": "张伟"}])
+    load(engine, "customers", [{"id": c, "name": c, "owner_id": "R1"} for c in ("CA", "CB", "CC")])
+    orders = [
+        ("O0", "CA", 20_000, "A", "2024-05-10"),
+        ("O1", "CA", 100_000, "A", "2024-06-03"),
+        ("O2", "CB", 50_000, "B", "2024-06-04"),
+        ("O3", "CC", 150_000, "A", "2024-06-05"),
+    ]
+    load(
+        engine,
+        "orders",
+        [
+            {"id": i, "customer_id": c, "rep_id": "R1", "amount": a, "product": p, "ordered_on": d}
+            for i, c, a, p, d in orders
+        ],
+    )
+    surveys = [(10, "false"), (10, "false"), (9, "false"), (7, "true"), (4, "false")]
+    load(
+        engine,
+        "surveys",
+        [
+            {"id": f"S{i}", "customer_id": "CA", "surveyed_on": "2024-06-10", "nps": n,
+             "complaint": c}
+            for i, (n, c) in enumerate(surveys)
+        ],
+    )  # fmt: skip
+    june = {"period_start": "2024-06-01", "period_end": "2024-06-30"}
+    goals_ = {
+        "avg_order_value": "80000",
+        "product_a_share": "50%",
+        "repurchase_rate": "50%",
+        "nps": "70%",
+        "complaint_rate": "25%",
+    }
+    load(engine, "targets", [target("rep", "R1", m, v, **june) for m, v in goals_.items()])
+    rows = {r["metric"]: r for r in report(engine, "2024-06-30").rows}
+    assert rows["avg_order_value"]["current"] == 100_000
+    assert rows["product_a_share"]["current"] == pytest.approx(250_000 / 300_000)
+    assert rows["repurchase_rate"]["current"] == pytest.approx(1 / 3)
+    assert rows["nps"]["current"] == pytest.approx(0.4)
+    assert rows["nps"]["light"] == "red"  # 40 / 70 = 57% of the level: below 60%
+    assert rows["complaint_rate"]["current"] == pytest.approx(0.2)
+    assert rows["complaint_rate"]["completion"] == pytest.approx(1.25)
+    assert rows["complaint_rate"]["light"] == "green"

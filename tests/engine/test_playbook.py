@@ -74,7 +74,7 @@ def test_validate_prints_ok(folder: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", "company.yaml"])
     assert result.exit_code == 0, result.stderr
     # the name is the file's own, not the parent's `playbook: default`
-    assert result.stdout == "company.yaml: ok (company, 19 metrics)\n"
+    assert result.stdout == "company.yaml: ok (company, 32 metrics)\n"
 
 
 # ---- extends: maps merge key by key, a list replaces, null deletes ---------------------------
