@@ -9,13 +9,14 @@ table (hired 2024-01-05: 6 months on 2024-07-05, still 5 on 2024-07-04; hired 20
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date
 from itertools import pairwise
 from typing import Any
 
 import sqlalchemy as sa
 
-from .compiler import Typed, add_months
+from .compiler import Typed
 from .models import CalendarDay, Grade, Rep, table_of
 
 # (tier, months from which it starts), in order; the first tier starts at 0.
@@ -32,17 +33,27 @@ OWNER_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def tenure_months(hired_on: Any, as_of: date) -> Any:
-    """Whole calendar months from hired_on to as_of (null when hired_on is)."""
+    """Whole calendar months from hired_on to as_of (null when hired_on is).
+
+    hired_on + m months lands on the same day of the month, or the month's last day when the
+    month is shorter. For m = the months between the two dates' months, that day is in as_of's
+    month, whose length is a constant here: so one calendar lookup (the hiring day's month and
+    day numbers) decides it, instead of date arithmetic per row.
+    """
     calendar = table_of(CalendarDay).alias("hired_day")
-    hired_month = (
-        sa.select(calendar.c.month_num)
+    month_days = monthrange(as_of.year, as_of.month)[1]
+    landed = sa.case((calendar.c.dom < month_days, calendar.c.dom), else_=month_days)
+    months = (
+        sa.literal(as_of.year * 12 + as_of.month - 1)
+        - calendar.c.month_num
+        - sa.case((landed > as_of.day, 1), else_=0)
+    )
+    return (
+        sa.select(months)
         .where(calendar.c.day == hired_on)
         .correlate_except(calendar)
         .scalar_subquery()
     )
-    diff = sa.literal(as_of.year * 12 + as_of.month - 1) - hired_month
-    short = sa.case((add_months(hired_on, diff) > sa.literal(as_of, sa.Date()), 1), else_=0)
-    return diff - short
 
 
 def tenure_tier(hired_on: Any, as_of: date) -> Any:
