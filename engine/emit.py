@@ -208,8 +208,35 @@ def emit(
                 dialect,
             ),
         )
+        relevelled = _relevel(conn, signal, sig)
+        if relevelled:
+            counts["alerts_relevelled"] = relevelled
     conn.exec_driver_sql("DROP TABLE signal_rows")
     return counts
+
+
+def _relevel(conn: Connection, signal: Signal, sig: sa.Table) -> int:
+    """An alert still live whose episode now fires at another level takes that level (a goal's
+    light going from yellow to red); its message stays as raised."""
+    alerts = table_of(Alert)
+    same = sa.and_(
+        sig.c.subject_id == alerts.c.subject_id,
+        sig.c.episode == alerts.c.episode,
+        sig.c.fires == sa.true(),
+        sig.c.level.is_not(None),
+    )
+    now = sa.select(sig.c.level).where(same).limit(1).scalar_subquery()
+    return count_rows(
+        conn,
+        alerts.update()
+        .where(
+            alerts.c.rule == signal.rule,
+            alerts.c.subject_type == signal.subject_type,
+            alerts.c.status.in_(("open", "acknowledged", "snoozed")),
+            sa.exists().where(same, sig.c.level != alerts.c.level),
+        )
+        .values(level=now),
+    )
 
 
 def _close(conn: Connection, signal: Signal, as_of: date) -> dict[str, int]:

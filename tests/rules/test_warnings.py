@@ -163,3 +163,14 @@ def test_an_org_units_goal_alerts_its_head(org: Engine) -> None:
     assert alert["message"].startswith("华东大区 销售额 930000 / 目标 2500000，完成 37.2%")
     assert queries.alerts(org, rule="team_goal_lag", recipient="M1") == [alert]
     assert [t for t in queries.tasks(org) if t["subject_type"] == "org_unit"] == []
+
+
+def test_a_light_turning_red_raises_the_alerts_level_not_a_second_alert(org: Engine) -> None:
+    """06-15: 450,000 of the 600,000 expected is 75% → yellow. 06-20, no new sales: 450,000 of
+    1,200,000 × 20/30 = 800,000 is 56.25% → red. Still one alert (and one task), now red."""
+    setup_june(org, r1="450000", r2="1000000")
+    run(org, "2024-06-15")
+    run(org, "2024-06-20")
+    alerts = queries.alerts(org, rule="goal_lag")
+    assert [(a["subject_id"], a["level"], a["status"]) for a in alerts] == [("R1", "red", "open")]
+    assert len(lag_tasks(org)) == 1
