@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date, timedelta
+from typing import Any
 
 from .errors import ExpressionError
 
@@ -136,3 +137,8 @@ def window_bounds(window: str, as_of: date) -> tuple[date | None, date]:
     match = _WINDOW_THIS.fullmatch(norm)
     assert match
     return period_start(as_of, match.group(1)), as_of
+
+
+def as_date(value: Any) -> date:
+    """A date as the database or YAML hands it back: a date already, or ISO text."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

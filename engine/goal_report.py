@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from . import goals, metrics, periods
 from .errors import SalesplayError
 from .models import OrgUnit, ProgressNote, Rep, Target, table_of
+from .output import number_text
 from .playbook import Playbook
 from .templates import format_value
 
@@ -248,13 +249,6 @@ def _row(playbook: Playbook, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _number_text(value: Decimal | float | None) -> str | None:
-    if value is None:
-        return None
-    number = Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
-    return f"{number:,f}"
-
-
 def table_rows(report_: Report) -> list[dict[str, Any]]:
     """The rows as people read them: thousands separators and percentages."""
     out = []
@@ -265,7 +259,7 @@ def table_rows(report_: Report) -> list[dict[str, Any]]:
             if share and row[key] is not None:
                 shown[key] = format_value(row[key], "number", "%")
             else:
-                shown[key] = _number_text(row[key])
+                shown[key] = number_text(row[key])
         for key in ("completion", "pace"):
             shown[key] = None if row[key] is None else format_value(row[key], "number", "%")
         out.append(shown)
@@ -276,7 +270,7 @@ def _mismatch(row: dict[str, Any]) -> str:
     label = periods.label(row["period_start"], row["period_end"])
     return (
         f"note: {row['owner_name']} ({row['owner_id']}) {row['metric']} {label}: target "
-        f"{_number_text(Decimal(round(float(row['target']))) / 100)} but its "
+        f"{number_text(Decimal(round(float(row['target']))) / 100)} but its "
         f"{row['children']} parts' targets add up to "
-        f"{_number_text(Decimal(round(float(row['children_target']))) / 100)}"
+        f"{number_text(Decimal(round(float(row['children_target']))) / 100)}"
     )

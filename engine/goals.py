@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from . import metrics
+from . import dates, metrics
 from .compiler import Scope, Typed, compile_expression, unknown_name
 from .db import analyze, bulk_insert, days_between, ratio, temp_table
 from .errors import ExpressionError
@@ -581,7 +581,7 @@ def _work_days(conn: Connection, country: str, spans: sa.Select[Any]) -> sa.Tabl
     table = _temp(conn, "goal_days", {"day": "date", "work": "number"})
     if bounds is None or bounds[0] is None:
         return table
-    first, last = _as_date(bounds[0]), _as_date(bounds[1])
+    first, last = dates.as_date(bounds[0]), dates.as_date(bounds[1])
     calendar = _holidays(country, list(range(first.year, last.year + 1)))
     rows = []
     day = first
@@ -601,10 +601,6 @@ def _count_days(days: sa.Table, first: Any, last: Any) -> Any:
         .scalar_subquery(),
         0,
     )
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def drop(conn: Connection) -> None:

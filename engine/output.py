@@ -7,7 +7,7 @@ import io
 import json
 import unicodedata
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 FORMATS = ("table", "json", "csv")
@@ -19,6 +19,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+def number_text(value: Decimal | float | None) -> str | None:
+    """An amount or count for people: thousands separators, at most two decimals, no trailing
+    zeros (40,800 · 37,037.04 · 0.5)."""
+    if value is None:
+        return None
+    number = Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
+    return f"{number:,f}"
 
 
 def width(text: str) -> int:

@@ -36,6 +36,7 @@ from .compiler import Typed, compile_condition
 from .db import count_rows, days_between, json_object, temp_table
 from .errors import ExpressionError
 from .models import PayoutClosing, PayoutLine, Rep, Target, table_of
+from .output import number_text
 from .playbook import Playbook
 
 SECTION = "incentives"
@@ -103,7 +104,7 @@ class Settings:
     bonuses: tuple[Bonus, ...] = ()
     rewards: tuple[Reward, ...] = ()
     rounding: str = "half_up"
-    lag_days: int = 10
+    lag: tuple[int, str] = (10, "days")  # settlement lag, a calendar duration
 
     def units(self) -> set[str]:
         found = {v[1].period for versions in self.plans.values() for v in versions}
@@ -124,7 +125,7 @@ def settings(playbook: Playbook) -> Settings:
         base = _plan(name, raw)
         versions: list[tuple[date | None, Plan]] = [(None, base)]
         for change in raw.get("versions") or []:
-            versions.append((_date(change["from"]), _plan(name, {**raw, **change})))
+            versions.append((dates.as_date(change["from"]), _plan(name, {**raw, **change})))
         plans[name] = sorted(versions, key=lambda v: v[0] or date.min)
     bonuses = []
     for name, raw in (spec.get("bonuses") or {}).items():
@@ -145,10 +146,7 @@ def settings(playbook: Playbook) -> Settings:
         for name, raw in (spec.get("recognition") or {}).items()
     ]
     lag = dates.parse_duration(spec.get("settlement_lag", "10 days"))
-    lag_days = (dates.shift(date(2001, 1, 1), *lag) - date(2001, 1, 1)).days
-    return Settings(
-        plans, tuple(bonuses), tuple(rewards), spec.get("rounding", "half_up"), lag_days
-    )
+    return Settings(plans, tuple(bonuses), tuple(rewards), spec.get("rounding", "half_up"), lag)
 
 
 def _plan(name: str, raw: dict[str, Any]) -> Plan:
@@ -168,10 +166,6 @@ def _plan(name: str, raw: dict[str, Any]) -> Plan:
     )
 
 
-def _date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
-
-
 # ---- periods ----------------------------------------------------------------------------------
 
 
@@ -187,7 +181,8 @@ def spans(unit: str, as_of: date) -> list[tuple[date, date]]:
 
 
 def closes_on(span: tuple[date, date], s: Settings) -> date:
-    return span[1] + timedelta(days=s.lag_days)
+    """The period's end plus the lag in calendar terms (06-30 + 1 month = 07-30)."""
+    return dates.shift(span[1], *s.lag)
 
 
 SPAN_COLUMNS: dict[str, Any] = {
@@ -529,7 +524,7 @@ def _goal_bonus(
     if found is None or found[0] is None:
         return
     owner = "org_unit" if bonus.type == "team" else "rep"
-    first, last = (_as_date(v) for v in found)
+    first, last = (dates.as_date(v) for v in found)
     table = goals.materialize(
         conn, playbook, as_of, period=(first, last), owner_type=owner, metric_name=bonus.goal
     )
@@ -577,10 +572,6 @@ def _goal_bonus(
         ),
     )
     goals.drop(conn)
-
-
-def _as_date(value: Any) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def _reward(conn: Connection, fresh: sa.Table, reward: Reward, span: Any, as_of: date) -> None:
@@ -814,10 +805,7 @@ def _money(value: int | None) -> Decimal | None:
 
 def money_text(value: int | None) -> str:
     """Cents for people: 40,800 or 37,037.04."""
-    if value is None:
-        return "—"
-    amount = Decimal(int(value)) / 100
-    return f"{amount:,.2f}".removesuffix(".00")
+    return number_text(_money(value)) or "—"
 
 
 FLAT_COLUMNS = ["owner", "period", "status", "rule", "base", "rate", "amount", "total"]

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from salesplay.engine import goals, metrics, payouts, periods
+from salesplay.engine import dates, goals, metrics, payouts, periods
 from salesplay.engine.compiler import Scope, Typed, compile_condition, unknown_name
 from salesplay.engine.context import EvalContext
 from salesplay.engine.db import json_object
@@ -144,10 +144,8 @@ class Incentives:
 
     def check(self, playbook: Playbook) -> None:
         spec = playbook.section(self.section) or {}
-        try:
-            found = payouts.settings(playbook)
-        except (ExpressionError, ValueError) as exc:
-            raise playbook.error((self.section,), _reason(exc)) from None
+        self._check_values(playbook, spec)
+        found = payouts.settings(playbook)
         known = metrics.declared(playbook)
         for name, raw in (spec.get("commission") or {}).items():
             path = (self.section, "commission", name)
@@ -196,6 +194,48 @@ class Incentives:
                 check_template(raw["message"], lambda n, s=scope: s.resolve(n, 0))
             except ExpressionError as exc:
                 raise playbook.expression_error((*path, "message"), exc) from None
+
+    def _check_values(self, playbook: Playbook, spec: dict[str, Any]) -> None:
+        """Each share, amount, date and duration where it is written: file:line: path: reason."""
+
+        def value(path: tuple[str | int, ...], parse: Any, raw: Any) -> None:
+            try:
+                parse(raw)
+            except ExpressionError as exc:
+                raise playbook.expression_error(path, exc) from None
+            except ValueError as exc:
+                raise playbook.error(
+                    path, f"'{raw}' is not a date like 2024-07-01 ({exc})"
+                ) from None
+
+        if "settlement_lag" in spec:
+            value((self.section, "settlement_lag"), dates.parse_duration, spec["settlement_lag"])
+        for name, raw in (spec.get("commission") or {}).items():
+            path = (self.section, "commission", name)
+            entries = [(path, raw)] + [
+                ((*path, "versions", i), change)
+                for i, change in enumerate(raw.get("versions") or [])
+            ]
+            for at, entry in entries:
+                if "from" in entry:
+                    value((*at, "from"), dates.as_date, entry["from"])
+                for j, tier in enumerate(entry.get("tiers") or []):
+                    for key in ("upto", "rate"):
+                        if key in tier:
+                            value((*at, "tiers", j, key), goals.share, tier[key])
+                if "gate" in entry:
+                    value((*at, "gate"), goals.share, entry["gate"])
+                if "cap" in entry:
+                    value((*at, "cap"), _amount, entry["cap"])
+        for name, raw in (spec.get("bonuses") or {}).items():
+            path = (self.section, "bonuses", name)
+            if "rate" in raw:
+                value((*path, "rate"), goals.share, raw["rate"])
+            if "amount" in raw:
+                value((*path, "amount"), _amount, raw["amount"])
+        for name, raw in (spec.get("recognition") or {}).items():
+            if "reward" in raw:
+                value((self.section, "recognition", name, "reward"), _amount, raw["reward"])
 
     # ---- running ------------------------------------------------------------------------
 
@@ -347,5 +387,9 @@ def _recognition_scope(table: Any) -> Scope:
     return Scope(names, date(2000, 1, 1), "recognition messages")
 
 
-def _reason(exc: Exception) -> str:
-    return exc.message if isinstance(exc, ExpressionError) else str(exc)
+def _amount(raw: Any) -> int:
+    """An amount in units with at most two decimals, as cents."""
+    try:
+        return int(payouts.cents(raw))
+    except (ValueError, ZeroDivisionError):
+        raise ExpressionError(f"'{raw}' is not an amount like 20000 or 199.50") from None

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from salesplay.engine import payouts, playbook, queries
+from salesplay.engine.errors import SalesplayError
 from tests.conftest import load, run
 
 JUNE = (date(2024, 6, 1), date(2024, 6, 30))
@@ -372,3 +373,52 @@ def test_commission_on_money_collected_in_the_period(engine: Engine, tmp_path: P
     )
     run(engine, "2024-06-30", book(tmp_path, "      base: paid\n"))
     assert lines(engine, "R1", "sales_commission") == [(900_000, 0.03, 27_000)]
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "where", "reason"),
+    [
+        (
+            "  commission:\n    sales_commission:\n      cap: 1.234\n",
+            5,
+            "incentives.commission.sales_commission.cap",
+            "'1.234' has more than 2 decimal places",
+        ),
+        (
+            "  commission:\n    sales_commission:\n      tiers:\n"
+            "        - {upto: 100%, rate: lots}\n",
+            6,
+            "incentives.commission.sales_commission.tiers[0].rate",
+            "'lots' is not a share: write e.g. 80% or 0.8",
+        ),
+        (
+            "  commission:\n    sales_commission:\n      versions:\n        - {from: 2024-13-01}\n",
+            6,
+            "incentives.commission.sales_commission.versions[0].from",
+            "'2024-13-01' is not a date like 2024-07-01 (month must be in 1..12)",
+        ),
+        (
+            "  bonuses:\n    travel_fund: {amount: abc}\n",
+            4,
+            "incentives.bonuses.travel_fund.amount",
+            "'abc' is not an amount like 20000 or 199.50",
+        ),
+    ],
+)
+def test_a_bad_value_is_an_error_at_its_line(
+    tmp_path: Path, body: str, line: int, where: str, reason: str
+) -> None:
+    path = tmp_path / "company.yaml"
+    path.write_text("extends: default\nincentives:\n" + body, "utf-8")
+    with pytest.raises(SalesplayError) as caught:
+        playbook.load(str(path))
+    assert str(caught.value) == f"{path}:{line}: {where}: {reason}"
+
+
+def test_a_settlement_lag_in_months_is_calendar_months(tmp_path: Path) -> None:
+    """June's statement with a 1-month lag closes on 06-30 + 1 month = 07-30, not 07-31."""
+    path = tmp_path / "company.yaml"
+    path.write_text("extends: default\nincentives:\n  settlement_lag: 1 month\n", "utf-8")
+    found = payouts.settings(playbook.load(str(path)))
+    assert payouts.closes_on(JUNE, found) == date(2024, 7, 30)
+    assert payouts.closes_on(JUNE, payouts.settings(playbook.load("default"))) == date(2024, 7, 10)
