@@ -22,26 +22,19 @@ if __package__ in (None, ""):  # `python cli.py …` from a checkout: the folder
 import click
 import sqlalchemy as sa
 
-from salesplay.engine import (
-    db,
-    demo,
-    explain,
-    goal_report,
-    importer,
-    output,
-    periods,
-    playbook,
-    queries,
-    scorecards,
-)
-from salesplay.engine import (
-    payouts as payout_report,
-)
+from salesplay.engine import demo
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.evaluate import evaluate as run_evaluation
-from salesplay.engine.evaluate import work
-from salesplay.engine.progress import Progress
-from salesplay.engine.schema import schema_json
+from salesplay.engine.lang import periods, playbook
+from salesplay.engine.lang.schema import schema_json
+from salesplay.engine.present import output, queries
+from salesplay.engine.present.progress import Progress
+from salesplay.engine.run import explain
+from salesplay.engine.run.evaluate import evaluate as run_evaluation
+from salesplay.engine.run.evaluate import work
+from salesplay.engine.store import db, importer
+from salesplay.rules.goals import report as goal_report
+from salesplay.rules.incentives import payouts as payout_report
+from salesplay.rules.scorecards import cards as scorecards
 
 FORMAT = click.Choice(output.FORMATS)
 
@@ -489,7 +482,7 @@ def alert_ack(alert_id: int, db_url: str | None, playbook_ref: str | None) -> No
 
     Example: salesplay alert ack 7
     """
-    from salesplay.engine import alert_status
+    from salesplay.engine.run import alert_status
 
     alert_status.acknowledge(db.connect(db_url), alert_id, playbook.load(playbook_ref).today())
     click.echo(f"alert {alert_id}: acknowledged")
@@ -510,7 +503,7 @@ def alert_snooze(alert_id: int, until: Any, db_url: str | None, playbook_ref: st
 
     Example: salesplay alert snooze 7 --until 2024-07-15
     """
-    from salesplay.engine import alert_status
+    from salesplay.engine.run import alert_status
 
     alert_status.snooze(db.connect(db_url), alert_id, until.date())
     click.echo(f"alert {alert_id}: snoozed until {until.date()}")
@@ -540,7 +533,7 @@ def runs(fmt: str, job: str | None, db_url: str | None, playbook_ref: str | None
     """List the run ledger: when, as of which date, which playbook, what was emitted.
 
     JSON {id, job, slot, status, started_at, finished_at, as_of, playbook_hash, emitted}."""
-    from salesplay.engine.scheduler import LEDGER_COLUMNS, runs_ledger
+    from salesplay.engine.schedule.scheduler import LEDGER_COLUMNS, runs_ledger
 
     emit(runs_ledger(db.connect(db_url), job), fmt, LEDGER_COLUMNS)
 
@@ -661,7 +654,7 @@ def schedule_command(
 
     Example: salesplay schedule --cron "0 8 * * 1-5" --tz Asia/Shanghai --next 3
     """
-    from salesplay.engine import schedule
+    from salesplay.engine.schedule import jobs as schedule
 
     book = playbook.load(playbook_ref)
     found = schedule.listing(book, start, count, expr, zone, datetime.now(UTC))
@@ -675,7 +668,7 @@ def schedule_command(
 
 
 def _scheduler(db_url: str | None, playbook_ref: str | None, quiet: bool) -> Any:
-    from salesplay.engine.scheduler import Scheduler
+    from salesplay.engine.schedule.scheduler import Scheduler
 
     def report(outcome: Any) -> None:
         if not quiet and outcome.status != "taken":
@@ -702,9 +695,9 @@ def tick(now: str | None, quiet: bool, db_url: str | None, playbook_ref: str | N
     For system cron or a Kubernetes CronJob; any number may run at once. Example:
     */5 * * * * salesplay tick --db postgresql://…/sales
     """
-    from salesplay.engine.dispatch import dispatch
-    from salesplay.engine.schedule import parse_instant
-    from salesplay.engine.scheduler import Clock
+    from salesplay.engine.delivery.dispatch import dispatch
+    from salesplay.engine.schedule.jobs import parse_instant
+    from salesplay.engine.schedule.scheduler import Clock
 
     sched = _scheduler(db_url, playbook_ref, quiet)
     start = parse_instant(now, sched.playbook.timezone) if now else None
@@ -731,9 +724,9 @@ def run_command(now: str | None, quiet: bool, db_url: str | None, playbook_ref: 
     import signal
     import threading
 
-    from salesplay.engine.dispatch import dispatch
-    from salesplay.engine.schedule import parse_instant
-    from salesplay.engine.scheduler import Clock, serve
+    from salesplay.engine.delivery.dispatch import dispatch
+    from salesplay.engine.schedule.jobs import parse_instant
+    from salesplay.engine.schedule.scheduler import Clock, serve
 
     sched = _scheduler(db_url, playbook_ref, quiet)
     clock = Clock(parse_instant(now, sched.playbook.timezone) if now else None)
@@ -782,8 +775,8 @@ def deliveries(
     """List the outbox: one row per (task or alert, channel), with its delivery status."""
     if ctx.invoked_subcommand is not None:
         return
-    from salesplay.engine.dispatch import DELIVERY_COLUMNS
-    from salesplay.engine.dispatch import deliveries as listing
+    from salesplay.engine.delivery.dispatch import DELIVERY_COLUMNS
+    from salesplay.engine.delivery.dispatch import deliveries as listing
 
     emit(listing(db.connect(db_url), status), fmt, DELIVERY_COLUMNS)
 
@@ -796,7 +789,7 @@ def deliveries_retry(ids: tuple[int, ...], db_url: str | None, playbook_ref: str
 
     Example: salesplay deliveries retry && salesplay tick
     """
-    from salesplay.engine.dispatch import retry_dead
+    from salesplay.engine.delivery.dispatch import retry_dead
 
     click.echo(f"{retry_dead(db.connect(db_url), list(ids))} deliveries queued again")
 

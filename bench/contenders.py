@@ -28,8 +28,8 @@ NAMES = ("engine", "handwritten", "zen")
 
 def run_engine(engine: Engine, as_of: date) -> None:
     """`salesplay evaluate --as-of DATE --playbook bench/playbook.yaml`, through the API."""
-    from salesplay.engine import playbook
-    from salesplay.engine.evaluate import evaluate
+    from salesplay.engine.lang import playbook
+    from salesplay.engine.run.evaluate import evaluate
 
     evaluate(engine, playbook.load(str(PLAYBOOK)), as_of)
 
@@ -59,11 +59,11 @@ def run(name: str, engine: Engine, as_of: date) -> None:
 
 def _preload(name: str) -> None:
     """Import what the contender needs before the clock starts (imports are not the work)."""
-    import salesplay.engine.db
+    import salesplay.engine.store.db
 
     if name == "engine":
-        import salesplay.engine.evaluate
-        import salesplay.engine.playbook
+        import salesplay.engine.lang.playbook
+        import salesplay.engine.run.evaluate
         import salesplay.rules  # noqa: F401
     elif name == "handwritten":
         import bench.handwritten
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bench.engine_patches import WORKAROUNDS
-    from salesplay.engine import db
+    from salesplay.engine.store import db
 
     applied = [w for w in args.workaround if args.name == "engine" and WORKAROUNDS[w]()]
     _preload(args.name)

@@ -16,8 +16,8 @@ def int_div_is_broken() -> bool:
     """engine.templates.int_div prints its operands without parentheses, so the fraction of an
     amount whose cents end in 0 is computed as `frac - whole * 100 / 10`: 123.50 renders as
     '123.11120' instead of '123.5' (on SQLite and PostgreSQL alike)."""
-    from salesplay.engine.compiler import Typed
-    from salesplay.engine.templates import value_text
+    from salesplay.engine.sql.compiler import Typed
+    from salesplay.engine.sql.templates import value_text
 
     with sa.create_engine("sqlite://").connect() as conn:
         text = conn.execute(sa.select(value_text(Typed(sa.literal(12350), "amount")))).scalar()
@@ -30,7 +30,7 @@ def fix_int_div() -> bool:
         return False
     from sqlalchemy.ext.compiler import compiles
 
-    from salesplay.engine.templates import int_div
+    from salesplay.engine.sql.templates import int_div
 
     @compiles(int_div)
     def _int_div(element: Any, compiler: Any, **kw: Any) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
-from salesplay.engine import dates
+from salesplay.engine.lang import dates
 
 HERE = Path(__file__).resolve().parent
 SECTIONS = ("grading", "follow_up", "goal_lag")

@@ -44,7 +44,7 @@ AS_OF = date(2024, 5, 20)
 SEED = 7
 PG_URL = os.environ.get("SALESPLAY_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # The code that decides what the demo data and its tables look like: a change rebuilds the data.
-DATA_CODE = ["engine/demo.py", "engine/models.py", "engine/db.py"]
+DATA_CODE = ["engine/demo.py", "engine/store/models.py", "engine/store/db.py"]
 
 
 def log(message: str) -> None:
@@ -80,7 +80,7 @@ class Database:
         raise NotImplementedError
 
     def engine(self, url: str) -> sa.Engine:
-        from salesplay.engine import db
+        from salesplay.engine.store import db
 
         return db.connect(url, create=False)
 
@@ -89,7 +89,8 @@ class Database:
 
 
 def _build(url: str, customers: int, seed: int, as_of: date) -> dict[str, int]:
-    from salesplay.engine import db, demo
+    from salesplay.engine import demo
+    from salesplay.engine.store import db
 
     started = time.perf_counter()
     engine = db.connect(url)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from bench.contenders import NAMES, run
 from bench.engine_patches import WORKAROUNDS
-from salesplay.engine import db
+from salesplay.engine.store import db
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 import zen
 from sqlalchemy.engine import Connection, Engine
 
-from salesplay.engine import dates
+from salesplay.engine.lang import dates
 
 from . import handwritten
 

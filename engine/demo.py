@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from . import dates
-from .db import bulk_insert
-from .models import Customer
-from .partitions import bucket_of
+from salesplay.engine.lang import dates
+from salesplay.engine.store.db import bulk_insert
+from salesplay.engine.store.models import Customer
+from salesplay.engine.store.partitions import bucket_of
 
 REGIONS = {
     "华东": ["上海", "杭州", "南京"],
@@ -444,10 +444,10 @@ def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int, 
     """Build the demo data, evaluate the playbook, and return a short summary for people."""
     from sqlmodel import SQLModel
 
-    from .db import create_tables
-    from .errors import SalesplayError
-    from .evaluate import evaluate
-    from .models import Alert, Grade, Task, table_of
+    from salesplay.engine.errors import SalesplayError
+    from salesplay.engine.run.evaluate import evaluate
+    from salesplay.engine.store.db import create_tables
+    from salesplay.engine.store.models import Alert, Grade, Task, table_of
 
     with engine.connect() as conn:
         has_data = conn.execute(sa.select(sa.func.count()).select_from(Customer)).scalar()
@@ -512,7 +512,7 @@ def write_csv(folder: Path, as_of: date, size: DemoSize, seed: int = 7) -> dict[
     named so that importing them in name order respects references (01_org_units.csv …)."""
     import csv
 
-    from .records import KINDS
+    from salesplay.engine.store.records import KINDS
 
     folder.mkdir(parents=True, exist_ok=True)
     order = [
@@ -547,7 +547,7 @@ def write_csv(folder: Path, as_of: date, size: DemoSize, seed: int = 7) -> dict[
 
 def _csv_plan(kind: str) -> Callable[[tuple[Any, ...]], list[Any]]:
     """How a generated row (database columns) becomes a CSV row (import columns)."""
-    from .records import KINDS
+    from salesplay.engine.store.records import KINDS
 
     index = {name: i for i, name in enumerate(COLUMNS[kind])}
     getters: list[Callable[[tuple[Any, ...]], Any]] = []

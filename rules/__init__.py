@@ -5,15 +5,15 @@ Adding a family is one module here, one line in FAMILIES, and one test file in t
 
 from __future__ import annotations
 
-from .base import RuleFamily
-from .escalation import Escalation
-from .follow_up import FollowUp
-from .goals import Goals
-from .grading import Grading
-from .incentives import Incentives
-from .pool import Pool
-from .scorecards import Scorecards
-from .warnings import Warnings
+from salesplay.engine.run.family import RuleFamily
+from salesplay.rules.escalation import Escalation
+from salesplay.rules.follow_up import FollowUp
+from salesplay.rules.goals.family import Goals
+from salesplay.rules.grading import Grading
+from salesplay.rules.incentives.family import Incentives
+from salesplay.rules.pool import Pool
+from salesplay.rules.scorecards.family import Scorecards
+from salesplay.rules.warnings import Warnings
 
 # Evaluation order: later families may read what earlier ones wrote (follow-up reads grades and
 # the owners the pool leaves; escalation reads every task the others raised).

@@ -24,14 +24,17 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from salesplay.engine import dates
-from salesplay.engine.compiler import Scope, Typed
-from salesplay.engine.context import EvalContext
-from salesplay.engine.db import analyze, days_between, json_object
-from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
-from salesplay.engine.explain import Finding
-from salesplay.engine.models import (
+from salesplay.engine.lang import dates
+from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.lang.schema import DURATION, TEMPLATE
+from salesplay.engine.run.context import EvalContext
+from salesplay.engine.run.emit import Signal
+from salesplay.engine.run.explain import Finding
+from salesplay.engine.sql.compiler import Scope, Typed
+from salesplay.engine.sql.templates import check_template, compile_template, date_text
+from salesplay.engine.store.db import analyze, days_between, json_object
+from salesplay.engine.store.models import (
     Customer,
     OwnerChange,
     PlanTask,
@@ -40,9 +43,6 @@ from salesplay.engine.models import (
     TaskReassignment,
     table_of,
 )
-from salesplay.engine.playbook import Playbook
-from salesplay.engine.schema import DURATION, TEMPLATE
-from salesplay.engine.templates import check_template, compile_template, date_text
 
 RULE = "escalation"
 PLAN_RULE = "plan"

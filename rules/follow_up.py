@@ -20,18 +20,18 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from salesplay.engine import dates
-from salesplay.engine.compiler import Typed, add_duration, unknown_name
-from salesplay.engine.context import EvalContext
-from salesplay.engine.db import analyze, days_between, json_object, materialize_ctes
-from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
-from salesplay.engine.explain import Finding
-from salesplay.engine.metrics import placeholder_table, subject_scope
-from salesplay.engine.models import Activity, Customer, Grade, table_of
-from salesplay.engine.playbook import Playbook
-from salesplay.engine.schema import DURATION, LEVEL, TEMPLATE
-from salesplay.engine.templates import check_template, compile_template, date_text, format_value
+from salesplay.engine.lang import dates
+from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.lang.schema import DURATION, LEVEL, TEMPLATE
+from salesplay.engine.run.context import EvalContext
+from salesplay.engine.run.emit import Signal
+from salesplay.engine.run.explain import Finding
+from salesplay.engine.sql.compiler import Typed, add_duration, unknown_name
+from salesplay.engine.sql.metrics import placeholder_table, subject_scope
+from salesplay.engine.sql.templates import check_template, compile_template, date_text, format_value
+from salesplay.engine.store.db import analyze, days_between, json_object, materialize_ctes
+from salesplay.engine.store.models import Activity, Customer, Grade, table_of
 
 CHANNELS = ["visit", "video", "call", "wechat", "email", "message"]
 RULE = "follow_up"

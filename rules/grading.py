@@ -20,16 +20,16 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salesplay.engine.compiler import compile_condition
-from salesplay.engine.context import EvalContext
-from salesplay.engine.db import analyze, count_rows, fetch, json_object, upsert
 from salesplay.engine.errors import ExpressionError, SalesplayError
-from salesplay.engine.explain import Finding, subject_values
-from salesplay.engine.metrics import fact_columns, placeholder_table, subject_scope
-from salesplay.engine.models import Customer, Grade, GradeChange, GradeOverride, Rep, table_of
-from salesplay.engine.playbook import Playbook
-from salesplay.engine.schema import EXPRESSION
-from salesplay.engine.templates import format_value
+from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.lang.schema import EXPRESSION
+from salesplay.engine.run.context import EvalContext
+from salesplay.engine.run.explain import Finding, subject_values
+from salesplay.engine.sql.compiler import compile_condition
+from salesplay.engine.sql.metrics import fact_columns, placeholder_table, subject_scope
+from salesplay.engine.sql.templates import format_value
+from salesplay.engine.store.db import analyze, count_rows, fetch, json_object, upsert
+from salesplay.engine.store.models import Customer, Grade, GradeChange, GradeOverride, Rep, table_of
 
 
 class Grading:
@@ -137,7 +137,7 @@ class Grading:
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         if subject_type != "customer":
             return []
-        from salesplay.engine.explain import one_subject
+        from salesplay.engine.run.explain import one_subject
 
         grades = ctx.playbook.section(self.section)["grades"]
         findings = []

@@ -22,25 +22,18 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 
-from salesplay.engine import dates, goals
-from salesplay.engine.compiler import Scope, compile_condition
-from salesplay.engine.context import EvalContext
-from salesplay.engine.db import json_object
-from salesplay.engine.emit import Signal
 from salesplay.engine.errors import ExpressionError
-from salesplay.engine.explain import Finding
-from salesplay.engine.metrics import (
-    placeholder_table,
-    subject_scope,
-)
-from salesplay.engine.playbook import Playbook
-from salesplay.engine.schema import EXPRESSION, LEVEL, TEMPLATE
-from salesplay.engine.templates import (
-    check_template,
-    compile_template,
-    date_text,
-    format_value,
-)
+from salesplay.engine.lang import dates
+from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.lang.schema import EXPRESSION, LEVEL, TEMPLATE
+from salesplay.engine.run.context import EvalContext
+from salesplay.engine.run.emit import Signal
+from salesplay.engine.run.explain import Finding
+from salesplay.engine.sql.compiler import Scope, compile_condition
+from salesplay.engine.sql.metrics import placeholder_table, subject_scope
+from salesplay.engine.sql.templates import check_template, compile_template, date_text, format_value
+from salesplay.engine.store.db import json_object
+from salesplay.rules.goals import facts as goals
 
 SUBJECTS = {"customers": "customer", "reps": "rep", "targets": "target"}
 ROLES = {"customer": ["owner", "manager"], "rep": ["rep", "manager"], "target": ["rep", "manager"]}

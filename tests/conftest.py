@@ -15,10 +15,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import db, playbook
-from salesplay.engine.evaluate import RunResult, evaluate
-from salesplay.engine.importer import import_rows
-from salesplay.engine.records import KINDS
+from salesplay.engine.lang import playbook
+from salesplay.engine.run.evaluate import RunResult, evaluate
+from salesplay.engine.store import db
+from salesplay.engine.store.importer import import_rows
+from salesplay.engine.store.records import KINDS
 
 PG_URL = os.environ.get("SALESPLAY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

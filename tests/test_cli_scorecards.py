@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from salesplay.cli import cli
-from salesplay.engine import db
+from salesplay.engine.store import db
 from tests.conftest import load
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from salesplay.cli import cli
-from salesplay.engine.schema import playbook_schema
+from salesplay.engine.lang.schema import playbook_schema
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
 CI = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text("utf-8")

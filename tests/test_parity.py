@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import demo, playbook
-from salesplay.engine.evaluate import evaluate
+from salesplay.engine import demo
+from salesplay.engine.lang import playbook
+from salesplay.engine.run.evaluate import evaluate
 from tests.conftest import rows
 
 AS_OF = date(2024, 5, 20)

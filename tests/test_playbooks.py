@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import demo, playbook
-from salesplay.engine.evaluate import evaluate
-from salesplay.engine.schema import schema_json
+from salesplay.engine import demo
+from salesplay.engine.lang import playbook
+from salesplay.engine.lang.schema import schema_json
+from salesplay.engine.run.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -19,8 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from bench import contenders, equality
-from salesplay.engine import db, demo
-from salesplay.engine.models import GradeOverride, table_of
+from salesplay.engine import demo
+from salesplay.engine.store import db
+from salesplay.engine.store.models import GradeOverride, table_of
 
 CUSTOMERS = 3_000
 AS_OF = date(2024, 5, 20)

@@ -8,8 +8,9 @@ from datetime import date
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import alert_status, queries
 from salesplay.engine.errors import SalesplayError
+from salesplay.engine.present import queries
+from salesplay.engine.run import alert_status
 from tests.conftest import load, run
 
 

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from salesplay.engine import cron
+from salesplay.engine.schedule import cron
 
 
 def z(text: str) -> datetime:
@@ -228,4 +228,4 @@ def test_croniter_is_imported_in_exactly_one_module() -> None:
         for p in (root / folder).rglob("*.py")
         if re.search(r"^\s*(from|import) croniter", p.read_text("utf-8"), re.M)
     )
-    assert users == ["engine/cron.py"]
+    assert users == ["engine/schedule/cron.py"]

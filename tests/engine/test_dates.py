@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from salesplay.engine import dates
 from salesplay.engine.errors import ExpressionError
+from salesplay.engine.lang import dates
 
 D = date.fromisoformat
 

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import playbook
-from salesplay.engine.dispatch import deliveries, dispatch, retry_dead
-from salesplay.engine.evaluate import evaluate
+from salesplay.engine.delivery.dispatch import deliveries, dispatch, retry_dead
+from salesplay.engine.lang import playbook
+from salesplay.engine.run.evaluate import evaluate
 from tests.conftest import load, rows
 
 NOW = datetime(2024, 7, 1, 1, 0, tzinfo=UTC)
@@ -407,7 +407,7 @@ def test_nothing_is_queued_by_a_failed_run(
 
 
 def test_a_snoozed_alert_is_not_sent_until_it_wakes(engine: Engine, tmp_path: Path) -> None:
-    from salesplay.engine import alert_status
+    from salesplay.engine.run import alert_status
 
     seed(engine, customers=2)
     out = tmp_path / "out.jsonl"

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from salesplay import rules
-from salesplay.engine import db
+from salesplay.engine.store import db
 from tests.conftest import load, rows, run
 
 OUTPUT_TABLES = ("runs", "grades", "grade_changes", "episodes", "tasks", "alerts")
@@ -76,8 +76,9 @@ KILLED = textwrap.dedent("""
     from pathlib import Path
     from datetime import date
     from salesplay import rules
-    from salesplay.engine import db, playbook
-    from salesplay.engine.evaluate import evaluate
+    from salesplay.engine.store import db
+    from salesplay.engine.lang import playbook
+    from salesplay.engine.run.evaluate import evaluate
 
     class Stall:
         section = "grading"

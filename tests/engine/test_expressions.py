@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import dates
-from salesplay.engine import expressions as ex
-from salesplay.engine.compiler import Scope, Typed, compile_condition, compile_expression
 from salesplay.engine.errors import ExpressionError
+from salesplay.engine.lang import dates
+from salesplay.engine.lang import expressions as ex
+from salesplay.engine.sql.compiler import Scope, Typed, compile_condition, compile_expression
 
 AS_OF = date(2024, 8, 31)
 D = date.fromisoformat

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import goal_report, periods, playbook
 from salesplay.engine.errors import ExpressionError, SalesplayError
+from salesplay.engine.lang import periods, playbook
+from salesplay.rules.goals import report as goal_report
 from tests.conftest import load, run
 
 YEAR = {"period_start": "2024-01-01", "period_end": "2024-12-31"}
@@ -320,7 +321,7 @@ def test_forecast_is_run_rate_plus_weighted_open_deals(engine: Engine) -> None:
     (row,) = report(engine, "2024-06-10").rows
     assert row["forecast"] == 1_010_000
     run(engine, "2024-06-10")
-    from salesplay.engine import queries
+    from salesplay.engine.present import queries
 
     (alert,) = queries.alerts(engine, rule="forecast_short")
     assert alert["message"] == "张伟 预计期末销售额 1010000，不足目标 1200000 的 90%"

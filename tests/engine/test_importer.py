@@ -22,11 +22,12 @@ from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from salesplay.cli import cli
-from salesplay.engine import db, fastload, importer, playbook
 from salesplay.engine.errors import RecordError, SalesplayError
-from salesplay.engine.importer import ImportResult, import_file, import_rows, read_rows
-from salesplay.engine.partitions import bucket_of
-from salesplay.engine.records import KINDS
+from salesplay.engine.lang import playbook
+from salesplay.engine.store import db, fastload, importer
+from salesplay.engine.store.importer import ImportResult, import_file, import_rows, read_rows
+from salesplay.engine.store.partitions import bucket_of
+from salesplay.engine.store.records import KINDS
 from tests.conftest import rows, run
 
 TABLES = [

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import db, demo, playbook
-from salesplay.engine.evaluate import evaluate, start_partitioned, work
-from salesplay.engine.partitions import BUCKETS, Partition, bucket_of
+from salesplay.engine import demo
+from salesplay.engine.lang import playbook
+from salesplay.engine.run.evaluate import evaluate, start_partitioned, work
+from salesplay.engine.store import db
+from salesplay.engine.store.partitions import BUCKETS, Partition, bucket_of
 from tests.conftest import rows
 from tests.test_parity import normalise, outputs
 
@@ -61,8 +63,9 @@ STALL = """
 import sys, time
 from pathlib import Path
 from salesplay import rules
-from salesplay.engine import db, playbook
-from salesplay.engine.evaluate import work
+from salesplay.engine.store import db
+from salesplay.engine.lang import playbook
+from salesplay.engine.run.evaluate import work
 
 class Stall:
     section = "grading"

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from salesplay.cli import cli
-from salesplay.engine import playbook
 from salesplay.engine.errors import PlaybookError, PlaybookErrors
+from salesplay.engine.lang import playbook
 
 Rejects = Callable[..., None]
 

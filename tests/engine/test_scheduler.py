@@ -20,9 +20,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import db, playbook
-from salesplay.engine.models import Run, table_of
-from salesplay.engine.scheduler import Scheduler, runs_ledger
+from salesplay.engine.lang import playbook
+from salesplay.engine.schedule.scheduler import Scheduler, runs_ledger
+from salesplay.engine.store import db
+from salesplay.engine.store.models import Run, table_of
 from tests.conftest import load, rows
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,7 +207,7 @@ def test_a_dead_claimant_on_this_host_is_reclaimed_before_its_lease_ends(
 def test_a_manual_evaluate_is_job_manual_and_equals_the_scheduled_run(
     engine: Engine, tmp_path: Path
 ) -> None:
-    from salesplay.engine.evaluate import evaluate
+    from salesplay.engine.run.evaluate import evaluate
 
     seed(engine)
     scheduled = book(tmp_path, DAILY % "")
@@ -303,8 +304,8 @@ KILLABLE = textwrap.dedent("""
         time.sleep(300)
 
     from salesplay import rules
-    from salesplay.engine import scheduler
-    from salesplay.engine.channels import webhook
+    from salesplay.engine.schedule import scheduler
+    from salesplay.engine.delivery.channels import webhook
 
     if point == "claimed":
         scheduler.Scheduler._evaluate = lambda self, *a, **k: stall()

@@ -25,8 +25,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import explain, playbook, scorecards
 from salesplay.engine.errors import PlaybookError, SalesplayError
+from salesplay.engine.lang import playbook
+from salesplay.engine.run import explain
+from salesplay.rules.scorecards import cards as scorecards
 from tests.conftest import load
 
 Q2 = {"period_start": "2024-04-01", "period_end": "2024-06-30"}

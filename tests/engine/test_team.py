@@ -7,7 +7,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import playbook, queries
+from salesplay.engine.lang import playbook
+from salesplay.engine.present import queries
 from tests.conftest import load, rows, run
 
 

@@ -10,9 +10,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from salesplay.engine.compiler import Scope, Typed
 from salesplay.engine.errors import ExpressionError
-from salesplay.engine.templates import compile_template, format_value, parse_template, value_text
+from salesplay.engine.sql.compiler import Scope, Typed
+from salesplay.engine.sql.templates import (
+    compile_template,
+    format_value,
+    parse_template,
+    value_text,
+)
 
 CASES: list[tuple[Any, str, str, str]] = [
     # value, type, format, printed (worked out by hand)

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from salesplay.cli import cli
-from salesplay.engine import playbook
 from salesplay.engine.errors import PlaybookError, PlaybookErrors
-from salesplay.engine.yamlsafe import load_yaml, render_path
+from salesplay.engine.lang import playbook
+from salesplay.engine.lang.yamlsafe import load_yaml, render_path
 
 
 def test_yaml_12_scalars() -> None:

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import queries
+from salesplay.engine.present import queries
 from tests.conftest import load, rows, run
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import playbook
-from salesplay.engine.db import transaction
+from salesplay.engine.lang import playbook
+from salesplay.engine.store.db import transaction
 from salesplay.rules.grading import set_manual_grade
 from tests.conftest import load, rows, run
 

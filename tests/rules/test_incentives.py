@@ -18,8 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import payouts, playbook, queries
 from salesplay.engine.errors import SalesplayError
+from salesplay.engine.lang import playbook
+from salesplay.engine.present import queries
+from salesplay.rules.incentives import payouts
 from tests.conftest import load, run
 
 JUNE = (date(2024, 6, 1), date(2024, 6, 30))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from salesplay.engine import queries
+from salesplay.engine.present import queries
 from tests.conftest import load, run
 
 

@@ -1,0 +1,274 @@
+"""Evaluating a playbook: every rule family, set-based, with a ledger row.
+
+A plain run is one transaction. A partitioned run (`--workers N`) splits the customer rules
+into partitions by customer hash, each its own transaction, claimed from the database by any
+number of worker processes (FOR UPDATE SKIP LOCKED on PostgreSQL); the rules that span
+customers run in one final step once every partition has committed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from salesplay.engine.errors import SalesplayError
+from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.run import alert_status, outbox
+from salesplay.engine.run.context import EvalContext
+from salesplay.engine.store.models import Customer, EvalPartition, Run, table_of
+from salesplay.engine.store.partitions import Partition
+
+EVALUATION_LOCK = 0x5A1E591A7  # pg advisory lock shared by every salesplay evaluation
+FINAL = -1
+Progress = Callable[[str], None]
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    as_of: date
+    emitted: dict[str, int]
+    seconds: float
+    customers: int = 0  # live customers evaluated, for rows-a-second figures
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _lock(conn: Connection, shared: bool) -> None:
+    """Plain runs take turns; partition transactions of a run may overlap one another."""
+    if conn.dialect.name == "postgresql":
+        func = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
+        conn.execute(sa.select(func(EVALUATION_LOCK)))
+        # JIT compiles each big INSERT … SELECT for longer than it runs at these sizes.
+        conn.exec_driver_sql("SET LOCAL jit = off")
+
+
+def _families(ctx: EvalContext, progress: Progress | None) -> None:
+    from salesplay.rules import FAMILIES
+
+    if ctx.covers("alert"):  # not per partition: once per run, in the final step
+        alert_status.wake(ctx.conn, ctx.as_of)
+    for family in FAMILIES:
+        if ctx.playbook.section(family.section) is not None:
+            family.run(ctx)
+            if progress:
+                progress(family.section)
+    # The outbox rows commit with the tasks and alerts they deliver, or not at all.
+    queued = outbox.enqueue(ctx.conn, ctx.playbook, ctx.run_id)
+    if queued:
+        ctx.counts["deliveries"] += queued
+    ctx.cleanup()
+
+
+def evaluate_in(
+    conn: Connection,
+    playbook: Playbook,
+    as_of: date,
+    run_id: int,
+    progress: Progress | None = None,
+) -> dict[str, int]:
+    """Evaluate every section of playbook inside conn's transaction, under an existing ledger
+    row (a scheduled run claimed beforehand); return the counts emitted."""
+    _lock(conn, shared=False)
+    ctx = EvalContext(conn, playbook, as_of, run_id)
+    _families(ctx, progress)
+    return {k: int(v) for k, v in sorted(ctx.counts.items())}
+
+
+def _start(conn: Connection, playbook: Playbook, as_of: date, job: str, now: datetime) -> int:
+    runs = table_of(Run)
+    return int(
+        conn.execute(
+            sa.insert(runs)
+            .values(
+                job=job,
+                started_at=now,
+                as_of=as_of,
+                playbook_path=playbook.path,
+                playbook_hash=playbook.content_hash,
+                status="running",
+            )
+            .returning(runs.c.id)
+        ).scalar_one()
+    )
+
+
+def _finish(conn: Connection, run_id: int, emitted: dict[str, int]) -> None:
+    runs = table_of(Run)
+    conn.execute(
+        runs.update()
+        .where(runs.c.id == run_id)
+        .values(status="succeeded", emitted=emitted, finished_at=_now())
+    )
+
+
+def evaluate(
+    engine: Engine,
+    playbook: Playbook,
+    as_of: date,
+    job: str = "manual",
+    now: datetime | None = None,
+    workers: int = 1,
+    partitions: int | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run every section of the playbook as of a date; see the module doc for workers."""
+    clock = datetime.now(UTC)
+    started = (now or clock).astimezone(UTC).replace(tzinfo=None)
+    if workers > 1 or partitions:
+        run_id = start_partitioned(engine, playbook, as_of, partitions or 4 * workers, job, started)
+        run_workers(engine, playbook, run_id, workers, progress)
+    else:
+        with engine.begin() as conn:
+            _lock(conn, shared=False)
+            run_id = _start(conn, playbook, as_of, job, started)
+            ctx = EvalContext(conn, playbook, as_of, run_id)
+            _families(ctx, progress)
+            _finish(conn, run_id, {k: int(v) for k, v in sorted(ctx.counts.items())})
+    seconds = (datetime.now(UTC) - clock).total_seconds()
+    with engine.connect() as conn:
+        runs, customers_table = table_of(Run), table_of(Customer)
+        emitted = conn.execute(sa.select(runs.c.emitted).where(runs.c.id == run_id)).scalar()
+        customers = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(customers_table)
+            .where(customers_table.c.deleted == sa.false())
+        ).scalar_one()
+    return RunResult(run_id, as_of, dict(emitted or {}), seconds, int(customers))
+
+
+def start_partitioned(
+    engine: Engine, playbook: Playbook, as_of: date, parts: int, job: str, started: datetime
+) -> int:
+    """Record the run and its pending partitions (committed), ready for workers to claim."""
+    if parts < 1:
+        raise SalesplayError("--partitions must be at least 1")
+    with engine.begin() as conn:
+        run_id = _start(conn, playbook, as_of, job, started)
+        conn.execute(
+            sa.insert(table_of(EvalPartition)),
+            [
+                {"run_id": run_id, "part": p, "parts": parts, "status": "pending"}
+                for p in [*range(parts), FINAL]
+            ],
+        )
+    return run_id
+
+
+def run_workers(
+    engine: Engine, playbook: Playbook, run_id: int, workers: int, progress: Progress | None = None
+) -> None:
+    """Work on a run with `workers` processes (this one included) until it is complete."""
+    url = engine.url.render_as_string(hide_password=False)
+    ref = playbook.path if Path(playbook.path).exists() else Path(playbook.path).stem
+    context = multiprocessing.get_context("spawn")
+    helpers = [
+        context.Process(target=_worker_process, args=(url, ref, run_id), daemon=True)
+        for _ in range(workers - 1)
+    ]
+    for helper in helpers:
+        helper.start()
+    engine.dispose()  # connections are not shared with children
+    work(engine, playbook, run_id, progress)
+    for helper in helpers:
+        helper.join()
+    # A helper that died left its partition pending: finish whatever is left here.
+    work(engine, playbook, run_id, progress)
+    with engine.connect() as conn:
+        runs = table_of(Run)
+        status = conn.execute(sa.select(runs.c.status).where(runs.c.id == run_id)).scalar()
+    if status != "succeeded":
+        raise SalesplayError(f"run {run_id} did not complete (status {status})")
+
+
+def _worker_process(url: str, ref: str, run_id: int) -> None:
+    from salesplay.engine.lang import playbook
+    from salesplay.engine.store import db
+
+    work(db.connect(url, create=False), playbook.load(ref), run_id)
+
+
+def work(engine: Engine, playbook: Playbook, run_id: int, progress: Progress | None = None) -> int:
+    """Claim and evaluate partitions of a run until none is left; then the final step if this
+    worker is the one that sees every partition done. Returns how many steps it ran."""
+    with engine.connect() as conn:
+        run = conn.execute(sa.select(Run).where(Run.id == run_id)).first()  # type: ignore[arg-type]
+    if run is None:
+        raise SalesplayError(f"no run {run_id}")
+    if run.playbook_hash != playbook.content_hash:
+        raise SalesplayError(
+            f"run {run_id} evaluates playbook {run.playbook_hash}, not this "
+            f"one ({playbook.content_hash}): use the same playbook"
+        )
+    done = 0
+    while _step(engine, playbook, run.as_of, run_id, final=False, progress=progress):
+        done += 1
+    if _step(engine, playbook, run.as_of, run_id, final=True, progress=progress):
+        done += 1
+    return done
+
+
+def _step(
+    engine: Engine,
+    playbook: Playbook,
+    as_of: date,
+    run_id: int,
+    final: bool,
+    progress: Progress | None,
+) -> bool:
+    parts = table_of(EvalPartition)
+    with engine.begin() as conn:
+        _lock(conn, shared=True)
+        pending = sa.and_(parts.c.run_id == run_id, parts.c.status == "pending")
+        claim = sa.select(parts.c.id, parts.c.part, parts.c.parts).where(
+            pending, parts.c.part == FINAL if final else parts.c.part != FINAL
+        )
+        if final:
+            others = parts.alias("others")
+            claim = claim.where(
+                ~sa.exists().where(
+                    others.c.run_id == run_id, others.c.status == "pending", others.c.part != FINAL
+                )
+            )
+        claim = claim.order_by(parts.c.part).limit(1)
+        if conn.dialect.name == "postgresql":
+            claim = claim.with_for_update(skip_locked=True)
+        row = conn.execute(claim).first()
+        if row is None:
+            return False
+        stage = "final" if final else "customers"
+        partition = None if final else Partition(row.part, row.parts)
+        ctx = EvalContext(conn, playbook, as_of, run_id, partition=partition, stage=stage)
+        _families(ctx, progress)
+        emitted = {k: int(v) for k, v in sorted(ctx.counts.items())}
+        conn.execute(
+            parts.update()
+            .where(parts.c.id == row.id)
+            .values(
+                status="done",
+                emitted=emitted,
+                finished_at=_now(),
+                worker=f"{socket.gethostname()}:{os.getpid()}",
+            )
+        )
+        if final:
+            total: Counter[str] = Counter()
+            for (counts,) in conn.execute(
+                sa.select(parts.c.emitted).where(parts.c.run_id == run_id)
+            ):
+                total.update(counts or {})
+            _finish(conn, run_id, dict(sorted(total.items())))
+        if progress:
+            progress(f"partition {'final' if final else row.part + 1}/{row.parts}")
+        return True

@@ -1,0 +1,209 @@
+"""The canonical columns of every record kind, as data: type, whether required, what it references.
+
+Users' exports and scripts are written against these names; change them only with care.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from salesplay.engine.store.models import (
+    Activity,
+    Customer,
+    Deal,
+    Order,
+    OrgUnit,
+    Payment,
+    PlanTask,
+    ProgressNote,
+    Rep,
+    Survey,
+    Target,
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str  # the name in the file
+    type: str  # text / date / datetime / money / int / number / bool / decimal / period
+    header: bool = True  # must the file have this column?
+    value: bool = False  # must every row have a value?
+    stored: str = ""  # the database column when it differs (amount -> amount_cents)
+    ref: str = ""  # the record kind an id points at
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    default: object = None
+
+    @property
+    def column(self) -> str:
+        return self.stored or self.name
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    model: type
+    columns: tuple[Column, ...]
+    extra_to_attrs: bool = False  # customers keep unknown columns as custom attributes
+
+
+def _id() -> Column:
+    return Column("id", "text", value=True)
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in [
+        Kind(
+            "org_units",
+            OrgUnit,
+            (
+                _id(),
+                Column("name", "text", value=True),
+                Column("parent_id", "text", ref="org_units"),
+                Column("kind", "text", choices=("company", "region", "city", "team")),
+                Column("manager_id", "text", header=False),
+            ),
+        ),
+        Kind(
+            "reps",
+            Rep,
+            (
+                _id(),
+                Column("name", "text", value=True),
+                Column("org_unit_id", "text", ref="org_units"),
+                Column("manager_id", "text", ref="reps"),
+                Column("hired_on", "date"),
+                Column("left_on", "date", header=False),
+                Column("exam_score", "number", low=0, high=100),
+                Column("active", "bool", default=True),
+                Column("email", "text", header=False),
+                Column("mobile", "text", header=False),
+                Column("im_id", "text", header=False),
+            ),
+        ),
+        Kind(
+            "customers",
+            Customer,
+            (
+                _id(),
+                Column("name", "text", value=True),
+                Column("owner_id", "text", ref="reps"),
+                Column("org_unit_id", "text", ref="org_units"),
+                Column("industry", "text"),
+                Column("strategic", "bool", default=False),
+                Column("status", "text"),
+                Column("created_on", "date"),
+            ),
+            extra_to_attrs=True,
+        ),
+        Kind(
+            "orders",
+            Order,
+            (
+                _id(),
+                Column("customer_id", "text", value=True, ref="customers"),
+                Column("rep_id", "text", ref="reps"),
+                Column("amount", "money", value=True, stored="amount_cents"),
+                Column("ordered_on", "date", value=True),
+                Column("collected_amount", "money", header=False, stored="collected_cents"),
+                Column("product", "text", header=False),
+            ),
+        ),
+        Kind(
+            "payments",
+            Payment,
+            (
+                _id(),
+                Column("order_id", "text", value=True, ref="orders"),
+                Column("amount", "money", value=True, stored="amount_cents"),
+                Column("paid_on", "date", value=True),
+            ),
+        ),
+        Kind(
+            "surveys",
+            Survey,
+            (
+                _id(),
+                Column("customer_id", "text", value=True, ref="customers"),
+                Column("surveyed_on", "date", value=True),
+                Column("nps", "int", low=0, high=10),
+                Column("satisfaction", "number", low=0, high=100),
+                Column("complaint", "bool", default=False),
+            ),
+        ),
+        Kind(
+            "deals",
+            Deal,
+            (
+                _id(),
+                Column("customer_id", "text", value=True, ref="customers"),
+                Column("rep_id", "text", ref="reps"),
+                Column("stage", "text"),
+                Column("amount", "money", stored="amount_cents"),
+                Column("expected_close", "date"),
+                Column("stage_changed_on", "date"),
+                Column("status", "text", value=True, choices=("open", "won", "lost")),
+            ),
+        ),
+        Kind(
+            "activities",
+            Activity,
+            (
+                _id(),
+                Column("customer_id", "text", value=True, ref="customers"),
+                Column("rep_id", "text", ref="reps"),
+                Column("occurred_at", "datetime", value=True),
+                Column(
+                    "channel",
+                    "text",
+                    value=True,
+                    choices=("visit", "video", "call", "wechat", "email", "message"),
+                ),
+                Column("content", "text"),
+                Column("feedback", "text"),
+                Column("next_step", "text"),
+                Column("contact_role", "text", header=False),
+            ),
+        ),
+        Kind(
+            "targets",
+            Target,
+            (
+                _id(),
+                Column("owner_type", "text", value=True, choices=("org_unit", "rep")),
+                Column("owner_id", "text", value=True),
+                Column("metric", "text", value=True),
+                Column("period_start", "date", value=True),
+                Column("period_end", "date", value=True),
+                Column("value", "decimal", value=True, stored="value_x100"),
+            ),
+        ),
+        Kind(
+            "progress_notes",
+            ProgressNote,
+            (
+                Column("id", "text", header=False),  # made from the goal when absent
+                Column("owner_type", "text", value=True, choices=("org_unit", "rep")),
+                Column("owner_id", "text", value=True),
+                Column("metric", "text", value=True),
+                Column("period", "period", value=True),
+                Column("reason", "text"),
+                Column("plan", "text"),
+            ),
+        ),
+    ]
+}
+
+# Improvement-plan tasks (DOMAIN.md §3): each live row becomes an open task for its owner.
+KINDS["plan_tasks"] = Kind(
+    "plan_tasks",
+    PlanTask,
+    (
+        _id(),
+        Column("owner_id", "text", value=True, ref="reps"),
+        Column("title", "text", value=True),
+        Column("due_on", "date", value=True),
+    ),
+)
