@@ -19,22 +19,22 @@ if __package__ in (None, ""):  # `python cli.py …` from a checkout: the folder
     _pkg.__path__ = [str(Path(__file__).resolve().parent)]
     sys.modules.setdefault("salesplay", _pkg)
 
+from functools import cached_property
+
 import click
 import sqlalchemy as sa
 
-from salesplay.engine import demo
+from salesplay.engine import demo, loader
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.lang import periods, playbook
-from salesplay.engine.lang.schema import schema_json
+from salesplay.engine.lang import periods
 from salesplay.engine.present import output, queries
 from salesplay.engine.present.progress import Progress
 from salesplay.engine.run import explain
 from salesplay.engine.run.evaluate import evaluate as run_evaluation
 from salesplay.engine.run.evaluate import work
+from salesplay.engine.run.family import Command, Output, Playbook
 from salesplay.engine.store import db, importer
-from salesplay.rules.goals import report as goal_report
-from salesplay.rules.incentives import payouts as payout_report
-from salesplay.rules.scorecards import cards as scorecards
+from salesplay.rules import FAMILIES
 
 FORMAT = click.Choice(output.FORMATS)
 
@@ -120,7 +120,12 @@ def as_of_option(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
 
 
-def _as_of(value: Any, book: playbook.Playbook) -> date:
+def load(ref: str | None) -> Playbook:
+    """The playbook named by --playbook (default: the bundled default), with every family."""
+    return loader.load(ref, FAMILIES)
+
+
+def _as_of(value: Any, book: Playbook) -> date:
     return value.date() if value else book.today()
 
 
@@ -154,7 +159,7 @@ def import_command(
 
     Example: salesplay import customers customers.csv
     """
-    zone = playbook.load(playbook_ref).timezone
+    zone = load(playbook_ref).timezone
     progress = Progress(enabled=False if quiet else None)
     result = importer.import_file(db.connect(db_url), kind, file, full, zone, progress.rows)
     progress.close()
@@ -178,7 +183,7 @@ def validate(file: str, db_url: str | None, playbook_ref: str | None) -> None:
 
     Example: salesplay validate playbooks/fmcg.yaml
     """
-    book = playbook.load(file)
+    book = load(file)
     click.echo(f"{book.path}: ok ({book.name}, {len(book.data.get('metrics') or {})} metrics)")
 
 
@@ -186,7 +191,7 @@ def validate(file: str, db_url: str | None, playbook_ref: str | None) -> None:
 @common
 def schema(db_url: str | None, playbook_ref: str | None) -> None:
     """Print the playbook JSON Schema (editors use it to validate and complete playbooks)."""
-    click.echo(schema_json(), nl=False)
+    click.echo(loader.schema_json(FAMILIES), nl=False)
 
 
 @cli.command()
@@ -226,7 +231,7 @@ def evaluate(
     One transaction, or with --workers N one per partition of customers plus a final step for
     the rules that span customers (goals). Example: salesplay evaluate --as-of 2024-07-01
     """
-    book = playbook.load(playbook_ref)
+    book = load(playbook_ref)
     engine = db.connect(db_url)
     progress = Progress(enabled=False if quiet else None)
     if join_run is not None:
@@ -250,106 +255,6 @@ def evaluate(
 
 
 @cli.command()
-@click.option(
-    "--period",
-    metavar="P",
-    help="Goals whose period lies within P: 2024, 2024-Q2, 2024-06, 2024-W23 or "
-    "2024-04-01..2024-06-30 (default: the goals running on the as-of date).",
-)
-@click.option(
-    "--under", metavar="ORG", help="Only this org unit, the units below it and their reps."
-)
-@as_of_option
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
-@common
-def goals(
-    period: str | None,
-    under: str | None,
-    as_of: Any,
-    fmt: str,
-    db_url: str | None,
-    playbook_ref: str | None,
-) -> None:
-    """The goal tracking table: target, current, completion, pace, light, forecast, reason, plan.
-
-    JSON rows: {owner_type, owner_id, metric, period_start, period_end, target, current,
-    completion, pace, light, forecast, reason, plan}. Example: salesplay goals --period 2024
-    """
-    book = playbook.load(playbook_ref)
-    found = goal_report.report(db.connect(db_url), book, _as_of(as_of, book), period, under)
-    if fmt == "table":
-        emit(goal_report.table_rows(found), fmt, goal_report.TABLE_COLUMNS)
-        for note in found.notes:
-            click.echo(note)
-        return
-    emit(found.rows, fmt, goal_report.JSON_COLUMNS)
-    for note in found.notes:
-        click.echo(note, err=True)
-
-
-@cli.command("scorecards")
-@click.option(
-    "--period",
-    metavar="P",
-    help="Score the card periods within P: 2024, 2024-Q2, 2024-06 … (default: each card's "
-    "period holding the as-of date).",
-)
-@click.option("--rep", help="Only this rep's cards (ranked among their whole team).")
-@click.option("--under", metavar="ORG", help="Only the reps of this org unit and the units below.")
-@as_of_option
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
-@common
-def scorecards_command(
-    period: str | None,
-    rep: str | None,
-    under: str | None,
-    as_of: Any,
-    fmt: str,
-    db_url: str | None,
-    playbook_ref: str | None,
-) -> None:
-    """Weighted KPI scores per rep and period, with the rank within the team.
-
-    JSON rows: {rep_id, org_unit_id, period, card, score, rank, team_size, provisional,
-    kpis: [{metric, weight, cap, target, actual, attainment, capped, points, detail}]}.
-    Example: salesplay scorecards --period 2024-Q2
-    """
-    book = playbook.load(playbook_ref)
-    found = scorecards.report(db.connect(db_url), book, _as_of(as_of, book), period, rep, under)
-    if fmt == "json":
-        emit(scorecards.json_rows(found), fmt, scorecards.JSON_COLUMNS)
-        return
-    emit(scorecards.table_rows(found, long=fmt == "csv"), fmt, scorecards.TABLE_COLUMNS)
-
-
-@cli.command()
-@click.option(
-    "--period",
-    metavar="P",
-    required=True,
-    help="Statements whose period lies within P: 2024-06, 2024-Q2, 2024 …",
-)
-@click.option("--rep", "rep_id", metavar="ID", help="Only this rep's statements.")
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
-@common
-def payouts(
-    period: str, rep_id: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
-) -> None:
-    """Commission and bonus statements, as of the last evaluation: reps', then teams'.
-
-    JSON: [{rep_id | org_unit_id, period, status, total, lines: [{rule, base, rate, amount,
-    detail}]}]; status is provisional until the period's end plus the settlement lag.
-    Example: salesplay payouts --period 2024-Q2 --rep R0001
-    """
-    span = periods.parse_option(period, "--period")
-    found = payout_report.statements(db.connect(db_url), span, rep_id)
-    if fmt == "json":
-        click.echo(output.render(found, "json", list(found[0]) if found else []))
-        return
-    emit(payout_report.flat(found), fmt, payout_report.FLAT_COLUMNS)
-
-
-@cli.command()
 @click.option("--grade", help="Only this grade.")
 @click.option("--customer", help="Only this customer id.")
 @click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
@@ -359,50 +264,6 @@ def grades(
 ) -> None:
     """List customer grades: {customer_id, grade, since}."""
     emit(queries.grades(db.connect(db_url), grade, customer), fmt, queries.GRADE_COLUMNS)
-
-
-@cli.group(cls=Cli)
-def grade() -> None:
-    """Manual grades."""
-
-
-@grade.command("set")
-@click.argument("customer")
-@click.argument("grade_name", metavar="GRADE")
-@click.option("--by", required=True, help="Id of the manager confirming the grade.")
-@click.option("--reason", required=True, help="Why: shown by explain.")
-@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day the grade holds.")
-@common
-def grade_set(
-    customer: str,
-    grade_name: str,
-    by: str,
-    reason: str,
-    until: Any,
-    db_url: str | None,
-    playbook_ref: str | None,
-) -> None:
-    """Set a customer's grade by hand; it wins over the rules until it expires.
-
-    Example: salesplay grade set C001 A --by M1 --reason "战略客户" --until 2024-12-31
-    """
-    from salesplay.rules.grading import set_manual_grade
-
-    book = playbook.load(playbook_ref)
-    with db.connect(db_url).begin() as conn:
-        set_manual_grade(
-            conn,
-            book,
-            customer,
-            grade_name,
-            by,
-            reason,
-            until.date() if until else None,
-            book.today(),
-        )
-    click.echo(
-        f"{customer}: grade {grade_name} set by {by}" + (f" until {until.date()}" if until else "")
-    )
 
 
 @cli.command()
@@ -440,7 +301,7 @@ def task_done(task_id: int, note: str | None, db_url: str | None, playbook_ref: 
 
     Example: salesplay task done 42 --note "已上门拜访"
     """
-    book = playbook.load(playbook_ref)
+    book = load(playbook_ref)
     queries.complete_task(db.connect(db_url), task_id, note, book.today())
     click.echo(f"task {task_id}: done")
 
@@ -484,7 +345,7 @@ def alert_ack(alert_id: int, db_url: str | None, playbook_ref: str | None) -> No
     """
     from salesplay.engine.run import alert_status
 
-    alert_status.acknowledge(db.connect(db_url), alert_id, playbook.load(playbook_ref).today())
+    alert_status.acknowledge(db.connect(db_url), alert_id, load(playbook_ref).today())
     click.echo(f"alert {alert_id}: acknowledged")
 
 
@@ -564,7 +425,7 @@ def explain_command(
 
     Example: salesplay explain customer C0000001 --as-of 2024-07-01
     """
-    book = playbook.load(playbook_ref)
+    book = load(playbook_ref)
     span = periods.parse_option(period, "--period") if period else None
     report = explain.explain(
         db.connect(db_url), book, subject, subject_id, _as_of(as_of, book), span
@@ -611,7 +472,7 @@ def demo_command(
     The data is deterministic: the same --customers, --seed and --as-of give the same rows.
     Example: salesplay demo --customers 5000
     """
-    book = playbook.load(playbook_ref)
+    book = load(playbook_ref)
     day = _as_of(as_of, book)
     size = demo.DemoSize(customers=customers)
     if csv_dir is not None:
@@ -656,7 +517,7 @@ def schedule_command(
     """
     from salesplay.engine.schedule import jobs as schedule
 
-    book = playbook.load(playbook_ref)
+    book = load(playbook_ref)
     found = schedule.listing(book, start, count, expr, zone, datetime.now(UTC))
     if fmt == "json":
         emit(found, "json", ["job", "cron", "timezone", "fires"])
@@ -674,7 +535,7 @@ def _scheduler(db_url: str | None, playbook_ref: str | None, quiet: bool) -> Any
         if not quiet and outcome.status != "taken":
             click.echo(scheduler_line(outcome))
 
-    return Scheduler(db.connect(db_url), playbook.load(playbook_ref), on_outcome=report)
+    return Scheduler(db.connect(db_url), load(playbook_ref), on_outcome=report)
 
 
 def scheduler_line(outcome: Any) -> str:
@@ -792,6 +653,97 @@ def deliveries_retry(ids: tuple[int, ...], db_url: str | None, playbook_ref: str
     from salesplay.engine.delivery.dispatch import retry_dead
 
     click.echo(f"{retry_dead(db.connect(db_url), list(ids))} deliveries queued again")
+
+
+# ---- commands the rule families add (goals, scorecards, payouts, grade set …) ---------------
+
+
+class Session:
+    """What a family's command is handed: the database and the playbook, each opened only when
+    the command first asks, and the as-of date (--as-of, else today in the playbook's zone)."""
+
+    def __init__(self, db_url: str | None, playbook_ref: str | None, as_of: Any) -> None:
+        self._db_url = db_url
+        self._playbook_ref = playbook_ref
+        self._as_of = as_of
+
+    @cached_property
+    def engine(self) -> Any:
+        return db.connect(self._db_url)
+
+    @cached_property
+    def playbook(self) -> Playbook:
+        return load(self._playbook_ref)
+
+    @property
+    def as_of(self) -> date:
+        return _as_of(self._as_of, self.playbook)
+
+
+def show(out: Output, fmt: str | None) -> None:
+    """Rows, then notes (after a table; on stderr beside JSON or CSV), then plain lines."""
+    if fmt is not None:
+        emit(out.rows, fmt, out.columns)
+    for note in out.notes:
+        click.echo(note, err=fmt not in (None, "table"))
+    for line in out.lines:
+        click.echo(line)
+
+
+_TYPES: dict[str, Any] = {"date": click.DateTime(["%Y-%m-%d"]), "integer": int}
+
+
+def family_command(command: Command) -> click.Command:
+    """A click command from a family's description of it."""
+
+    def callback(db_url: str | None, playbook_ref: str | None, **given: Any) -> None:
+        fmt = given.pop("fmt", None)
+        session = Session(db_url, playbook_ref, given.pop("as_of", None))
+        values = {
+            name: value.date() if isinstance(value, datetime) else value
+            for name, value in given.items()
+        }
+        if command.formats:
+            values["fmt"] = fmt
+        show(command.run(session, **values), fmt)
+
+    func: Callable[..., Any] = common(callback)
+    if command.formats:
+        func = click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(command.formats),
+            default=command.formats[0],
+            show_default=True,
+        )(func)
+    if command.as_of:
+        func = as_of_option(func)
+    for option in reversed(command.options):
+        if not option.flag:
+            func = click.argument(option.name, metavar=option.metavar)(func)
+            continue
+        func = click.option(
+            option.flag,
+            option.name,
+            help=option.help,
+            metavar=option.metavar,
+            required=option.required,
+            is_flag=option.kind == "flag",
+            type=_TYPES.get(option.kind),
+        )(func)
+    return click.command(command.name.split()[-1], help=command.help)(func)
+
+
+for _family in FAMILIES:
+    for _command in _family.commands:
+        _group: click.Group = cli
+        for _word in _command.name.split()[:-1]:
+            if _word not in _group.commands:
+                _group.add_command(Cli(_word, help=_command.group_help))
+            _found = _group.commands[_word]
+            assert isinstance(_found, click.Group)
+            _group = _found
+        _group.add_command(family_command(_command))
 
 
 def main() -> None:

@@ -28,10 +28,11 @@ NAMES = ("engine", "handwritten", "zen")
 
 def run_engine(engine: Engine, as_of: date) -> None:
     """`salesplay evaluate --as-of DATE --playbook bench/playbook.yaml`, through the API."""
-    from salesplay.engine.lang import playbook
+    from salesplay.engine import loader
     from salesplay.engine.run.evaluate import evaluate
+    from salesplay.rules import FAMILIES
 
-    evaluate(engine, playbook.load(str(PLAYBOOK)), as_of)
+    evaluate(engine, loader.load(str(PLAYBOOK), FAMILIES), as_of)
 
 
 def run_handwritten(engine: Engine, as_of: date) -> None:
@@ -62,7 +63,7 @@ def _preload(name: str) -> None:
     import salesplay.engine.store.db
 
     if name == "engine":
-        import salesplay.engine.lang.playbook
+        import salesplay.engine.loader
         import salesplay.engine.run.evaluate
         import salesplay.rules  # noqa: F401
     elif name == "handwritten":

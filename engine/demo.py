@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.lang import dates
-from salesplay.engine.store.db import bulk_insert
+from salesplay.engine.store.dialects import bulk_insert
 from salesplay.engine.store.models import Customer
 from salesplay.engine.store.partitions import bucket_of
 

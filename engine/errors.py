@@ -59,9 +59,25 @@ class RecordError(SalesplayError):
 
 
 class ExpressionError(Exception):
-    """A problem inside one condition or formula; the loader adds file, line and path."""
+    """A problem inside one condition or formula; the loader adds file, line and path.
 
-    def __init__(self, message: str, column: int = 0) -> None:
+    `metrics`: the formula metrics the message already names (so that an error found inside
+    nested formulas says each of them once).
+    """
+
+    def __init__(
+        self, message: str, column: int = 0, metrics: frozenset[str] = frozenset()
+    ) -> None:
         self.message = message
         self.column = column
+        self.metrics = metrics
         super().__init__(message)
+
+
+class UnknownName(ExpressionError):
+    """A name the expression's scope does not hold (with a "did you mean" where one is close)."""
+
+
+class Unusable(ExpressionError):
+    """A known name that this kind of rule cannot use: a metric over a target's period in a
+    customer rule, a metric of records that do not link to the subject."""

@@ -23,26 +23,17 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
-from salesplay.engine.lang.playbook import Playbook
 from salesplay.engine.lang.schema import DURATION, TEMPLATE
-from salesplay.engine.run.context import EvalContext
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.explain import Finding
+from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
 from salesplay.engine.sql.compiler import Scope, Typed
-from salesplay.engine.sql.templates import check_template, compile_template, date_text
-from salesplay.engine.store.db import analyze, days_between, json_object
-from salesplay.engine.store.models import (
-    Customer,
-    OwnerChange,
-    PlanTask,
-    Rep,
-    Task,
-    TaskReassignment,
-    table_of,
-)
+from salesplay.engine.sql.templates import check_template, compile_template
+from salesplay.engine.store.dialects import analyze, date_text, days_between, json_object
+from salesplay.engine.store.models import Customer, OwnerChange, PlanTask, Rep, Task, table_of
 
 RULE = "escalation"
 PLAN_RULE = "plan"
@@ -52,10 +43,27 @@ REASON_OWNER = "the customer's owner changed"
 REASON_GONE = "the assignee is inactive or deleted"
 
 
+class TaskReassignment(SQLModel, table=True):
+    """An open task moved to someone else: its customer changed owner or its rep left."""
+
+    __tablename__ = "task_reassignments"
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(index=True)
+    old_assignee_id: str | None = None
+    new_assignee_id: str | None = None
+    changed_on: date
+    reason: str
+    run_id: int | None = None
+
+
 class Escalation:
     """Help tasks for managers when listed tasks run late; plan tasks; task reassignment."""
 
     section = "escalation"
+    settings_only = False
+    tables: ClassVar[tuple[type[SQLModel], ...]] = (TaskReassignment,)
+    subjects: ClassVar[dict[str, SubjectFacts]] = {}
+    commands: ClassVar[tuple[Command, ...]] = ()
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -79,6 +87,9 @@ class Escalation:
         "additionalProperties": False,
     }
 
+    def rule_names(self, playbook: Playbook) -> list[str]:
+        return [self.section]
+
     def check(self, playbook: Playbook) -> None:
         section = playbook.section(self.section) or {}
         try:
@@ -97,7 +108,7 @@ class Escalation:
         title = (section.get("task") or {}).get("title", DEFAULT_TITLE)
         scope = _help_scope(*_help_tables(), date(2000, 1, 1))
         try:
-            check_template(title, lambda n: scope.resolve(n, 0))
+            check_template(title, scope)
         except ExpressionError as exc:
             raise playbook.expression_error((self.section, "task", "title"), exc) from None
 

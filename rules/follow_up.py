@@ -19,18 +19,18 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
-from salesplay.engine.lang.playbook import Playbook
 from salesplay.engine.lang.schema import DURATION, LEVEL, TEMPLATE
-from salesplay.engine.run.context import EvalContext
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.explain import Finding
+from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
 from salesplay.engine.sql.compiler import Typed, add_duration, unknown_name
 from salesplay.engine.sql.metrics import placeholder_table, subject_scope
-from salesplay.engine.sql.templates import check_template, compile_template, date_text, format_value
-from salesplay.engine.store.db import analyze, days_between, json_object, materialize_ctes
+from salesplay.engine.sql.templates import check_template, compile_template, format_value
+from salesplay.engine.store import dialects
+from salesplay.engine.store.dialects import analyze, date_text, days_between, json_object
 from salesplay.engine.store.models import Activity, Customer, Grade, table_of
 
 CHANNELS = ["visit", "video", "call", "wechat", "email", "message"]
@@ -42,6 +42,10 @@ class FollowUp:
     """Follow-up tasks and overdue alerts per customer, by grade."""
 
     section = "follow_up"
+    settings_only = False
+    tables: ClassVar[tuple[type[SQLModel], ...]] = ()
+    subjects: ClassVar[dict[str, SubjectFacts]] = {}
+    commands: ClassVar[tuple[Command, ...]] = ()
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -76,6 +80,9 @@ class FollowUp:
         "additionalProperties": False,
     }
 
+    def rule_names(self, playbook: Playbook) -> list[str]:
+        return [self.section]
+
     def check(self, playbook: Playbook) -> None:
         section = playbook.section(self.section)
         grades = [g["grade"] for g in (playbook.section("grading") or {}).get("grades", [])]
@@ -102,7 +109,7 @@ class FollowUp:
         for key, field in (("task", "title"), ("overdue", "message")):
             if field in section.get(key, {}):
                 try:
-                    check_template(section[key][field], lambda n: scope.resolve(n, 0))
+                    check_template(section[key][field], scope)
                 except ExpressionError as exc:
                     raise playbook.expression_error((self.section, key, field), exc) from None
 
@@ -157,7 +164,9 @@ class FollowUp:
             )
             .cte("contacts")
         )
-        if materialize_ctes(ctx.conn):  # compute each last contact once, not once per use
+        if dialects.of(ctx.conn).materialize_ctes(
+            ctx.conn
+        ):  # compute each last contact once, not once per use
             contacts = contacts.prefix_with("MATERIALIZED")
         due = sa.case(
             (

@@ -18,24 +18,101 @@ from datetime import date
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy import JSON, Column
 from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel
 
 from salesplay.engine.errors import ExpressionError, SalesplayError
-from salesplay.engine.lang.playbook import Playbook
 from salesplay.engine.lang.schema import EXPRESSION
-from salesplay.engine.run.context import EvalContext
-from salesplay.engine.run.explain import Finding, subject_values
+from salesplay.engine.run.explain import one_subject, subject_values
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Option,
+    Output,
+    Playbook,
+    Session,
+    SubjectFacts,
+)
 from salesplay.engine.sql.compiler import compile_condition
 from salesplay.engine.sql.metrics import fact_columns, placeholder_table, subject_scope
 from salesplay.engine.sql.templates import format_value
-from salesplay.engine.store.db import analyze, count_rows, fetch, json_object, upsert
-from salesplay.engine.store.models import Customer, Grade, GradeChange, GradeOverride, Rep, table_of
+from salesplay.engine.store.db import count_rows, fetch
+from salesplay.engine.store.dialects import analyze, json_object, upsert
+from salesplay.engine.store.models import Customer, Grade, Rep, table_of
+
+
+class GradeChange(SQLModel, table=True):
+    """A customer's grade changed: from what to what, on which day, and the values that
+    decided it (`detail`), or who set it by hand."""
+
+    __tablename__ = "grade_changes"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True)
+    old_grade: str | None = None
+    new_grade: str
+    changed_on: date
+    source: str = "rule"
+    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    run_id: int | None = None
+
+
+class GradeOverride(SQLModel, table=True):
+    """A manager's grade for a customer (`salesplay grade set`), in force until `until`."""
+
+    __tablename__ = "grade_overrides"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(index=True)
+    grade: str
+    set_by: str
+    reason: str
+    set_on: date
+    until: date | None = None
+
+
+def _grade_set(
+    session: Session,
+    customer: str,
+    grade_name: str,
+    by: str,
+    reason: str,
+    until: date | None,
+) -> Output:
+    book = session.playbook
+    with session.engine.begin() as conn:
+        set_manual_grade(conn, book, customer, grade_name, by, reason, until, book.today())
+    return Output(
+        lines=[f"{customer}: grade {grade_name} set by {by}" + (f" until {until}" if until else "")]
+    )
+
+
+GRADE_SET = Command(
+    "grade set",
+    """Set a customer's grade by hand; it wins over the rules until it expires.
+
+Example: salesplay grade set C001 A --by M1 --reason "战略客户" --until 2024-12-31
+""",
+    _grade_set,
+    options=(
+        Option("customer", metavar="CUSTOMER"),
+        Option("grade_name", metavar="GRADE"),
+        Option("by", "--by", "Id of the manager confirming the grade.", required=True),
+        Option("reason", "--reason", "Why: shown by explain.", required=True),
+        Option("until", "--until", "Last day the grade holds.", kind="date"),
+    ),
+    group_help="Manual grades.",
+)
 
 
 class Grading:
     """Grades customers; writes grades and grade_changes."""
 
     section = "grading"
+    settings_only = False
+    tables: ClassVar[tuple[type[SQLModel], ...]] = (GradeChange, GradeOverride)
+    subjects: ClassVar[dict[str, SubjectFacts]] = {}
+    commands: ClassVar[tuple[Command, ...]] = (GRADE_SET,)
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -58,6 +135,9 @@ class Grading:
         "required": ["grades"],
         "additionalProperties": False,
     }
+
+    def rule_names(self, playbook: Playbook) -> list[str]:
+        return [self.section]
 
     def check(self, playbook: Playbook) -> None:
         grades = playbook.section(self.section)["grades"]
@@ -137,8 +217,6 @@ class Grading:
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         if subject_type != "customer":
             return []
-        from salesplay.engine.run.explain import one_subject
-
         grades = ctx.playbook.section(self.section)["grades"]
         findings = []
         matched = None
@@ -164,7 +242,7 @@ class Grading:
             )
         stored = fetch(ctx.conn, Grade, subject_id)
         override = ctx.conn.execute(
-            active_overrides(ctx.as_of).where(GradeOverride.customer_id == subject_id)
+            active_overrides(ctx.as_of).where(table_of(GradeOverride).c.customer_id == subject_id)
         ).first()
         if override is not None:
             findings.append(
@@ -244,8 +322,7 @@ def record_changes(conn: Connection, graded: Any, as_of: date, run_id: int | Non
         ),
     )
     if count:
-        dialect = conn.dialect.name
-        insert = upsert(g, dialect).from_select(
+        insert = upsert(g, conn).from_select(
             ["customer_id", "grade", "since", "source", "run_id"],
             sa.select(
                 changed.c.customer_id,

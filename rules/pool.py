@@ -33,18 +33,19 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
-from salesplay.engine.lang.playbook import Playbook
 from salesplay.engine.lang.schema import DURATION, EXPRESSION, LEVEL, TEMPLATE
-from salesplay.engine.run.context import EvalContext
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.explain import Finding
+from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
 from salesplay.engine.sql.compiler import Typed, compile_condition, unknown_name
 from salesplay.engine.sql.metrics import placeholder_table, subject_scope
-from salesplay.engine.sql.templates import check_template, compile_template, date_text, format_value
-from salesplay.engine.store.db import CALENDAR_FIRST, analyze, days_between, json_object
+from salesplay.engine.sql.templates import check_template, compile_template, format_value
+from salesplay.engine.store import dialects
+from salesplay.engine.store.db import CALENDAR_FIRST
+from salesplay.engine.store.dialects import analyze, date_text, days_between, json_object
 from salesplay.engine.store.models import (
     Activity,
     CalendarDay,
@@ -68,6 +69,10 @@ class Pool:
     """Release idle customers to the shared pool; optionally hand pooled customers out."""
 
     section = "pool"
+    settings_only = False
+    tables: ClassVar[tuple[type[SQLModel], ...]] = ()
+    subjects: ClassVar[dict[str, SubjectFacts]] = {}
+    commands: ClassVar[tuple[Command, ...]] = ()
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -111,6 +116,9 @@ class Pool:
         "additionalProperties": False,
     }
 
+    def rule_names(self, playbook: Playbook) -> list[str]:
+        return [self.section]
+
     def check(self, playbook: Playbook) -> None:
         release = (playbook.section(self.section) or {}).get("release")
         if not release:
@@ -137,7 +145,7 @@ class Pool:
         message = (release.get("alert") or {}).get("message", DEFAULT_MESSAGE)
         scope = _scope(playbook, table_of(Customer), NEVER, None)
         try:
-            check_template(message, lambda n: scope.resolve(n, 0))
+            check_template(message, scope)
         except ExpressionError as exc:
             raise playbook.expression_error((*path, "alert", "message"), exc) from None
 
@@ -333,9 +341,7 @@ def _scope(playbook: Playbook, table: Any, as_of: date, idle: Any) -> Any:
 
 
 def _greatest(conn: Any, *values: Any) -> Any:
-    if conn.dialect.name == "postgresql":
-        return sa.func.greatest(*values)
-    return sa.func.max(*values)  # SQLite's max() of several arguments is the scalar one
+    return dialects.of(conn).greatest(*values)
 
 
 def _idle(ctx: EvalContext, release: dict[str, Any], only: str | None = None) -> sa.Table:

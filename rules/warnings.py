@@ -21,19 +21,18 @@ from datetime import date
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
 from salesplay.engine.errors import ExpressionError
-from salesplay.engine.lang import dates
-from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.lang import dates, expressions
 from salesplay.engine.lang.schema import EXPRESSION, LEVEL, TEMPLATE
-from salesplay.engine.run.context import EvalContext
+from salesplay.engine.lang.templates import parse_template
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.explain import Finding
+from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
 from salesplay.engine.sql.compiler import Scope, compile_condition
 from salesplay.engine.sql.metrics import placeholder_table, subject_scope
-from salesplay.engine.sql.templates import check_template, compile_template, date_text, format_value
-from salesplay.engine.store.db import json_object
-from salesplay.rules.goals import facts as goals
+from salesplay.engine.sql.templates import check_template, compile_template, format_value
+from salesplay.engine.store.dialects import date_text, json_object
 
 SUBJECTS = {"customers": "customer", "reps": "rep", "targets": "target"}
 ROLES = {"customer": ["owner", "manager"], "rep": ["rep", "manager"], "target": ["rep", "manager"]}
@@ -44,7 +43,10 @@ class Warnings:
     """Named warnings; each raises an alert per episode, and a task if it has one."""
 
     section = "warnings"
-    named_rules = True  # a job may name one warning: `warnings.goal_lag`
+    settings_only = False
+    tables: ClassVar[tuple[type[SQLModel], ...]] = ()
+    subjects: ClassVar[dict[str, SubjectFacts]] = {}
+    commands: ClassVar[tuple[Command, ...]] = ()
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "propertyNames": {"pattern": r"^[^\W\d][\w.]*$"},
@@ -79,6 +81,13 @@ class Warnings:
             "additionalProperties": False,
         },
     }
+
+    def rule_names(self, playbook: Playbook) -> list[str]:
+        """A job may run every warning, or name one: `warnings.goal_lag`."""
+        return [
+            self.section,
+            *(f"{self.section}.{name}" for name in playbook.section(self.section)),
+        ]
 
     def check(self, playbook: Playbook) -> None:
         for name, spec in playbook.section(self.section).items():
@@ -118,7 +127,7 @@ class Warnings:
                 if text:
                     where = (*path, key) if key == "message" else (*path, "task", "title")
                     try:
-                        check_template(text, lambda n, s=scope: s.resolve(n, 0))
+                        check_template(text, scope)
                     except ExpressionError as exc:
                         raise playbook.expression_error(where, exc) from None
 
@@ -128,8 +137,7 @@ class Warnings:
         if subject != "target":
             table = table if table is not None else placeholder_table(subject, playbook)
             return subject_scope(subject, playbook, table, as_of)
-        table = table if table is not None else goals.placeholder(playbook)
-        return goals.scope(playbook, table, as_of)
+        return playbook.subject("target").scope(playbook, table, as_of)
 
     # ---- running ------------------------------------------------------------------------
 
@@ -142,12 +150,15 @@ class Warnings:
                 ctx.emit(self._signal(ctx, name, spec, ctx.facts(SUBJECTS[spec["for"]])))
                 continue
             if targets is None:
-                targets = goals.materialize(ctx.conn, ctx.playbook, ctx.as_of)
+                targets = ctx.subject("target").materialize(
+                    ctx.conn, ctx.playbook, ctx.as_of, uses=_target_uses(ctx.playbook)
+                )
             signal = self._signal(ctx, name, spec, targets)
             for owner in ("rep", "org_unit"):  # a signal has one subject type
                 rows = signal.rows.where(targets.c.owner_type == owner)
                 ctx.emit(replace(signal, subject_type=owner, rows=rows))
-        goals.drop(ctx.conn)
+        if targets is not None:
+            ctx.subject("target").drop(ctx.conn)
 
     def _signal(self, ctx: EvalContext, name: str, spec: dict[str, Any], table: Any) -> Signal:
         subject = SUBJECTS[spec["for"]]
@@ -158,11 +169,11 @@ class Warnings:
         message = compile_template(spec["message"], scope)
         task = spec.get("task")
         title = compile_template(task["title"], scope) if task else sa.null()
-        detail = json_object(*[x for n in used for x in (sa.literal(n), scope.names[n].sql)])
+        detail = json_object(*[x for n in used for x in (sa.literal(n), scope.resolve(n, 0).sql)])
         from_ = table
         level: Any = sa.literal(spec["level"])
         if spec["level"] == "light":  # the target's own light; yellow before its period starts
-            level = sa.func.coalesce(scope.names["light"].sql, "yellow")
+            level = sa.func.coalesce(scope.resolve("light", 0).sql, "yellow")
         if subject == "target":
             subject_id = table.c.owner_id
             episode = (
@@ -218,8 +229,12 @@ class Warnings:
         for name, spec in ctx.playbook.section(self.section).items():
             subject = SUBJECTS[spec["for"]]
             if subject == "target" and subject_type in ("rep", "org_unit"):
-                table = goals.materialize(
-                    ctx.conn, ctx.playbook, ctx.as_of, only_owner=(subject_type, subject_id)
+                table = ctx.subject("target").materialize(
+                    ctx.conn,
+                    ctx.playbook,
+                    ctx.as_of,
+                    uses=_target_uses(ctx.playbook),
+                    owner=(subject_type, subject_id),
                 )
                 key = table.c.owner_id
             elif subject == subject_type:
@@ -233,7 +248,7 @@ class Warnings:
             shown = [n for n in scope.used if n in scope.names]
             cols = [
                 sa.func.coalesce(when, sa.false()).label("_fires"),
-                *[scope.names[n].sql.label(f"v{i}") for i, n in enumerate(shown)],
+                *[scope.resolve(n, 0).sql.label(f"v{i}") for i, n in enumerate(shown)],
             ]
             if subject == "target":
                 cols += [
@@ -245,7 +260,8 @@ class Warnings:
                 sa.select(*cols).where(key == subject_id, where)
             ).mappings():
                 values = {
-                    n: format_value(row[f"v{i}"], scope.names[n].type) for i, n in enumerate(shown)
+                    n: format_value(row[f"v{i}"], scope.resolve(n, 0).type)
+                    for i, n in enumerate(shown)
                 }
                 label = f"{spec['when']}"
                 if subject == "target":
@@ -259,5 +275,28 @@ class Warnings:
                     )
                 )
             if subject == "target":
-                goals.drop(ctx.conn)
+                ctx.subject("target").drop(ctx.conn)
         return findings
+
+
+def _target_uses(playbook: Playbook) -> frozenset[str]:
+    """The names the warnings over targets read: their metrics get computed for every target
+    (a target always gets its own metric)."""
+    found: set[str] = set()
+    for spec in (playbook.section(Warnings.section) or {}).values():
+        if spec.get("for") == "targets":
+            found |= _names_used(spec)
+    return frozenset(found)
+
+
+def _names_used(spec: dict[str, Any]) -> set[str]:
+    """The names a rule's conditions and templates use (not words inside quotes:
+    `metric = 'sales'` does not use the metric sales)."""
+    found: set[str] = set()
+    for key in ("when", "where"):
+        if key in spec:
+            found.update(expressions.names_in(expressions.parse(str(spec[key]))))
+    for text in (spec.get("message"), (spec.get("task") or {}).get("title")):
+        if text:
+            found.update(p.name for p in parse_template(str(text)) if p.name)
+    return found

@@ -15,11 +15,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from salesplay.engine.lang import playbook
+from salesplay.engine import loader
 from salesplay.engine.run.evaluate import RunResult, evaluate
+from salesplay.engine.run.family import Playbook, RuleFamily
 from salesplay.engine.store import db
 from salesplay.engine.store.importer import import_rows
 from salesplay.engine.store.records import KINDS
+from salesplay.rules import FAMILIES
 
 PG_URL = os.environ.get("SALESPLAY_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -86,9 +88,14 @@ def load(engine: Engine, kind: str, rows: list[dict[str, Any]], full: bool = Fal
         )
 
 
-def run(engine: Engine, as_of: str | date, book: playbook.Playbook | None = None) -> RunResult:
+def load_playbook(ref: str | None = None, families: list[RuleFamily] | None = None) -> Playbook:
+    """A playbook loaded as the CLI loads it: with every rule family (or the ones given)."""
+    return loader.load(ref, FAMILIES if families is None else families)
+
+
+def run(engine: Engine, as_of: str | date, book: Playbook | None = None) -> RunResult:
     day = date.fromisoformat(as_of) if isinstance(as_of, str) else as_of
-    return evaluate(engine, book or playbook.load("default"), day)
+    return evaluate(engine, book or load_playbook("default"), day)
 
 
 def rows(engine: Engine, sql: str, **params: Any) -> list[dict[str, Any]]:

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from salesplay.engine import demo
-from salesplay.engine.lang import playbook
 from salesplay.engine.run.evaluate import evaluate
-from tests.conftest import rows
+from tests.conftest import load_playbook, rows
 
 AS_OF = date(2024, 5, 20)
 
@@ -48,7 +47,7 @@ def normalise(value: Any) -> Any:
 @pytest.mark.postgres
 @pytest.mark.parametrize("book", ["default", "fmcg"])
 def test_sqlite_and_postgresql_agree(sqlite_engine: Engine, pg_engine: Engine, book: str) -> None:
-    loaded = playbook.load(book)
+    loaded = load_playbook(book)
     results = []
     for engine in (sqlite_engine, pg_engine):
         demo.build(engine, AS_OF, demo.DemoSize(customers=600), seed=11)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import random
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,10 +24,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.delivery import channels as registry
+from salesplay.engine.delivery import config
 from salesplay.engine.delivery.channels import Item, Message, Recipient, SendError
-from salesplay.engine.lang.playbook import Playbook
-from salesplay.engine.run.outbox import DEFAULT_RATE
-from salesplay.engine.run.outbox import channels as configured_channels
+from salesplay.engine.lang.document import Document
+from salesplay.engine.store import dialects
 from salesplay.engine.store.models import Alert, Delivery, Rep, Task, table_of
 
 CLAIM = timedelta(minutes=5)  # a claim older than this is taken to be a dead sender's
@@ -61,7 +60,7 @@ def backoff(attempt: int, rng: random.Random, retry_after: float | None = None) 
 
 def dispatch(
     engine: Engine,
-    playbook: Playbook,
+    playbook: Document,
     clock: Callable[[], datetime],
     env: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
@@ -71,9 +70,9 @@ def dispatch(
     env = os.environ if env is None else env
     rng = rng or random.Random()
     result = DispatchResult()
-    for name, spec in configured_channels(playbook).items():
+    for name, spec in config.channels(playbook).items():
         channel = registry.make(name, spec, env)
-        rate = spec.get("rate_per_minute", DEFAULT_RATE.get(spec["type"]))
+        rate = config.rate_per_minute(spec)
         attempts = int(spec.get("max_attempts", MAX_ATTEMPTS))
         while not should_stop():
             batch = _claim(engine, name, clock(), rate)
@@ -98,8 +97,8 @@ def _snoozed(d: Any) -> Any:
 def _claim(engine: Engine, channel: str, now: datetime, rate: int | None) -> list[Message]:
     d = table_of(Delivery)
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # one claimer per channel at a time: exact rates
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(zlib.crc32(channel.encode()))))
+        dialect = dialects.of(conn)
+        dialect.lock(conn, channel)  # one claimer per channel at a time: exact rates
         budget = BATCH
         if rate:
             message_key = sa.func.coalesce(d.c.digest_key, sa.cast(d.c.id, sa.String()))
@@ -124,8 +123,7 @@ def _claim(engine: Engine, channel: str, now: datetime, rate: int | None) -> lis
             .order_by(d.c.id)
             .limit(BATCH * 5)
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+        query = dialect.skip_locked(query)
         groups: dict[str, list[int]] = {}
         for row in conn.execute(query):
             key = row.digest_key or f"#{row.id}"

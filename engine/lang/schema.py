@@ -1,9 +1,23 @@
-"""The playbook JSON Schema: the common top level plus one fragment per rule family."""
+"""The playbook's JSON Schema: common fragments, the top level, assembly, and validation.
+
+Each rule family brings the fragment for its own section; engine/loader.py assembles them with
+the top level here and validates a document against the whole, reporting every problem at its
+file and line in words an ops person reads (`must be a number, not 'abc'`).
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import jsonschema
+
+from salesplay.engine.errors import ExpressionError, PlaybookError
+from salesplay.engine.lang import dates
+from salesplay.engine.lang.document import Document, YamlPath
 
 DURATION = {
     "type": "string",
@@ -21,6 +35,11 @@ TEMPLATE = {
     "description": "text with {placeholders}, e.g. '跟进 {customer.name}'",
 }
 LEVEL = {"enum": ["green", "yellow", "red"]}
+SHARE = {
+    "type": ["string", "number"],
+    "description": "a share, e.g. 80% or 0.8",
+}
+MONEY = {"type": ["number", "string"], "description": "an amount in units, e.g. 20000"}
 NAME = {
     "type": "string",
     "pattern": r"^[^\W\d]\w*$",
@@ -100,20 +119,142 @@ def base_schema() -> dict[str, Any]:
     }
 
 
-def playbook_schema() -> dict[str, Any]:
-    """The whole schema: what `salesplay schema` prints and editors validate against."""
-    from salesplay.rules import FAMILIES
-
+def assemble(sections: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+    """The whole schema: the top level plus one fragment per section (rule families, jobs,
+    delivery), as `salesplay schema` prints it and editors validate against it."""
     schema = base_schema()
-    for family in FAMILIES:
-        schema["properties"][family.section] = family.schema
-    from salesplay.engine.run import outbox
-    from salesplay.engine.schedule import jobs as schedule
-
-    schema["properties"]["jobs"] = schedule.SCHEMA
-    schema["properties"]["delivery"] = outbox.SCHEMA
+    schema["properties"].update(sections)
     return schema
 
 
-def schema_json() -> str:
-    return json.dumps(playbook_schema(), indent=2, ensure_ascii=False) + "\n"
+def as_json(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+def _count(n: Any, one: str, many: str) -> str:
+    return f"one {one}" if n == 1 else f"{n} {many}"
+
+
+def _shown(value: Any) -> str:
+    """A bad value as the message quotes it: scalars as written, collections by their kind."""
+    if isinstance(value, dict):
+        return "a map"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "empty"
+    return f"'{value}'" if isinstance(value, str) else str(value)
+
+
+_FRIENDLY: dict[str, Callable[[jsonschema.ValidationError], str]] = {
+    "type": lambda e: f"must be {_type_words(e.validator_value)}, not {_shown(e.instance)}",
+    "required": lambda e: e.message.replace("is a required property", "is required"),
+    "enum": lambda e: (
+        f"must be one of {', '.join(map(str, e.validator_value))}, not {_shown(e.instance)}"
+    ),
+    "pattern": lambda e: (
+        f"{_shown(e.instance)} is not valid here"
+        + (f": {e.schema['description']}" if "description" in e.schema else "")
+    ),
+    "minimum": lambda e: f"must be at least {e.validator_value}, not {e.instance}",
+    "maximum": lambda e: f"must be at most {e.validator_value}, not {e.instance}",
+    "minItems": lambda e: f"needs at least {_count(e.validator_value, 'item', 'items')}",
+    "minProperties": lambda e: f"needs at least {_count(e.validator_value, 'entry', 'entries')}",
+    "minLength": lambda e: "must not be empty",
+}
+
+
+def _type_words(types: Any) -> str:
+    words = {
+        "string": "text",
+        "integer": "a whole number",
+        "number": "a number",
+        "object": "a map (key: value lines)",
+        "array": "a list",
+        "boolean": "true or false",
+        "null": "empty",
+    }
+    if isinstance(types, list):
+        return " or ".join(words.get(str(t), str(t)) for t in types)
+    return words.get(types, str(types))
+
+
+def errors(playbook: Document, schema: dict[str, Any]) -> list[PlaybookError]:
+    """Every schema problem, one PlaybookError each (the same line twice is reported once)."""
+    validator = jsonschema.Draft202012Validator(schema)
+    out: list[PlaybookError] = []
+    for error in validator.iter_errors(playbook.data):
+        for found in _translate(playbook, error):
+            if str(found) not in [str(e) for e in out]:
+                out.append(found)
+    return out
+
+
+def _one_of_keys(error: jsonschema.ValidationError) -> list[str] | None:
+    """['sum', 'count', …] when a oneOf means "exactly one of these keys", else None."""
+    branches = error.validator_value
+    if error.validator != "oneOf" or not isinstance(error.instance, dict):
+        return None
+    if not all(set(b) == {"required"} and len(b["required"]) == 1 for b in branches):
+        return None
+    return [b["required"][0] for b in branches]
+
+
+def _translate(playbook: Document, error: jsonschema.ValidationError) -> list[PlaybookError]:
+    path: YamlPath = tuple(error.absolute_path)
+    keys = _one_of_keys(error)
+    if keys is not None:
+        given = sorted(
+            (k for k in keys if k in error.instance), key=lambda k: playbook.where((*path, k))
+        )
+        if not given:
+            return [playbook.error(path, f"needs one of {', '.join(keys)}")]
+        return [
+            playbook.error(
+                (*path, given[1]),
+                f"give only one of {', '.join(keys)}, not both {given[0]} and {given[1]}",
+            )
+        ]
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # Report the branch that got furthest, not "is not valid under any of the given schemas".
+        deepest = max(error.context, key=lambda e: (len(e.absolute_path), -len(e.message)))
+        return _translate(playbook, deepest)
+    if "propertyNames" in error.relative_schema_path:
+        key = str(error.instance)
+        return [
+            playbook.error(
+                (*path, key),
+                f"'{key}' cannot be a name here: start with a "
+                "letter, then use letters, digits and _",
+            )
+        ]
+    if error.validator == "pattern" and error.schema.get("pattern") == DURATION["pattern"]:
+        try:
+            count, unit = dates.parse_duration(error.instance)
+        except ExpressionError as exc:
+            return [playbook.error(path, exc.message)]
+        unit = unit if count != 1 else unit.rstrip("s")
+        return [
+            playbook.error(
+                path,
+                f"'{error.instance}' is not a duration: write the unit in "
+                f"small letters, e.g. '{count} {unit}'",
+            )
+        ]
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        patterns = list(error.schema.get("patternProperties", {}))
+        out = []
+        for key in sorted(set(error.instance) - set(known)):
+            if any(re.search(p, key) for p in patterns):
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            allowed = f"; allowed: {', '.join(known)}" if known and not close else ""
+            out.append(playbook.error((*path, key), f"unknown key '{key}'{hint}{allowed}"))
+        return out
+    friendly = _FRIENDLY.get(str(error.validator))
+    message = friendly(error) if friendly else error.message
+    return [playbook.error(path, message)]

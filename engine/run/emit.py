@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salesplay.engine.store.db import analyze, count_rows, insert_ignore, temp_table
+from salesplay.engine.store.db import count_rows, temp_table
+from salesplay.engine.store.dialects import analyze, insert_ignore
 from salesplay.engine.store.models import Alert, Episode, Task, table_of
 
 LIVE_ALERT = ["open", "acknowledged", "snoozed"]  # see alert_status.py
@@ -53,9 +54,7 @@ class Signal:
     scope: Callable[[Any], Any] | None = None  # which subjects this run judges (a partition's)
 
 
-def emit(
-    conn: Connection, signal: Signal, as_of: date, run_id: int, dialect: str
-) -> dict[str, int]:
+def emit(conn: Connection, signal: Signal, as_of: date, run_id: int) -> dict[str, int]:
     """Store the signal's new tasks and alerts, close what cleared; return counts."""
     sig = temp_table(conn, "signal_rows", dict(SIGNAL_COLUMNS))
     rows = signal.rows
@@ -125,7 +124,7 @@ def emit(
             ep,
             new_episodes,
             ["rule", "subject_type", "subject_id", "episode", "seq", "opened_on", "run_id"],
-            dialect,
+            conn,
         )
     )
 
@@ -176,7 +175,7 @@ def emit(
                     "detail",
                     "run_id",
                 ],
-                dialect,
+                conn,
             ),
         )
     if signal.alert:
@@ -205,7 +204,7 @@ def emit(
                     "detail",
                     "run_id",
                 ],
-                dialect,
+                conn,
             ),
         )
         relevelled = _relevel(conn, signal, sig)

@@ -15,19 +15,17 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.lang.playbook import Playbook
 from salesplay.engine.run import alert_status, outbox
-from salesplay.engine.run.context import EvalContext
+from salesplay.engine.run.family import EvalContext, Playbook
+from salesplay.engine.store import db, dialects
 from salesplay.engine.store.models import Customer, EvalPartition, Run, table_of
 from salesplay.engine.store.partitions import Partition
 
-EVALUATION_LOCK = 0x5A1E591A7  # pg advisory lock shared by every salesplay evaluation
 FINAL = -1
 Progress = Callable[[str], None]
 
@@ -47,19 +45,13 @@ def _now() -> datetime:
 
 def _lock(conn: Connection, shared: bool) -> None:
     """Plain runs take turns; partition transactions of a run may overlap one another."""
-    if conn.dialect.name == "postgresql":
-        func = sa.func.pg_advisory_xact_lock_shared if shared else sa.func.pg_advisory_xact_lock
-        conn.execute(sa.select(func(EVALUATION_LOCK)))
-        # JIT compiles each big INSERT … SELECT for longer than it runs at these sizes.
-        conn.exec_driver_sql("SET LOCAL jit = off")
+    dialects.of(conn).lock_evaluation(conn, shared)
 
 
 def _families(ctx: EvalContext, progress: Progress | None) -> None:
-    from salesplay.rules import FAMILIES
-
     if ctx.covers("alert"):  # not per partition: once per run, in the final step
         alert_status.wake(ctx.conn, ctx.as_of)
-    for family in FAMILIES:
+    for family in ctx.playbook.families:
         if ctx.playbook.section(family.section) is not None:
             family.run(ctx)
             if progress:
@@ -171,10 +163,9 @@ def run_workers(
 ) -> None:
     """Work on a run with `workers` processes (this one included) until it is complete."""
     url = engine.url.render_as_string(hide_password=False)
-    ref = playbook.path if Path(playbook.path).exists() else Path(playbook.path).stem
     context = multiprocessing.get_context("spawn")
     helpers = [
-        context.Process(target=_worker_process, args=(url, ref, run_id), daemon=True)
+        context.Process(target=_worker_process, args=(url, playbook, run_id), daemon=True)
         for _ in range(workers - 1)
     ]
     for helper in helpers:
@@ -192,11 +183,9 @@ def run_workers(
         raise SalesplayError(f"run {run_id} did not complete (status {status})")
 
 
-def _worker_process(url: str, ref: str, run_id: int) -> None:
-    from salesplay.engine.lang import playbook
-    from salesplay.engine.store import db
-
-    work(db.connect(url, create=False), playbook.load(ref), run_id)
+def _worker_process(url: str, playbook: Playbook, run_id: int) -> None:
+    """A helper process: the playbook arrives whole (pickled), families and all."""
+    work(db.connect(url, create=False), playbook, run_id)
 
 
 def work(engine: Engine, playbook: Playbook, run_id: int, progress: Progress | None = None) -> int:
@@ -242,8 +231,7 @@ def _step(
                 )
             )
         claim = claim.order_by(parts.c.part).limit(1)
-        if conn.dialect.name == "postgresql":
-            claim = claim.with_for_update(skip_locked=True)
+        claim = dialects.of(conn).skip_locked(claim)
         row = conn.execute(claim).first()
         if row is None:
             return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -10,20 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.lang.playbook import Playbook
-from salesplay.engine.run.context import EvalContext
+from salesplay.engine.run.family import EvalContext, Finding, Playbook
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
 from salesplay.engine.store.db import fetch
 from salesplay.engine.store.models import Alert, Customer, OrgUnit, Rep, Task
-
-
-@dataclass
-class Finding:
-    rule: str
-    fired: bool | None  # None: the rule does not apply
-    summary: str
-    values: dict[str, str] = field(default_factory=dict)
 
 
 def subject_values(
@@ -56,7 +46,6 @@ def explain(
     period: tuple[date, date] | None = None,
 ) -> dict[str, Any]:
     """Findings of every family for one customer or rep, plus its tasks and alerts."""
-    from salesplay.rules import FAMILIES
 
     model = {"customer": Customer, "rep": Rep, "org_unit": OrgUnit}[subject]
     with engine.connect() as conn:
@@ -64,7 +53,7 @@ def explain(
             raise SalesplayError(f"no {subject} with id '{subject_id}'")
         ctx = EvalContext(conn, playbook, as_of, run_id=0, period=period)
         findings: list[Finding] = []
-        for family in FAMILIES:
+        for family in playbook.families:
             if playbook.section(family.section) is not None:
                 findings.extend(family.explain(ctx, subject, subject_id))
         tasks = _outputs(conn, Task, subject, subject_id)

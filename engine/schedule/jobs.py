@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.errors import SalesplayError
+from salesplay.engine.lang.document import Document
+from salesplay.engine.run.family import Playbook
 from salesplay.engine.schedule import cron
 
 MANUAL = "manual"  # the job of a run started by `salesplay evaluate`
@@ -147,7 +149,7 @@ class Job:
         return slot.astimezone(self.zone).date()
 
 
-def jobs(playbook: Playbook) -> list[Job]:
+def jobs(playbook: Document) -> list[Job]:
     """The playbook's jobs (already checked at load time)."""
     out = []
     for name, spec in (playbook.section("jobs") or {}).items():
@@ -155,19 +157,17 @@ def jobs(playbook: Playbook) -> list[Job]:
     return out
 
 
-def find(playbook: Playbook, name: str) -> Job:
+def find(playbook: Document, name: str) -> Job:
     for job in jobs(playbook):
         if job.name == name:
             return job
     known = [job.name for job in jobs(playbook)]
     close = difflib.get_close_matches(name, known, n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else f"; jobs: {', '.join(known) or 'none'}"
-    from salesplay.engine.errors import SalesplayError
-
     raise SalesplayError(f"no job '{name}' in {playbook.path}{hint}")
 
 
-def _job(playbook: Playbook, name: str, spec: dict[str, Any]) -> Job:
+def _job(playbook: Document, name: str, spec: dict[str, Any]) -> Job:
     start = None
     every = None
     if "every" in spec:
@@ -234,17 +234,11 @@ def check_jobs(playbook: Playbook) -> None:
 
 
 def rule_names(playbook: Playbook) -> list[str]:
-    """Every name a job may list: each family section present, and each named rule in one."""
-    from salesplay.rules import FAMILIES
-
+    """Every name a job may list: what each family present says (its section, named rules)."""
     names = []
-    for family in FAMILIES:
-        section = playbook.section(family.section)
-        if section is None or getattr(family, "settings_only", False):
-            continue
-        names.append(family.section)
-        if getattr(family, "named_rules", False) and isinstance(section, dict):
-            names.extend(f"{family.section}.{key}" for key in section)
+    for family in playbook.families:
+        if playbook.section(family.section) is not None:
+            names.extend(family.rule_names(playbook))
     return names
 
 
@@ -259,10 +253,8 @@ def _unknown_rule(playbook: Playbook, rule: str) -> str | None:
 
 def restrict(playbook: Playbook, rules: tuple[str, ...]) -> Playbook:
     """The playbook with only the rules a job names (other sections kept as they are)."""
-    from salesplay.rules import FAMILIES
-
     # a settings-only section (goals: pace, lights) is read by the rules a job runs: keep it
-    sections = {f.section for f in FAMILIES if not getattr(f, "settings_only", False)}
+    sections = {f.section for f in playbook.families if not f.settings_only}
     data = {k: v for k, v in playbook.data.items() if k not in sections}
     for rule in rules:
         section, _, name = rule.partition(".")
@@ -275,8 +267,6 @@ def restrict(playbook: Playbook, rules: tuple[str, ...]) -> Playbook:
 
 def parse_instant(text: str, zone: str) -> datetime:
     """ISO 8601 with an offset, or without one: a local time in `zone`. Returns aware UTC."""
-    from salesplay.engine.errors import SalesplayError
-
     try:
         value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
@@ -303,7 +293,7 @@ def preview(job: Job, after: datetime, count: int) -> dict[str, Any]:
 
 
 def listing(
-    playbook: Playbook,
+    playbook: Document,
     start: str | None,
     count: int,
     expr: str | None,
@@ -311,8 +301,6 @@ def listing(
     now: datetime,
 ) -> list[dict[str, Any]]:
     """What `salesplay schedule` prints: every job's next fire times, or one expression's."""
-    from salesplay.engine.errors import SalesplayError
-
     if expr is not None:
         try:
             cron.validate(expr)

@@ -30,14 +30,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from salesplay.engine.lang.playbook import Playbook
 from salesplay.engine.run.evaluate import evaluate_in
+from salesplay.engine.run.family import Playbook
 from salesplay.engine.schedule.jobs import Job, jobs, restrict
-from salesplay.engine.store.db import upsert
+from salesplay.engine.store import dialects
 from salesplay.engine.store.models import Run, table_of
 
-PG_LEASE = timedelta(seconds=60)
-SQLITE_LEASE = timedelta(hours=1)
 MAX_POLL = 60.0  # the daemon looks again at least this often (stale claims, retries)
 MISSED_KEPT = 1000  # after a very long downtime, only this many newest missed slots are listed
 FIRST_LOOKBACK = timedelta(days=1)
@@ -73,10 +71,6 @@ def _aware(stored: datetime | None) -> datetime | None:
     return stored.replace(tzinfo=UTC) if stored is not None else None
 
 
-def default_lease(engine: Engine) -> timedelta:
-    return PG_LEASE if engine.dialect.name == "postgresql" else SQLITE_LEASE
-
-
 def _alive(host: str | None, pid: int | None) -> bool:
     """False only when the claimant was on this host and its process is gone."""
     if host != socket.gethostname() or pid is None:
@@ -104,7 +98,7 @@ class Scheduler:
     on_outcome: Callable[[Outcome], None] | None = None
 
     def __post_init__(self) -> None:
-        self.lease = self.lease or default_lease(self.engine)
+        self.lease = self.lease or dialects.of(self.engine).run_lease
         self.host = socket.gethostname()
         self.pid = os.getpid()
 
@@ -174,7 +168,7 @@ class Scheduler:
             for s in slots
         ]
         with self.engine.begin() as conn:
-            conn.execute(upsert(runs, conn.dialect.name).on_conflict_do_nothing(), rows)
+            conn.execute(dialects.upsert(runs, conn).on_conflict_do_nothing(), rows)
 
     # ---- claiming ------------------------------------------------------------------------
 
@@ -250,7 +244,7 @@ class Scheduler:
         else:
             values.update(finished_at=_naive(now), emitted={})
         statement = (
-            upsert(runs, conn.dialect.name)
+            dialects.upsert(runs, conn)
             .values(**values)
             .on_conflict_do_nothing()
             .returning(runs.c.id)
@@ -264,8 +258,7 @@ class Scheduler:
         out: list[Outcome] = []
         with self.engine.begin() as conn:
             query = sa.select(runs).where(runs.c.job == job.name, runs.c.status == "running")
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
+            query = dialects.of(conn).skip_locked(query)
             stale = [
                 row
                 for row in conn.execute(query).mappings()
@@ -309,7 +302,7 @@ class Scheduler:
         runs = table_of(Run)
         book = restrict(self.playbook, job.rules)
         heartbeat = None
-        if self.engine.dialect.name == "postgresql":
+        if dialects.of(self.engine).heartbeat:
             heartbeat = self._heartbeat(run_id, owner, now)
         try:
             with self.engine.begin() as conn:

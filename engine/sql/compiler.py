@@ -19,11 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
-from salesplay.engine.errors import ExpressionError
+from salesplay.engine.errors import ExpressionError, UnknownName
 from salesplay.engine.lang import dates
 from salesplay.engine.lang import expressions as ex
 from salesplay.engine.lang.operators import ARITHMETIC, COMPARISONS, TYPE_WORDS
-from salesplay.engine.store.db import add_days, days_between, ratio
+from salesplay.engine.store.dialects import add_days, days_between
 from salesplay.engine.store.models import CalendarDay, CalendarMonth, table_of
 
 Sql = ColumnElement[Any]
@@ -62,7 +62,7 @@ class Scope:
     def resolve(self, name: str, pos: int) -> Typed:
         entry = self.names.get(name)
         if entry is None:
-            raise ExpressionError(unknown_name(name, self.names), pos)
+            raise UnknownName(unknown_name(name, self.names), pos)
         if callable(entry):
             entry = entry()
             self.names[name] = entry
@@ -86,6 +86,11 @@ def unknown_name(name: str, known: Iterable[str], *, noun: str = "name") -> str:
 
 
 _LISTED = 30
+
+
+def ratio(numerator: Sql, denominator: Sql) -> Sql:
+    """numerator / denominator as a double, correctly rounded on both; null when dividing by 0."""
+    return sa.cast(numerator, sa.Double()) / sa.func.nullif(denominator, 0)
 
 
 # ---- calendar arithmetic in SQL -----------------------------------------------------------

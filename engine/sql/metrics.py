@@ -12,7 +12,7 @@ for a target by the target's owner within the target's period.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -21,10 +21,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from salesplay.engine.errors import ExpressionError
+from salesplay.engine.errors import ExpressionError, Unusable
 from salesplay.engine.lang import dates
 from salesplay.engine.lang import expressions as ex
-from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.lang.document import Document
 from salesplay.engine.sql import team
 from salesplay.engine.sql.compiler import (
     Scope,
@@ -33,7 +33,8 @@ from salesplay.engine.sql.compiler import (
     compile_expression,
     unknown_name,
 )
-from salesplay.engine.store.db import analyze, text_to_number
+from salesplay.engine.store import dialects
+from salesplay.engine.store.dialects import analyze, text_to_number
 from salesplay.engine.store.models import (
     Activity,
     Customer,
@@ -341,8 +342,14 @@ class Metric:
     def per_target(self) -> bool:
         return self.window == "target period"
 
+    @property
+    def cumulative(self) -> bool:
+        """Does its expected value grow with the days elapsed in a target's period (a sum or a
+        count over the period: sales, visits), rather than hold a level (a rate, NPS)?"""
+        return self.per_target and self.aggregate in COUNTS
 
-def declared(playbook: Playbook) -> dict[str, Metric]:
+
+def declared(playbook: Document) -> dict[str, Metric]:
     """The playbook's metrics, parsed (their syntax was checked by check_metrics)."""
     out: dict[str, Metric] = {}
     for name, spec in (playbook.section("metrics") or {}).items():
@@ -368,11 +375,11 @@ def declared(playbook: Playbook) -> dict[str, Metric]:
     return out
 
 
-def custom_fields(playbook: Playbook) -> dict[str, str]:
+def custom_fields(playbook: Document) -> dict[str, str]:
     return {name: FIELD_TYPES[str(t)] for name, t in (playbook.section("fields") or {}).items()}
 
 
-def check_metrics(playbook: Playbook) -> None:
+def check_metrics(playbook: Document) -> None:
     """Every metric's source, field, filter and window exist and agree in type."""
     metrics = playbook.section("metrics") or {}
     for name, spec in metrics.items():
@@ -448,7 +455,7 @@ def check_metrics(playbook: Playbook) -> None:
 
 
 def _formula_names(
-    playbook: Playbook, metric: Metric, seen: frozenset[str] = frozenset()
+    playbook: Document, metric: Metric, seen: frozenset[str] = frozenset()
 ) -> set[str]:
     metrics = declared(playbook)
     out: set[str] = set()
@@ -464,7 +471,7 @@ def _formula_names(
     return out
 
 
-def formula_names(playbook: Playbook, metric: Metric) -> set[str]:
+def formula_names(playbook: Document, metric: Metric) -> set[str]:
     """Every metric a formula metric is computed from, through other formulas too."""
     return _formula_names(playbook, metric)
 
@@ -481,7 +488,7 @@ def record_scope(source: Source, as_of: date, table: Any = None) -> Scope:
 # ---- subject scopes and the facts table -------------------------------------------------
 
 
-def applicable(playbook: Playbook, subject: str, used_only: bool = True) -> list[Metric]:
+def applicable(playbook: Document, subject: str, used_only: bool = True) -> list[Metric]:
     """Aggregate metrics of this subject (not per-target ones). Only those some rule mentions,
     directly or through a formula, are computed: an unused metric costs nothing."""
     used = referenced(playbook) if used_only else set(declared(playbook))
@@ -498,13 +505,13 @@ def applicable(playbook: Playbook, subject: str, used_only: bool = True) -> list
 _WORD = re.compile(r"[^\W\d]\w*")
 
 
-def referenced(playbook: Playbook) -> set[str]:
+def referenced(playbook: Document) -> set[str]:
     """Metric names mentioned anywhere outside `metrics:` (conditions, templates), plus what
     their formulas mention in turn."""
     return mentioned(playbook, [v for k, v in playbook.data.items() if k != "metrics"])
 
 
-def mentioned(playbook: Playbook, values: list[Any]) -> set[str]:
+def mentioned(playbook: Document, values: list[Any]) -> set[str]:
     """Metric names mentioned in these playbook values, plus what their formulas mention."""
     metrics = declared(playbook)
     words: set[str] = set()
@@ -548,7 +555,7 @@ def _column_type(kind: str, metric: Metric | None = None) -> Any:
 
 
 def fact_columns(
-    subject: str, playbook: Playbook, used_only: bool = True
+    subject: str, playbook: Document, used_only: bool = True
 ) -> list[tuple[str, str, Any]]:
     """(name, value type, SQL type) of every column of the subject's facts table."""
     cols = [(name, kind, _column_type(kind)) for name, (_, kind) in SUBJECT_FIELDS[subject].items()]
@@ -561,17 +568,17 @@ def fact_columns(
     return cols
 
 
-def placeholder_table(subject: str, playbook: Playbook) -> sa.TableClause:
+def placeholder_table(subject: str, playbook: Document) -> sa.TableClause:
     columns = fact_columns(subject, playbook, used_only=False)
     return sa.table(f"facts_{subject}", *[sa.column(n, t) for n, _, t in columns])
 
 
 def subject_scope(
     subject: str,
-    playbook: Playbook,
+    playbook: Document,
     table: Any,
     as_of: date,
-    extra: dict[str, Typed | Callable[[], Typed]] | None = None,
+    extra: Mapping[str, Typed | Callable[[], Typed]] | None = None,
 ) -> Scope:
     """Names usable in a rule about this subject: its fields, custom fields and metrics.
 
@@ -604,24 +611,29 @@ def _unavailable(metric: Metric, subject: str) -> Callable[[], Typed]:
             if metric.per_target
             else f"{metric.source} records do not link to a {subject}"
         )
-        raise ExpressionError(f"metric '{metric.name}' cannot be used for a {subject}: {reason}")
+        raise Unusable(f"metric '{metric.name}' cannot be used for a {subject}: {reason}")
 
     return fail
 
 
 def _formula_factory(
-    metric: Metric, scope: Scope, playbook: Playbook, stack: set[str]
+    metric: Metric, scope: Scope, playbook: Document, stack: set[str]
 ) -> Callable[[], Typed]:
     def build() -> Typed:
         if metric.name in stack:
-            raise ExpressionError(f"metric '{metric.name}' is defined in terms of itself")
+            raise ExpressionError(
+                f"metric '{metric.name}' is defined in terms of itself",
+                metrics=frozenset({metric.name}),
+            )
         stack.add(metric.name)
         try:
             return compile_expression(str(metric.formula), scope)
         except ExpressionError as exc:
-            if metric.name in exc.message or "formula" in exc.message:
+            if metric.name in exc.metrics:
                 raise
-            raise ExpressionError(f"in metric '{metric.name}': {exc.message}") from None
+            raise ExpressionError(
+                f"in metric '{metric.name}': {exc.message}", metrics=exc.metrics | {metric.name}
+            ) from None
         finally:
             stack.discard(metric.name)
 
@@ -630,7 +642,7 @@ def _formula_factory(
 
 def facts_select(
     subject: str,
-    playbook: Playbook,
+    playbook: Document,
     as_of: date,
     where: Callable[[Any], Any] | None = None,
     partition: Partition | None = None,
@@ -769,7 +781,7 @@ def _records(source: Source, as_of: date) -> Any:
 def materialize(
     conn: Connection,
     subject: str,
-    playbook: Playbook,
+    playbook: Document,
     as_of: date,
     partition: Partition | None = None,
 ) -> sa.Table:
@@ -784,7 +796,7 @@ def materialize(
         prefixes=["TEMPORARY"],
     )
     table.create(conn)
-    grouped = conn.dialect.name == "postgresql" and partition is None
+    grouped = dialects.of(conn).grouped_facts and partition is None
     select = facts_select(subject, playbook, as_of, partition=partition, grouped=grouped)
     # Name the columns in the SELECT's own order: metrics are grouped by source there.
     conn.execute(table.insert().from_select([c.name for c in select.selected_columns], select))

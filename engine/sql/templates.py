@@ -1,15 +1,12 @@
-"""Message templates written by ops staff: '跟进 {customer.name}（{grade} 级客户）'.
+"""Message templates rendered in SQL: '跟进 {customer.name}（{grade} 级客户）' → one text
+expression, set-based, the same way on SQLite and PostgreSQL (lang/templates.py parses them).
 
-Placeholders are names the rule knows, optionally with a format: {completion:%}. They are
-checked when the playbook loads and rendered inside the database, set-based, the same way on
-SQLite and PostgreSQL. The Python formatters here print values the same way for `explain`.
+Placeholders are checked when the playbook loads. The Python formatters here print values the
+same way for `explain`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -18,46 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
-from salesplay.engine.errors import ExpressionError
+from salesplay.engine.errors import ExpressionError, UnknownName
+from salesplay.engine.lang.templates import parse_template
 from salesplay.engine.sql.compiler import Scope, Typed
-from salesplay.engine.store.db import floor_int
+from salesplay.engine.store.dialects import date_text, floor_int
 
 Sql = ColumnElement[Any]
-_PLACEHOLDER = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
-FORMATS = ("", "%")
-
-
-@dataclass(frozen=True)
-class Piece:
-    text: str = ""
-    name: str = ""
-    format: str = ""
-
-
-def parse_template(template: str) -> list[Piece]:
-    """Split '{a} and {b:%}' into literal text and placeholders; '{{' is a literal brace."""
-    pieces: list[Piece] = []
-    pos = 0
-    text = template.replace("{{", "\x00").replace("}}", "\x01")
-    for match in _PLACEHOLDER.finditer(text):
-        if match.start() > pos:
-            pieces.append(Piece(text=text[pos : match.start()]))
-        fmt = (match.group(2) or "").strip()
-        if fmt not in FORMATS:
-            raise ExpressionError(
-                f"unknown format '{{{match.group(1)}:{fmt}}}': use {{name}} "
-                "or {name:%} for a percentage"
-            )
-        pieces.append(Piece(name=match.group(1).strip(), format=fmt))
-        pos = match.end()
-    if pos < len(text):
-        pieces.append(Piece(text=text[pos:]))
-    for piece in pieces:
-        if piece.text and ("{" in piece.text or "}" in piece.text):
-            raise ExpressionError("unbalanced { or } in template (write {{ or }} for a brace)")
-    return [
-        Piece(p.text.replace("\x00", "{").replace("\x01", "}"), p.name, p.format) for p in pieces
-    ]
 
 
 def compile_template(template: str, scope: Scope) -> Sql:
@@ -76,23 +39,6 @@ def compile_template(template: str, scope: Scope) -> Sql:
     for part in parts[1:]:
         out = out.op("||")(part)
     return sa.cast(out, sa.String())
-
-
-class date_text(FunctionElement[str]):
-    """A date as YYYY-MM-DD text, whatever the server's DateStyle."""
-
-    inherit_cache = True
-    type = sa.String()
-
-
-@compiles(date_text)
-def _date_text_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS TEXT)"
-
-
-@compiles(date_text, "postgresql")
-def _date_text_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
 
 
 class int_div(FunctionElement[int]):
@@ -185,14 +131,14 @@ def format_value(value: Any, type_: str, fmt: str = "") -> str:
     return str(value)
 
 
-def check_template(template: str, names: Callable[[str], Typed]) -> None:
+def check_template(template: str, scope: Scope) -> None:
     """Raise ExpressionError for an unknown placeholder or a format that does not fit it."""
     for piece in parse_template(template):
         if piece.name:
             try:
-                typed = names(piece.name)
-            except ExpressionError as exc:
-                raise ExpressionError(
+                typed = scope.resolve(piece.name, 0)
+            except UnknownName as exc:
+                raise UnknownName(
                     exc.message.replace(
                         f"unknown name '{piece.name}'", f"unknown placeholder {{{piece.name}}}", 1
                     )

@@ -1,6 +1,6 @@
-"""Connecting, creating tables, and the few SQL constructs the two databases spell differently.
+"""Connecting to the database, creating its tables, and small helpers every layer above uses.
 
-Anything SQLite and PostgreSQL would answer differently is decided here, once.
+What SQLite and PostgreSQL do differently is asked of store/dialects, never decided here.
 """
 
 from __future__ import annotations
@@ -12,14 +12,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlmodel import SQLModel
 
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.store import models
+from salesplay.engine.store import dialects, models
 
 DEFAULT_URL = "sqlite:///salesplay.db"
 CALENDAR_FIRST = date(1950, 1, 1)
@@ -40,8 +37,7 @@ def connect(url: str | None = None, create: bool = True) -> Engine:
         engine = sa.create_engine(url, future=True)
     except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
         raise SalesplayError(f"--db {url}: not a database URL I can use ({exc})") from None
-    if engine.dialect.name == "sqlite":
-        _sqlite_setup(engine)
+    dialects.of(engine).setup(engine)
     if create:
         try:
             create_tables(engine)
@@ -51,28 +47,6 @@ def connect(url: str | None = None, create: bool = True) -> Engine:
                 f"--db {engine.url!r}: cannot open the database: {reason}"
             ) from None
     return engine
-
-
-def _sqlite_setup(engine: Engine) -> None:
-    """WAL, a busy timeout, and write transactions that take the lock up front (BEGIN IMMEDIATE)."""
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA busy_timeout = 30000")
-        # 16 KB pages (a new file only): bulk imports of millions of rows go ~10% faster.
-        cursor.execute("PRAGMA page_size = 16384")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        # Temporary tables (a run's facts) go to disk and the page cache stays at 64 MB, so
-        # memory does not grow with the data: a million customers evaluate in < 500 MB.
-        cursor.execute("PRAGMA cache_size = -65536")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 SCHEMA_VERSION = 3  # bump when a table changes shape; older databases are refused, not misread
@@ -117,8 +91,8 @@ def _fill_calendar(conn: Connection) -> None:
         days.append((day, day.toordinal(), month_num, day.day))
         months.setdefault(month_num, [month_num, day.toordinal(), 0])[2] += 1
         day += timedelta(days=1)
-    bulk_insert(conn, "calendar", ["day", "day_num", "month_num", "dom"], days)
-    bulk_insert(
+    dialects.bulk_insert(conn, "calendar", ["day", "day_num", "month_num", "dom"], days)
+    dialects.bulk_insert(
         conn,
         "calendar_months",
         ["month_num", "first_day_num", "days"],
@@ -126,90 +100,11 @@ def _fill_calendar(conn: Connection) -> None:
     )
 
 
-def bulk_insert(
-    conn: Connection, table: str, columns: list[str], rows: list[tuple[Any, ...]]
-) -> None:
-    """Insert many rows at driver speed: COPY on PostgreSQL, executemany elsewhere."""
-    if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
-    marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-
-
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One all-or-nothing unit of work."""
     with engine.begin() as conn:
         yield conn
-
-
-def upsert(table: sa.Table, dialect: str) -> Any:
-    """The dialect's INSERT that understands ON CONFLICT."""
-    if dialect == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
-def insert_ignore(table: sa.Table, select: Any, columns: list[str], dialect: str) -> Any:
-    """INSERT … SELECT … ON CONFLICT DO NOTHING: the database's unique keys decide, not Python."""
-    # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join's ON after a SELECT.
-    return (
-        upsert(table, dialect)
-        .from_select(columns, select.where(sa.true()))
-        .on_conflict_do_nothing()
-    )
-
-
-# ---- constructs spelled differently by the two databases --------------------------------
-
-
-class json_object(FunctionElement[Any]):
-    """json_object('k', v, …) on SQLite, json_build_object on PostgreSQL."""
-
-    inherit_cache = True
-    type = sa.JSON()
-
-
-@compiles(json_object)
-def _json_object_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"json_object({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(json_object, "postgresql")
-def _json_object_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"json_build_object({compiler.process(element.clauses, **kw)})"
-
-
-class floor_int(FunctionElement[int]):
-    """The largest integer not above x, as an integer, the same on both databases."""
-
-    inherit_cache = True
-    type = sa.BigInteger()
-
-
-@compiles(floor_int)
-def _floor_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    x = compiler.process(element.clauses, **kw)
-    # CAST truncates toward zero; step down one where that went up.
-    return f"(CAST(({x}) AS INTEGER) - (({x}) < CAST(({x}) AS INTEGER)))"
-
-
-@compiles(floor_int, "postgresql")
-def _floor_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    return f"CAST(floor({compiler.process(element.clauses, **kw)}) AS BIGINT)"
-
-
-def ratio(numerator: ColumnElement[Any], denominator: ColumnElement[Any]) -> ColumnElement[Any]:
-    """numerator / denominator as a double, correctly rounded on both; null when dividing by 0."""
-    return sa.cast(numerator, sa.Double()) / sa.func.nullif(denominator, 0)
-
-
-def as_text(value: ColumnElement[Any]) -> ColumnElement[str]:
-    return sa.cast(value, sa.String())
 
 
 def fetch(conn: Connection, model: Any, key: Any) -> Any:
@@ -226,33 +121,6 @@ def count_rows(conn: Connection, statement: Any) -> int:
     return int(result.rowcount)
 
 
-class text_to_number(FunctionElement[float]):
-    """A custom attribute's text as a number, or null when it is not one ('n/a', '1,500'):
-    the same answer on both databases, where a plain CAST fails on one and guesses on the other."""
-
-    inherit_cache = True
-    type = sa.Double()
-
-
-@compiles(text_to_number)
-def _text_to_number_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    x = compiler.process(element.clauses, **kw)
-    return (
-        f"(CASE WHEN trim({x}) <> '' AND trim({x}) NOT GLOB '*[^0-9.+-]*' "
-        f"AND trim({x}) GLOB '*[0-9]*' AND trim({x}) NOT GLOB '?*[+-]*' "
-        f"AND trim({x}) NOT GLOB '*.*.*' THEN CAST(trim({x}) AS REAL) END)"
-    )
-
-
-@compiles(text_to_number, "postgresql")
-def _text_to_number_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    x = compiler.process(element.clauses, **kw)
-    return (
-        f"(CASE WHEN trim({x}) ~ '^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)$' "
-        f"THEN CAST(trim({x}) AS DOUBLE PRECISION) END)"
-    )
-
-
 def temp_table(conn: Connection, name: str, columns: dict[str, Any]) -> sa.Table:
     """(Re)create a temporary table of these columns (name → SQLAlchemy type) for this run."""
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
@@ -264,66 +132,3 @@ def temp_table(conn: Connection, name: str, columns: dict[str, Any]) -> sa.Table
     )
     table.create(conn)
     return table
-
-
-def analyze(conn: Connection, table: str) -> None:
-    """PostgreSQL never auto-analyzes temporary tables and would plan joins on them blind;
-    SQLite plans well enough without statistics."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(f"ANALYZE {table}")
-
-
-class add_days(FunctionElement[Any]):
-    """date + n days. Whole days are exact and identical on both databases (unlike months,
-    which go through the calendar table)."""
-
-    inherit_cache = True
-    type = sa.Date()
-
-
-@compiles(add_days)
-def _add_days_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    day, count = list(element.clauses)
-    return (
-        f"date({compiler.process(day, **kw)}, printf('%+d days', {compiler.process(count, **kw)}))"
-    )
-
-
-@compiles(add_days, "postgresql")
-def _add_days_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    day, count = list(element.clauses)
-    return f"CAST(({compiler.process(day, **kw)}) + ({compiler.process(count, **kw)}) AS DATE)"
-
-
-class days_between(FunctionElement[int]):
-    """later - earlier in whole days."""
-
-    inherit_cache = True
-    type = sa.Integer()
-
-
-@compiles(days_between)
-def _days_between_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    later, earlier = list(element.clauses)
-    return (
-        f"CAST(julianday({compiler.process(later, **kw)}) - "
-        f"julianday({compiler.process(earlier, **kw)}) AS INTEGER)"
-    )
-
-
-@compiles(days_between, "postgresql")
-def _days_between_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    later, earlier = list(element.clauses)
-    return (
-        f"(CAST({compiler.process(later, **kw)} AS DATE) - "
-        f"CAST({compiler.process(earlier, **kw)} AS DATE))"
-    )
-
-
-def materialize_ctes(conn: Connection) -> bool:
-    """Whether `WITH x AS MATERIALIZED (…)` is understood: PostgreSQL 12+, SQLite 3.35+."""
-    if conn.dialect.name == "sqlite":
-        import sqlite3
-
-        return sqlite3.sqlite_version_info >= (3, 35)
-    return conn.dialect.name == "postgresql"

@@ -40,21 +40,19 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salesplay.engine.store.importer import (
-    BIGGEST,
-    ImportResult,
-    RowConverter,
-    _apply,
-    _blank,
-    _staging_table,
-    converter,
-    header_problems,
-    is_empty,
-    kept_columns,
-)
+from salesplay.engine.store import dialects
+from salesplay.engine.store.convert import BIGGEST, RowConverter, blank, converter
 from salesplay.engine.store.models import Customer, table_of
 from salesplay.engine.store.partitions import bucket_of
 from salesplay.engine.store.records import KINDS, Column, Kind
+from salesplay.engine.store.staging import (
+    ImportResult,
+    apply,
+    header_problems,
+    is_empty,
+    kept_columns,
+    staging_table,
+)
 
 CHUNK = 50_000  # rows staged per executemany / COPY write, and per progress report
 FIX_LIMIT = 50_000  # more rows than this not in canonical form: the exact path is as quick
@@ -133,9 +131,9 @@ class _Spelling:
     The *_ok tests are true only for text in canonical form that the exact path's converter
     accepts, and the conversions then compute the value it would store from that text alone.
     Text they do not accept is converted in Python; test_importer.py holds the two to that.
+    These are the bulk path's own spellings, one per strategy of store/dialects (`bulk_csv`):
+    this one for "insert" (SQLite), the subclass for "stage" (PostgreSQL).
     """
-
-    dialect = "sqlite"
 
     def canonical_text(self, v: str) -> str:
         # no whitespace at either end: the first byte alone settles it for ASCII and CJK text
@@ -232,7 +230,6 @@ class _Spelling:
 
 
 class _PostgresSpelling(_Spelling):
-    dialect = "postgresql"
     _DAY = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 
     def canonical_text(self, v: str) -> str:
@@ -508,9 +505,7 @@ def load_csv(
     progress: Callable[[int], None] | None = None,
 ) -> ImportResult | None:
     """Import a CSV file on the bulk path, or return None (nothing changed) for the exact one."""
-    dialect = conn.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        return None
+    strategy = dialects.of(conn).bulk_csv
     if any(c.type == "period" for c in kind.columns):  # parsed in Python: the exact path
         return None
     try:
@@ -530,7 +525,7 @@ def load_csv(
             return None
         savepoint = conn.begin_nested()
         try:
-            load = _load_sqlite if dialect == "sqlite" else _load_postgresql
+            load = {"insert": _load_converting, "stage": _load_staged}[strategy]
             result = load(conn, kind, path, header, reader, full, zone, progress)
         except Exception:  # anything unforeseen: the exact path decides, and reports
             result = None
@@ -560,19 +555,7 @@ def _drop_indexes(conn: Connection, table: sa.Table) -> list[str]:
     For an import into an empty table: one sort per index once the rows are in is quicker
     than a million inserts at random places in it. Should anything fail, rolling back to the
     savepoint brings them back."""
-    if conn.dialect.name == "sqlite":
-        found = conn.exec_driver_sql(
-            "SELECT '\"' || replace(name, '\"', '\"\"') || '\"', sql FROM sqlite_master "
-            "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
-            (table.name,),
-        ).all()
-    else:
-        found = conn.exec_driver_sql(
-            "SELECT CAST(x.indexrelid AS regclass)::text, pg_get_indexdef(x.indexrelid) "
-            "FROM pg_index x WHERE x.indrelid = CAST(%(t)s AS regclass) "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)",
-            {"t": table.name},
-        ).all()
+    found = dialects.of(conn).secondary_indexes(conn, table.name)
     for name, _ in found:
         conn.exec_driver_sql(f"DROP INDEX {name}")
     return [ddl for _, ddl in found]
@@ -599,7 +582,7 @@ class _Fixer:
 
     def value(self, name: str, text: str) -> Any:
         column, convert = self.columns[name]
-        if _blank(text):
+        if blank(text):
             if column.value:
                 raise ValueError(f"{column.name}: a value is required")
             return column.default
@@ -620,7 +603,7 @@ class _Fixer:
         return value if value is None or process is None else process(value)
 
 
-def _load_sqlite(
+def _load_converting(
     conn: Connection,
     kind: Kind,
     path: Path,
@@ -640,7 +623,7 @@ def _load_sqlite(
     else:
         # an upsert needs the rows first (owner changes, counts); a unique index refuses a
         # repeated id, which ON CONFLICT would quietly apply twice
-        into = _staging_table(kind)
+        into = staging_table(kind)
         sa.Index(f"{into.name}_id", into.c.id, unique=True)
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {into.name}")
         into.create(conn)
@@ -674,7 +657,7 @@ def _load_sqlite(
         return None
     if empty:
         return ImportResult(kind.name, count, count, 0, 0)
-    result = _apply(conn, kind, into, full, kept_columns(kind, header))
+    result = apply(conn, kind, into, full, kept_columns(kind, header))
     conn.exec_driver_sql(f"DROP TABLE {into.name}")
     return result
 
@@ -705,7 +688,7 @@ def _insert_all(
 # -- PostgreSQL: COPY the text into a staging table, then convert set-based
 
 
-def _load_postgresql(
+def _load_staged(
     conn: Connection,
     kind: Kind,
     path: Path,
@@ -732,7 +715,7 @@ def _load_postgresql(
     if is_empty(conn, kind):
         # insert first, then look up each distinct reference once, through the new indexes
         indexes = _drop_indexes(conn, target)
-        result = _apply(conn, kind, staged, full, set(), empty=True)
+        result = apply(conn, kind, staged, full, set(), empty=True)
         for ddl in indexes:
             conn.exec_driver_sql(ddl)
         if _unknown_reference(conn, kind, target, [target]):
@@ -740,7 +723,7 @@ def _load_postgresql(
     else:
         if _unknown_reference(conn, kind, staged, [target, plan.typed("other")]):
             return None
-        result = _apply(conn, kind, staged, full, kept_columns(kind, header))
+        result = apply(conn, kind, staged, full, kept_columns(kind, header))
     conn.exec_driver_sql(f"DROP TABLE {stage.name}")
     return result
 

@@ -251,29 +251,6 @@ class Grade(SQLModel, table=True):
     run_id: int | None = None  # the values that decided it: the latest grade_changes row
 
 
-class GradeChange(SQLModel, table=True):
-    __tablename__ = "grade_changes"
-    id: int | None = Field(default=None, primary_key=True)
-    customer_id: str = Field(index=True)
-    old_grade: str | None = None
-    new_grade: str
-    changed_on: date
-    source: str = "rule"
-    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    run_id: int | None = None
-
-
-class GradeOverride(SQLModel, table=True):
-    __tablename__ = "grade_overrides"
-    id: int | None = Field(default=None, primary_key=True)
-    customer_id: str = Field(index=True)
-    grade: str
-    set_by: str
-    reason: str
-    set_on: date
-    until: date | None = None
-
-
 class OwnerChange(SQLModel, table=True):
     __tablename__ = "owner_changes"
     id: int | None = Field(default=None, primary_key=True)
@@ -283,44 +260,6 @@ class OwnerChange(SQLModel, table=True):
     changed_at: datetime = _naive()
     reason: str
     source: str  # import / rule / manual
-
-
-class PayoutLine(SQLModel, table=True):
-    """One line of a rep's or team's statement: base × rate = amount, and why (detail).
-
-    kind "line" rows of an open period are recomputed in place by every evaluation; at close
-    they are frozen. Data arriving later for a closed period adds a kind "adjustment" row to
-    the owner's open statement (adjusts = the closed period's label), never a rewrite.
-    """
-
-    __tablename__ = "payout_lines"
-    __table_args__ = (Index("ix_payout_lines_owner", "owner_type", "owner_id", "period_start"),)
-    id: int | None = Field(default=None, primary_key=True)
-    owner_type: str  # rep / org_unit
-    owner_id: str
-    period_start: date
-    period_end: date
-    rule: str
-    seq: int = 0  # the tier, for tiered commission
-    base_cents: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    rate: float | None = None
-    amount_cents: int = Field(sa_column=Column(BigInteger, nullable=False))
-    detail: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    kind: str = "line"  # line / adjustment
-    adjusts: str | None = None  # the closed period an adjustment corrects, e.g. 2024-06
-    run_id: int | None = None
-
-
-class PayoutClosing(SQLModel, table=True):
-    """A statement period that has closed (its end plus the settlement lag): frozen since."""
-
-    __tablename__ = "payout_closings"
-    __table_args__ = (UniqueConstraint("period_start", "period_end"),)
-    id: int | None = Field(default=None, primary_key=True)
-    period_start: date
-    period_end: date
-    closed_on: date
-    run_id: int | None = None
 
 
 class EpisodeKey(SQLModel):
@@ -436,19 +375,6 @@ class PlanTask(SQLModel, table=True):
     title: str
     due_on: date
     deleted: bool = False
-
-
-class TaskReassignment(SQLModel, table=True):
-    """An open task moved to someone else: its customer changed owner or its rep left."""
-
-    __tablename__ = "task_reassignments"
-    id: int | None = Field(default=None, primary_key=True)
-    task_id: int = Field(index=True)
-    old_assignee_id: str | None = None
-    new_assignee_id: str | None = None
-    changed_on: date
-    reason: str
-    run_id: int | None = None
 
 
 def table_of(model: type[SQLModel]) -> Table:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -30,19 +29,18 @@ from sqlalchemy.engine import Connection
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
-from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.lang.schema import SHARE
+from salesplay.engine.lang.values import share
+from salesplay.engine.run.family import Playbook
 from salesplay.engine.sql import metrics
-from salesplay.engine.sql.compiler import Scope, Typed, compile_expression, unknown_name
-from salesplay.engine.store.db import analyze, bulk_insert, days_between, ratio, temp_table
+from salesplay.engine.sql.compiler import Scope, Typed, compile_expression, ratio, unknown_name
+from salesplay.engine.store.db import temp_table
+from salesplay.engine.store.dialects import analyze, bulk_insert, days_between
 from salesplay.engine.store.models import Deal, OrgUnit, Rep, Target, table_of
 
 SECTION = "goals"
 LIGHTS = ("green", "yellow", "red")
 
-PERCENT = {
-    "type": ["string", "number"],
-    "description": "a share, e.g. 80% or 0.8",
-}
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "how goals are paced, lit and forecast",
@@ -57,7 +55,7 @@ SCHEMA: dict[str, Any] = {
         },
         "lights": {
             "type": "object",
-            "properties": {"green": PERCENT, "red": PERCENT},
+            "properties": {"green": SHARE, "red": SHARE},
             "additionalProperties": False,
             "description": "green at or above `green` of the expected pace, red below `red`, "
             "yellow between",
@@ -72,7 +70,7 @@ SCHEMA: dict[str, Any] = {
                 },
                 "stages": {
                     "type": "object",
-                    "additionalProperties": PERCENT,
+                    "additionalProperties": SHARE,
                     "description": "probability that an open deal at this stage is won",
                 },
             },
@@ -81,21 +79,6 @@ SCHEMA: dict[str, Any] = {
     },
     "additionalProperties": False,
 }
-
-
-def share(value: Any) -> Fraction:
-    """80%, '80%', 0.8 → Fraction(4, 5); ExpressionError for anything else."""
-    text = str(value).strip()
-    scale = Fraction(1)
-    if text.endswith("%"):
-        text, scale = text[:-1].strip(), Fraction(1, 100)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ExpressionError(f"'{value}' is not a share: write e.g. 80% or 0.8") from None
-    if not number.is_finite() or number < 0:
-        raise ExpressionError(f"'{value}' is not a share: write e.g. 80% or 0.8")
-    return Fraction(number) * scale
 
 
 @dataclass(frozen=True)
@@ -120,11 +103,6 @@ def settings(playbook: Playbook) -> Settings:
         pipeline=tuple(forecast.get("pipeline") or ()),
         stages=tuple((str(k), share(v)) for k, v in (forecast.get("stages") or {}).items()),
     )
-
-
-def cumulative(metric: metrics.Metric) -> bool:
-    """Does the metric's expected value grow with the days elapsed in the target's period?"""
-    return metric.per_target and metric.aggregate in metrics.COUNTS
 
 
 def check(playbook: Playbook) -> None:
@@ -156,7 +134,7 @@ def check(playbook: Playbook) -> None:
                 (*path, "forecast", "pipeline", i),
                 unknown_name(name, known, noun="metric"),
             )
-        if not cumulative(known[name]):
+        if not known[name].cumulative:
             raise playbook.error(
                 (*path, "forecast", "pipeline", i),
                 f"'{name}' is not a sum over the target period, so deals cannot add to it",
@@ -230,18 +208,61 @@ def placeholder(playbook: Playbook) -> sa.TableClause:
 
 
 def scope(playbook: Playbook, table: Any, as_of: date) -> Scope:
-    """Names a rule `for: targets` may use; see the README's playbook reference."""
+    """Names a rule over targets may use (see the README's playbook reference): the columns,
+    each aggregate metric by name, a formula metric computed from them, rep.* and owner.*.
+    table None: a placeholder to check expressions against."""
+    table = placeholder(playbook) if table is None else table
     cols = columns(playbook)
     names: dict[str, Any] = {}
     for name, kind in cols.items():
         if not name.startswith("_") and name not in ("cumulative", "lower_better", "head_id"):
-            # aggregate metrics by name; a formula metric resolves through them below
             names[name] = Typed(table.c[name], kind)
     for name, (_, kind) in metrics.SUBJECT_FIELDS["rep"].items():
         names[f"rep.{name}"] = Typed(table.c[f"_rep_{name}"], kind)
     names["owner.name"] = Typed(table.c.owner_name, "text")
     names["owner.id"] = Typed(table.c.owner_id, "text")
-    return Scope(names, as_of, "target rules")
+    found = Scope(names, as_of, "target rules")
+    for name, metric in metrics.declared(playbook).items():
+        if metric.formula:
+            names.setdefault(name, _formula(metric, found))
+    return found
+
+
+class TargetFacts:
+    """The facts of every target (owner, metric, period): target, actual rolled up the org
+    tree, expected by now, completion, pace, light and forecast. Offered to every family as
+    the subject `target`: `for: targets` warnings, team bonuses and scorecards read it."""
+
+    def scope(self, playbook: Playbook, table: Any, as_of: date) -> Scope:
+        return scope(playbook, table, as_of)
+
+    def materialize(
+        self,
+        conn: Connection,
+        playbook: Playbook,
+        as_of: date,
+        *,
+        uses: frozenset[str] = frozenset(),
+        period: tuple[date, date] | None = None,
+        owner: tuple[str, str] | None = None,
+        under: str | None = None,
+        owner_type: str | None = None,
+        metric: str | None = None,
+    ) -> sa.Table:
+        return materialize(
+            conn,
+            playbook,
+            as_of,
+            uses=uses,
+            period=period,
+            owner=owner,
+            under=under,
+            owner_type=owner_type,
+            metric=metric,
+        )
+
+    def drop(self, conn: Connection) -> None:
+        drop(conn)
 
 
 def derived(table: Any, s: Settings) -> dict[str, tuple[Any, str]]:
@@ -285,14 +306,19 @@ def materialize(
     playbook: Playbook,
     as_of: date,
     *,
+    uses: frozenset[str] = frozenset(),
     period: tuple[date, date] | None = None,
-    only_owner: tuple[str, str] | None = None,
+    owner: tuple[str, str] | None = None,
     under: str | None = None,
     owner_type: str | None = None,
-    metric_name: str | None = None,
+    metric: str | None = None,
 ) -> sa.Table:
     """Create facts_target: one row per live target — those whose period holds as_of, or with
-    `period` those whose period lies within it — with actual, forecast and pace inputs."""
+    `period` those whose period lies within it — with actual, forecast and pace inputs.
+
+    `uses`: names the caller's rules read, whose metrics every row gets (a row always gets its
+    own metric). `owner` (type, id), `under` (an org unit's subtree), `owner_type` and `metric`
+    narrow the rows."""
     s = settings(playbook)
     declared = metrics.declared(playbook)
     cols = columns(playbook)
@@ -304,12 +330,12 @@ def materialize(
         chosen += [t.c.period_start <= as_of, t.c.period_end >= as_of]
     else:
         chosen += [t.c.period_start >= period[0], t.c.period_end <= period[1]]
-    if only_owner is not None:
-        chosen += [t.c.owner_type == only_owner[0], t.c.owner_id == only_owner[1]]
+    if owner is not None:
+        chosen += [t.c.owner_type == owner[0], t.c.owner_id == owner[1]]
     if owner_type is not None:
         chosen.append(t.c.owner_type == owner_type)
-    if metric_name is not None:
-        chosen.append(t.c.metric == metric_name)
+    if metric is not None:
+        chosen.append(t.c.metric == metric)
     units = _closure(conn)
     if under is not None:
         below = sa.select(units.c.unit).where(units.c.top == under)
@@ -335,7 +361,7 @@ def materialize(
     else:
         period_days = days_between(t.c.period_end, t.c.period_start) + 1
         elapsed = sa.case((started, days_between(cut, t.c.period_start) + 1), else_=0)
-    is_cumulative = [name for name, m in declared.items() if m.aggregate and cumulative(m)]
+    is_cumulative = [name for name, m in declared.items() if m.aggregate and m.cumulative]
     lower = [name for name, m in declared.items() if m.better == "lower"]
     base: dict[str, Any] = {
         "target_id": t.c.id,
@@ -388,23 +414,23 @@ def materialize(
     analyze(conn, "goal_reps")
 
     # 3. every aggregate metric a row needs, over its reps' records (and its period)
-    per_row, everywhere = _needs(playbook)
+    per_row, everywhere = _needs(playbook, uses)
 
     def members_of(rep_col: Any) -> Any:
         inner = sa.select(members.c.rep_id).where(members.c.target_id == g.target_id)
         return rep_col.in_(inner.correlate(targets))  # two levels up: say so explicitly
 
     values: dict[str, Any] = {n: g[n] for n in base}
-    for name, metric in declared.items():
-        if not metric.aggregate:
+    for name, declared_metric in declared.items():
+        if not declared_metric.aggregate:
             continue
-        link = metrics.SOURCES[str(metric.source)].links["rep"]
-        span = (g.period_start, g.period_end) if metric.per_target else (None, None)
+        link = metrics.SOURCES[str(declared_metric.source)].links["rep"]
+        span = (g.period_start, g.period_end) if declared_metric.per_target else (None, None)
 
         def linked(rows: Any, column: str = link) -> Any:
             return members_of(rows.c[column])
 
-        value = metrics.aggregate_sql(metric, as_of, linked, *span)
+        value = metrics.aggregate_sql(declared_metric, as_of, linked, *span)
         if name in everywhere:
             values[name] = value
         elif name in per_row:  # CASE: only the rows whose metric needs it pay for it
@@ -514,9 +540,9 @@ def _formula(metric: metrics.Metric, scope: Scope) -> Any:
     return lambda: compile_expression(str(metric.formula), scope)
 
 
-def _needs(playbook: Playbook) -> tuple[dict[str, set[str]], set[str]]:
+def _needs(playbook: Playbook, uses: frozenset[str]) -> tuple[dict[str, set[str]], set[str]]:
     """Which aggregate metrics to compute for which rows: {aggregate: target metrics needing
-    it}, and the aggregates every row gets because a target rule names them."""
+    it}, and the aggregates every row gets because the caller's rules name them (`uses`)."""
     declared = metrics.declared(playbook)
     deps: dict[str, set[str]] = {}
     for name, metric in declared.items():
@@ -527,27 +553,9 @@ def _needs(playbook: Playbook) -> tuple[dict[str, set[str]], set[str]]:
         for aggregate in aggregates:
             per_row.setdefault(aggregate, set()).add(name)
     everywhere: set[str] = set()
-    for spec in (playbook.section("warnings") or {}).values():
-        if spec.get("for") == "targets":
-            for name in _names_used(spec):
-                everywhere |= deps.get(name, set())
+    for name in uses:
+        everywhere |= deps.get(name, set())
     return per_row, everywhere
-
-
-def _names_used(spec: dict[str, Any]) -> set[str]:
-    """The names a target rule's conditions and templates use (not words inside quotes:
-    `metric = 'sales'` does not use the metric sales)."""
-    from salesplay.engine.lang import expressions
-    from salesplay.engine.sql.templates import parse_template
-
-    found: set[str] = set()
-    for key in ("when", "where"):
-        if key in spec:
-            found.update(expressions.names_in(expressions.parse(str(spec[key]))))
-    for text in (spec.get("message"), (spec.get("task") or {}).get("title")):
-        if text:
-            found.update(p.name for p in parse_template(str(text)) if p.name)
-    return found
 
 
 def _temp(conn: Connection, name: str, cols: dict[str, str]) -> sa.Table:

@@ -11,45 +11,51 @@ it owns the checks and the explanation of every goal of a rep or org unit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
-from salesplay.engine.errors import ExpressionError
+from salesplay.engine.errors import ExpressionError, UnknownName, Unusable
 from salesplay.engine.lang import periods
-from salesplay.engine.lang.playbook import Playbook
-from salesplay.engine.run.context import EvalContext
-from salesplay.engine.run.explain import Finding
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Playbook,
+    SubjectFacts,
+)
 from salesplay.engine.sql import metrics
-from salesplay.engine.sql.compiler import Scope, Typed, compile_expression
+from salesplay.engine.sql.compiler import compile_expression
 from salesplay.engine.sql.templates import format_value
-from salesplay.rules.goals import facts as goals
+from salesplay.rules.goals import facts, report
 
 
 class Goals:
     section = "goals"
-    schema: ClassVar[dict[str, Any]] = goals.SCHEMA
+    schema: ClassVar[dict[str, Any]] = facts.SCHEMA
     settings_only = True  # read by other rules; a scheduled job never needs to name it
+    tables: ClassVar[tuple[type[SQLModel], ...]] = ()
+    subjects: ClassVar[Mapping[str, SubjectFacts]] = {"target": facts.TargetFacts()}
+    commands: ClassVar[tuple[Command, ...]] = (report.COMMAND,)
+
+    def rule_names(self, playbook: Playbook) -> list[str]:
+        return []
 
     def check(self, playbook: Playbook) -> None:
-        goals.check(playbook)
+        facts.check(playbook)
         # A formula over target-period metrics (collection_rate: collected / sales) can only be
         # measured for a target: compile it here, where the other families cannot.
-        table = goals.placeholder(playbook)
-        cols = goals.columns(playbook)
-        names: dict[str, Any] = {n: Typed(table.c[n], k) for n, k in cols.items()}
-        scope = Scope(names, date(2000, 1, 1), "goal metrics")
+        scope = facts.scope(playbook, None, date(2000, 1, 1))
         for name, metric in metrics.declared(playbook).items():
             if metric.formula:
-                names[name] = _lazy(str(metric.formula), scope)
-        for name, metric in metrics.declared(playbook).items():
-            if metric.formula and metric.name in names:
                 try:
                     compile_expression(name, scope)
+                except (UnknownName, Unusable):
+                    continue  # a customer formula: the subject scopes checked it
                 except ExpressionError as exc:
-                    if "cannot be used" in exc.message or "unknown name" in exc.message:
-                        continue  # a customer formula: the subject scopes checked it
                     raise playbook.expression_error((*metric.path, "formula"), exc) from None
 
     def run(self, ctx: EvalContext) -> None:
@@ -58,18 +64,14 @@ class Goals:
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         if subject_type not in ("rep", "org_unit"):
             return []
-        table = goals.materialize(
-            ctx.conn, ctx.playbook, ctx.as_of, only_owner=(subject_type, subject_id)
+        table = facts.materialize(
+            ctx.conn, ctx.playbook, ctx.as_of, owner=(subject_type, subject_id)
         )
-        cols = goals.columns(ctx.playbook)
+        cols = facts.columns(ctx.playbook)
         query = sa.select(table).order_by(table.c.metric)
         findings = [_finding(row, cols) for row in ctx.conn.execute(query).mappings()]
-        goals.drop(ctx.conn)
+        facts.drop(ctx.conn)
         return findings
-
-
-def _lazy(formula: str, scope: Scope) -> Any:
-    return lambda: compile_expression(formula, scope)
 
 
 def _finding(row: Any, cols: dict[str, str]) -> Finding:

@@ -18,12 +18,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.lang.playbook import Playbook
-from salesplay.engine.present.output import number_text
+from salesplay.engine.present.output import FORMATS, number_text
+from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
 from salesplay.engine.store.models import OrgUnit, ProgressNote, Rep, Target, table_of
-from salesplay.rules.goals import facts as goals
+from salesplay.rules.goals import facts
 
 JSON_COLUMNS = [
     "owner_type",
@@ -79,8 +79,8 @@ def report(
     with engine.connect() as conn:
         if under is not None and not _unit_exists(conn, under):
             raise SalesplayError(f"--under: no org unit with id '{under}'")
-        table = goals.materialize(conn, playbook, as_of, period=span, under=under)
-        found = Report(shares=goals.shares(playbook))
+        table = facts.materialize(conn, playbook, as_of, period=span, under=under)
+        found = Report(shares=facts.shares(playbook))
         for row in conn.execute(_query(playbook, table)).mappings():
             found.rows.append(_row(playbook, dict(row)))
             if row["children"] and row["children_target"] != row["target"]:
@@ -276,3 +276,41 @@ def _mismatch(row: dict[str, Any]) -> str:
         f"{row['children']} parts' targets add up to "
         f"{number_text(Decimal(round(float(row['children_target']))) / 100)}"
     )
+
+
+def command(session: Session, period: str | None, under: str | None, fmt: str) -> Output:
+    """`salesplay goals`: the table, or its rows as JSON/CSV; notes on targets that do not add
+    up follow the table (on stderr beside JSON and CSV)."""
+    book = session.playbook
+    found = report(session.engine, book, session.as_of, period, under)
+    if fmt == "table":
+        return Output(table_rows(found), TABLE_COLUMNS, found.notes)
+    return Output(found.rows, JSON_COLUMNS, found.notes)
+
+
+COMMAND = Command(
+    "goals",
+    """The goal tracking table: target, current, completion, pace, light, forecast, reason, plan.
+
+    JSON rows: {owner_type, owner_id, metric, period_start, period_end, target, current,
+    completion, pace, light, forecast, reason, plan}. Example: salesplay goals --period 2024
+    """,
+    command,
+    options=(
+        Option(
+            "period",
+            "--period",
+            "Goals whose period lies within P: 2024, 2024-Q2, 2024-06, 2024-W23 or "
+            "2024-04-01..2024-06-30 (default: the goals running on the as-of date).",
+            metavar="P",
+        ),
+        Option(
+            "under",
+            "--under",
+            "Only this org unit, the units below it and their reps.",
+            metavar="ORG",
+        ),
+    ),
+    as_of=True,
+    formats=FORMATS,
+)

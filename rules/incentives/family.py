@@ -22,28 +22,28 @@ lines every evaluation keeps current (see engine/payouts.py for the arithmetic a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
 from salesplay.engine.errors import ExpressionError
-from salesplay.engine.lang import dates, periods
-from salesplay.engine.lang.playbook import Playbook
-from salesplay.engine.lang.schema import DURATION, EXPRESSION, LEVEL, TEMPLATE
-from salesplay.engine.run.context import EvalContext
+from salesplay.engine.lang import dates, periods, schema
+from salesplay.engine.lang.schema import DURATION, EXPRESSION, LEVEL, MONEY, TEMPLATE
+from salesplay.engine.lang.values import cents, share
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.explain import Finding
+from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.compiler import Scope, Typed, compile_condition, unknown_name
 from salesplay.engine.sql.templates import check_template, compile_template
-from salesplay.engine.store.db import json_object
-from salesplay.engine.store.models import Customer, Order, PayoutLine, Rep, table_of
-from salesplay.rules.goals import facts as goals
-from salesplay.rules.incentives import payouts
+from salesplay.engine.store.dialects import json_object
+from salesplay.engine.store.models import Customer, Order, Rep, table_of
+from salesplay.rules.incentives import payouts, statements
+from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
-SHARE = {"type": ["string", "number"], "description": "a share, e.g. 5% or 0.05"}
-MONEY = {"type": ["number", "string"], "description": "an amount in units, e.g. 20000"}
+SHARE = {**schema.SHARE, "description": "a share, e.g. 5% or 0.05"}
 PERIOD = {"enum": list(payouts.UNITS)}
 _TIERS = {
     "type": "array",
@@ -71,6 +71,10 @@ RECOGNITION_WINDOW = 7  # days: a key action older than this raises no alert (hi
 
 class Incentives:
     section = "incentives"
+    settings_only = False
+    tables: ClassVar[tuple[type[SQLModel], ...]] = (PayoutLine, PayoutClosing)
+    subjects: ClassVar[dict[str, SubjectFacts]] = {}
+    commands: ClassVar[tuple[Command, ...]] = (statements.COMMAND,)
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -145,6 +149,9 @@ class Incentives:
 
     # ---- checks -------------------------------------------------------------------------
 
+    def rule_names(self, playbook: Playbook) -> list[str]:
+        return [self.section]
+
     def check(self, playbook: Playbook) -> None:
         spec = playbook.section(self.section) or {}
         self._check_values(playbook, spec)
@@ -156,7 +163,7 @@ class Incentives:
                 metric = raw.get(key, "sales")
                 if metric not in known:
                     raise playbook.error((*path, key), unknown_name(metric, known, noun="metric"))
-            if not goals.cumulative(known[raw.get("base", "sales")]):
+            if not known[raw.get("base", "sales")].cumulative:
                 raise playbook.error(
                     (*path, "base"), "the base must be a sum over the target period, e.g. sales"
                 )
@@ -179,7 +186,7 @@ class Incentives:
                 if key in raw and raw[key] not in known:
                     raise playbook.error((*path, key), unknown_name(raw[key], known, noun="metric"))
             if kind != "top_seller":
-                scope = goals.scope(playbook, goals.placeholder(playbook), date(2000, 1, 1))
+                scope = playbook.subject("target").scope(playbook, None, date(2000, 1, 1))
                 scope.names["attainment"] = Typed(sa.null(), "number")
                 try:
                     compile_condition(str(raw.get("when", "true")), scope)
@@ -194,7 +201,7 @@ class Incentives:
                 raise playbook.expression_error((*path, "where"), exc) from None
             scope = _recognition_scope(None)
             try:
-                check_template(raw["message"], lambda n, s=scope: s.resolve(n, 0))
+                check_template(raw["message"], scope)
             except ExpressionError as exc:
                 raise playbook.expression_error((*path, "message"), exc) from None
 
@@ -225,15 +232,15 @@ class Incentives:
                 for j, tier in enumerate(entry.get("tiers") or []):
                     for key in ("upto", "rate"):
                         if key in tier:
-                            value((*at, "tiers", j, key), goals.share, tier[key])
+                            value((*at, "tiers", j, key), share, tier[key])
                 if "gate" in entry:
-                    value((*at, "gate"), goals.share, entry["gate"])
+                    value((*at, "gate"), share, entry["gate"])
                 if "cap" in entry:
                     value((*at, "cap"), _amount, entry["cap"])
         for name, raw in (spec.get("bonuses") or {}).items():
             path = (self.section, "bonuses", name)
             if "rate" in raw:
-                value((*path, "rate"), goals.share, raw["rate"])
+                value((*path, "rate"), share, raw["rate"])
             if "amount" in raw:
                 value((*path, "amount"), _amount, raw["amount"])
         for name, raw in (spec.get("recognition") or {}).items():
@@ -323,9 +330,9 @@ class Incentives:
         findings = []
         for row in ctx.conn.execute(query).mappings():
             label = periods.label(row["period_start"], row["period_end"])
-            amount = payouts.money_text(row["amount_cents"])
+            amount = statements.money_text(row["amount_cents"])
             if row["base_cents"] is not None and row["rate"] is not None:
-                how = f"{payouts.money_text(row['base_cents'])} × {row['rate']:.4g} = {amount}"
+                how = f"{statements.money_text(row['base_cents'])} × {row['rate']:.4g} = {amount}"
             else:
                 how = amount
             kind = " (adjustment)" if row["kind"] == "adjustment" else ""
@@ -372,7 +379,7 @@ def _orders_of(ctx: EvalContext, rep_id: str, row: Any) -> str:
         .order_by(o.c.ordered_on, o.c.id)
         .limit(50)
     )
-    found = [f"{oid} {payouts.money_text(a)}" for oid, a in ctx.conn.execute(query)]
+    found = [f"{oid} {statements.money_text(a)}" for oid, a in ctx.conn.execute(query)]
     return ", ".join(found) if found else "none"
 
 
@@ -380,7 +387,7 @@ def _recognition_scope(table: Any) -> Scope:
     def col(name: str) -> Any:
         return table.c[name] if table is not None else sa.null()
 
-    names = {
+    names: dict[str, Typed | Callable[[], Typed]] = {
         "customer.name": Typed(col("customer_name"), "text"),
         "customer.id": Typed(col("customer_id"), "text"),
         "rep.name": Typed(col("rep_name"), "text"),
@@ -392,7 +399,4 @@ def _recognition_scope(table: Any) -> Scope:
 
 def _amount(raw: Any) -> int:
     """An amount in units with at most two decimals, as cents."""
-    try:
-        return int(payouts.cents(raw))
-    except (ValueError, ZeroDivisionError):
-        raise ExpressionError(f"'{raw}' is not an amount like 20000 or 199.50") from None
+    return cents(raw)

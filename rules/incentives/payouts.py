@@ -24,22 +24,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from salesplay.engine.errors import ExpressionError
-from salesplay.engine.lang import dates, periods
-from salesplay.engine.lang.playbook import Playbook
-from salesplay.engine.present.output import number_text
+from salesplay.engine.lang import dates, expressions, periods
+from salesplay.engine.lang.values import cents, share
+from salesplay.engine.run.family import Playbook
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.compiler import Typed, compile_condition
-from salesplay.engine.store.db import count_rows, days_between, json_object, temp_table
-from salesplay.engine.store.models import PayoutClosing, PayoutLine, Rep, Target, table_of
-from salesplay.rules.goals import facts as goals
+from salesplay.engine.store.db import count_rows, temp_table
+from salesplay.engine.store.dialects import days_between, json_object
+from salesplay.engine.store.models import Rep, Target, table_of
+from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
 SECTION = "incentives"
 UNITS = ("month", "quarter", "year")
@@ -113,13 +112,6 @@ class Settings:
         return found | {b.period for b in self.bonuses} | {r.period for r in self.rewards}
 
 
-def cents(value: Any) -> int:
-    number = Fraction(str(value)) * 100
-    if number.denominator != 1:
-        raise ExpressionError(f"'{value}' has more than 2 decimal places")
-    return int(number)
-
-
 def settings(playbook: Playbook) -> Settings:
     spec = playbook.section(SECTION) or {}
     plans: dict[str, list[tuple[date | None, Plan]]] = {}
@@ -138,7 +130,7 @@ def settings(playbook: Playbook) -> Settings:
                 raw.get("period", "month"),
                 raw.get("base", "sales"),
                 raw.get("goal", "sales"),
-                goals.share(raw["rate"]) if "rate" in raw else None,
+                share(raw["rate"]) if "rate" in raw else None,
                 cents(raw["amount"]) if "amount" in raw else None,
                 str(raw["when"]) if "when" in raw else None,
             )
@@ -153,8 +145,7 @@ def settings(playbook: Playbook) -> Settings:
 
 def _plan(name: str, raw: dict[str, Any]) -> Plan:
     tiers = tuple(
-        Tier(goals.share(t["upto"]) if "upto" in t else None, goals.share(t["rate"]))
-        for t in raw["tiers"]
+        Tier(share(t["upto"]) if "upto" in t else None, share(t["rate"])) for t in raw["tiers"]
     )
     return Plan(
         name,
@@ -163,7 +154,7 @@ def _plan(name: str, raw: dict[str, Any]) -> Plan:
         raw.get("target", "sales"),
         raw.get("mode", "marginal"),
         tiers,
-        goals.share(raw["gate"]) if "gate" in raw else None,
+        share(raw["gate"]) if "gate" in raw else None,
         cents(raw["cap"]) if "cap" in raw else None,
     )
 
@@ -527,11 +518,19 @@ def _goal_bonus(
         return
     owner = "org_unit" if bonus.type == "team" else "rep"
     first, last = (dates.as_date(v) for v in found)
-    table = goals.materialize(
-        conn, playbook, as_of, period=(first, last), owner_type=owner, metric_name=bonus.goal
+    targets = playbook.subject("target")
+    uses = frozenset(expressions.names_in(expressions.parse(bonus.when or "true")))
+    table = targets.materialize(
+        conn,
+        playbook,
+        as_of,
+        uses=uses,
+        period=(first, last),
+        owner_type=owner,
+        metric=bonus.goal,
     )
     f = table.c
-    scope = goals.scope(playbook, table, as_of)
+    scope = targets.scope(playbook, table, as_of)
     scope.names["attainment"] = Typed(f.completion, "number")
     when = compile_condition(bonus.when or "true", scope)
     if bonus.rate is not None:
@@ -573,7 +572,7 @@ def _goal_bonus(
             sa.func.coalesce(when, sa.false()),
         ),
     )
-    goals.drop(conn)
+    targets.drop(conn)
 
 
 def _reward(conn: Connection, fresh: sa.Table, reward: Reward, span: Any, as_of: date) -> None:
@@ -731,105 +730,3 @@ def _adjust(conn: Connection, fresh: sa.Table, periods_: sa.Table, run_id: int) 
     ).join_from(changes, periods_, p.label == c.label)
     columns = [n for n, _ in LINE_COLUMNS] + ["kind", "adjusts", "run_id"]
     return count_rows(conn, lines.insert().from_select(columns, select))
-
-
-# ---- reading statements back ------------------------------------------------------------------
-
-
-def statements(
-    engine: Engine, span: tuple[date, date], rep: str | None = None
-) -> list[dict[str, Any]]:
-    """Statements whose period lies within span: reps' first, then teams'."""
-    lines, closings = table_of(PayoutLine), table_of(PayoutClosing)
-    query = (
-        sa.select(lines, closings.c.closed_on)
-        .outerjoin(
-            closings,
-            sa.and_(
-                closings.c.period_start == lines.c.period_start,
-                closings.c.period_end == lines.c.period_end,
-            ),
-        )
-        .where(lines.c.period_start >= span[0], lines.c.period_end <= span[1])
-        .order_by(
-            lines.c.owner_type.desc(),  # rep before org_unit
-            lines.c.owner_id,
-            lines.c.period_start,
-            lines.c.period_end.desc(),
-            lines.c.kind,
-            lines.c.rule,
-            lines.c.seq,
-        )
-    )
-    if rep is not None:
-        query = query.where(lines.c.owner_type == "rep", lines.c.owner_id == rep)
-    out: list[dict[str, Any]] = []
-    with engine.connect() as conn:
-        for row in conn.execute(query).mappings():
-            key = (row["owner_type"], row["owner_id"], row["period_start"], row["period_end"])
-            if not out or out[-1]["_key"] != key:
-                owner = "rep_id" if row["owner_type"] == "rep" else "org_unit_id"
-                out.append(
-                    {
-                        "_key": key,
-                        owner: row["owner_id"],
-                        "period": periods.label(row["period_start"], row["period_end"]),
-                        "status": "closed" if row["closed_on"] else "provisional",
-                        "total": 0,
-                        "lines": [],
-                    }
-                )
-            statement = out[-1]
-            amount = _money(row["amount_cents"])
-            statement["total"] += row["amount_cents"]
-            detail = dict(row["detail"] or {})
-            if row["kind"] == "adjustment":
-                detail["adjusts"] = row["adjusts"]
-            statement["lines"].append(
-                {
-                    "rule": row["rule"],
-                    "base": _money(row["base_cents"]),
-                    "rate": row["rate"],
-                    "amount": amount,
-                    "detail": detail,
-                }
-            )
-    for statement in out:
-        statement.pop("_key")
-        statement["total"] = _money(statement["total"])
-    return out
-
-
-def _money(value: int | None) -> Decimal | None:
-    """Cents as an exact decimal amount (JSON prints 40800 or 37037.04)."""
-    return None if value is None else Decimal(int(value)) / 100
-
-
-def money_text(value: int | None) -> str:
-    """Cents for people: 40,800 or 37,037.04."""
-    return number_text(_money(value)) or "—"
-
-
-FLAT_COLUMNS = ["owner", "period", "status", "rule", "base", "rate", "amount", "total"]
-
-
-def flat(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per line for a table or CSV; each statement's total on its first line."""
-    rows = []
-    for statement in found:
-        owner = statement.get("rep_id") or statement.get("org_unit_id")
-        for i, line in enumerate(statement["lines"]):
-            adjusts = line["detail"].get("adjusts")
-            rows.append(
-                {
-                    "owner": owner,
-                    "period": statement["period"],
-                    "status": statement["status"],
-                    "rule": line["rule"] + (f" (adjusts {adjusts})" if adjusts else ""),
-                    "base": line["base"],
-                    "rate": None if line["rate"] is None else f"{line['rate'] * 100:.4g}%",
-                    "amount": line["amount"],
-                    "total": statement["total"] if i == 0 else None,
-                }
-            )
-    return rows

@@ -15,7 +15,7 @@ an effective date: a period uses the latest version that starts on or before its
               - {metric: sales, weight: 50%, cap: 120%}
               - {metric: satisfaction, weight: 50%, cap: 100%}
 
-Everything is computed set-based from `facts_target` (engine/goals.py) into one temporary table,
+Everything is computed set-based from the `target` facts (rules/goals) into one temporary table,
 `scorecard_lines` (one row per rep, period and KPI), and ranked with a window function.
 """
 
@@ -23,22 +23,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
-from salesplay.engine.errors import ExpressionError, SalesplayError
-from salesplay.engine.lang import dates, periods
-from salesplay.engine.lang.playbook import Playbook
+from salesplay.engine.errors import ExpressionError
+from salesplay.engine.lang import dates
+from salesplay.engine.lang.schema import SHARE
+from salesplay.engine.lang.values import share
+from salesplay.engine.run.family import Playbook
 from salesplay.engine.sql import metrics
-from salesplay.engine.sql.compiler import Scope, Typed, compile_expression, unknown_name
-from salesplay.engine.sql.templates import format_value
-from salesplay.engine.store.db import floor_int, temp_table
-from salesplay.engine.store.models import OrgUnit, Rep, table_of
-from salesplay.rules.goals import facts as goals
+from salesplay.engine.sql.compiler import unknown_name
+from salesplay.engine.store.db import temp_table
+from salesplay.engine.store.dialects import floor_int
+from salesplay.engine.store.models import Rep, table_of
 
 SECTION = "scorecards"
 KINDS = ("month", "quarter", "year")
@@ -48,9 +49,9 @@ _KPI = {
     "type": "object",
     "properties": {
         "metric": {"type": "string", "description": "a goal metric of `metrics:`"},
-        "weight": {**goals.PERCENT, "description": "its share of the score, e.g. 50%"},
+        "weight": {**SHARE, "description": "its share of the score, e.g. 50%"},
         "cap": {
-            **goals.PERCENT,
+            **SHARE,
             "description": "attainment counts at most this much, e.g. 120% (default: no cap)",
         },
         "description": {"type": "string"},
@@ -141,8 +142,8 @@ def cards(playbook: Playbook) -> list[Card]:
                 tuple(
                     Kpi(
                         str(k["metric"]),
-                        goals.share(k["weight"]),
-                        None if k.get("cap") is None else goals.share(k["cap"]),
+                        share(k["weight"]),
+                        None if k.get("cap") is None else share(k["cap"]),
                     )
                     for k in v["kpis"]
                 ),
@@ -198,10 +199,10 @@ def check(playbook: Playbook) -> None:
                 for key in ("weight", "cap"):
                     if kpi.get(key) is not None:
                         try:
-                            goals.share(kpi[key])
+                            share(kpi[key])
                         except ExpressionError as exc:
                             raise playbook.expression_error((*where, key), exc) from None
-                total += goals.share(kpi["weight"])
+                total += share(kpi["weight"])
                 if declared[metric].better == "lower" and kpi.get("cap") is None:
                     raise playbook.error(
                         (*where, "cap"),
@@ -220,30 +221,16 @@ def _percent(value: Fraction) -> str:
 
 
 def _measurable(playbook: Playbook) -> set[str]:
-    """Metrics a target can be measured by: those that compile to a number over facts_target."""
-    table = goals.placeholder(playbook)
-    cols = goals.columns(playbook)
-    row_scope = Scope({n: Typed(table.c[n], k) for n, k in cols.items()}, date(2000, 1, 1), "")
-    names: dict[str, Any] = {}
-    scope = Scope(names, row_scope.as_of, "goal metrics")
-    declared = metrics.declared(playbook)
-    for name, metric in declared.items():
-        if metric.aggregate:
-            names[name] = row_scope.names[name]
-        elif metric.formula:
-            names[name] = _lazy(str(metric.formula), scope)
+    """Metrics a target can be measured by: those that are a number over the target facts."""
+    scope = playbook.subject("target").scope(playbook, None, date(2000, 1, 1))
     out = set()
-    for name in declared:
+    for name in metrics.declared(playbook):
         try:
-            if compile_expression(name, scope).type in ("amount", "number"):
+            if scope.resolve(name, 0).type in ("amount", "number"):
                 out.add(name)
         except ExpressionError:
             continue
     return out
-
-
-def _lazy(formula: str, scope: Scope) -> Any:
-    return lambda: compile_expression(formula, scope)
 
 
 # ---- the computation ----------------------------------------------------------------------
@@ -312,7 +299,9 @@ def materialize(
     conn.execute(kpis.insert(), rows)
     first_day = min(w[1] for w in wanted)
     last_day = max(w[2] for w in wanted)
-    facts = goals.materialize(conn, playbook, as_of, period=(first_day, last_day))
+    facts = playbook.subject("target").materialize(
+        conn, playbook, as_of, period=(first_day, last_day)
+    )
     f, k, r = facts.c, kpis.c, table_of(Rep).c
 
     # one target per rep, metric and exact period (should there be several: the smallest id)
@@ -483,288 +472,7 @@ def materialize(
 _RANKED = ("score", "score_x100", "rank", "team_size")
 
 
-def drop(conn: Connection) -> None:
+def drop(conn: Connection, playbook: Playbook) -> None:
     for name in ("scorecard_lines", "scorecard_kpis", "scorecard_ranks"):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
-    goals.drop(conn)
-
-
-# ---- the report ---------------------------------------------------------------------------
-
-JSON_COLUMNS = [
-    "rep_id",
-    "org_unit_id",
-    "period",
-    "card",
-    "score",
-    "rank",
-    "team_size",
-    "provisional",
-    "kpis",
-]
-TABLE_COLUMNS = [
-    "card",
-    "period",
-    "team",
-    "rep",
-    "name",
-    "score",
-    "rank",
-    "metric",
-    "weight",
-    "target",
-    "actual",
-    "attainment",
-    "cap",
-    "counted",
-    "points",
-    "note",
-]
-
-
-def report(
-    engine: Engine,
-    playbook: Playbook,
-    as_of: date,
-    period: str | None = None,
-    rep: str | None = None,
-    under: str | None = None,
-) -> list[dict[str, Any]]:
-    """Scorecards of the periods within `period` (default: each card's period holding as_of),
-    one dict per rep and period, ranked within each team before --rep or --under filter."""
-    span = periods.parse_option(period, "--period") if period is not None else None
-    with engine.connect() as conn:
-        if under is not None and not _exists(conn, OrgUnit, under):
-            raise SalesplayError(f"--under: no org unit with id '{under}'")
-        if rep is not None and not _exists(conn, Rep, rep):
-            raise SalesplayError(f"--rep: no rep with id '{rep}'")
-        found = cards_of(conn, playbook, as_of, span, rep=rep, under=under)
-        conn.rollback()  # temporary tables only: nothing to keep
-    return found
-
-
-def cards_of(
-    conn: Connection,
-    playbook: Playbook,
-    as_of: date,
-    span: tuple[date, date] | None,
-    rep: str | None = None,
-    under: str | None = None,
-) -> list[dict[str, Any]]:
-    """The scorecards as dicts (see JSON_COLUMNS), computed and read on conn."""
-    lines = materialize(conn, playbook, as_of, span)
-    if lines is None:
-        return []
-    c = lines.c
-    query = sa.select(lines)
-    if rep is not None:
-        query = query.where(c.rep_id == rep)
-    if under is not None:
-        closure = sa.table("org_closure", sa.column("top"), sa.column("unit"))
-        query = query.where(
-            c.org_unit_id.in_(sa.select(closure.c.unit).where(closure.c.top == under))
-        )
-    order = [c.card, c.period_start, c.org_unit_id, c.rank, c.rep_id, c.position]
-    shares = goals.shares(playbook)
-    declared = metrics.declared(playbook)
-    out: list[dict[str, Any]] = []
-    for row in conn.execute(query.order_by(*order)).mappings():
-        label = periods.label(row["period_start"], row["period_end"])
-        if not out or (out[-1]["card"], out[-1]["period"], out[-1]["rep_id"]) != (
-            row["card"],
-            label,
-            row["rep_id"],
-        ):
-            out.append(
-                {
-                    "rep_id": row["rep_id"],
-                    "rep_name": row["rep_name"],
-                    "org_unit_id": row["org_unit_id"],
-                    "period": label,
-                    "card": row["card"],
-                    "score": Decimal(int(row["score_x100"])) / 100,
-                    "rank": row["rank"],
-                    "team_size": row["team_size"],
-                    "provisional": as_of < row["period_end"],
-                    "kpis": [],
-                }
-            )
-        metric = declared.get(row["metric"])
-        exact = metric is not None and goals.cumulative(metric)
-        out[-1]["kpis"].append(
-            {
-                "metric": row["metric"],
-                "weight": _fraction(row["weight"]),
-                "cap": _fraction(row["cap"]),
-                "target": _hundredths(row["target"], exact),
-                "actual": _hundredths(row["actual"], exact),
-                "attainment": row["attainment"],
-                "capped": row["capped"],
-                "points": round(float(row["points"]), 6),
-                "share": row["metric"] in shares,
-                "lower_better": bool(row["lower_better"]),
-                "detail": _detail(row),
-            }
-        )
-    drop(conn)
-    return out
-
-
-def _exists(conn: Connection, model: Any, key: str) -> bool:
-    table = table_of(model)
-    query = sa.select(table.c.id).where(table.c.id == key, table.c.deleted == sa.false())
-    return conn.execute(query).first() is not None
-
-
-def _fraction(value: Any) -> float | None:
-    return None if value is None else round(float(value), 12)
-
-
-def _hundredths(value: Any, exact: bool) -> Decimal | float | None:
-    if value is None:
-        return None
-    if exact:
-        return Decimal(round(float(value))) / 100
-    return float(value) / 100
-
-
-def _detail(row: Any) -> str:
-    """Why a KPI earned what it did, in words a rep can check."""
-    if row["target"] is None:
-        return "no target for this period: 0 points"
-    if row["is_capped"]:
-        return "capped"
-    if row["attainment"] is None:
-        if not row["target"]:
-            return "target is 0: 0 points"
-        return "nothing to measure yet: 0 points"
-    return ""
-
-
-def _share(value: Any) -> str | None:
-    """An attainment to two decimals of a percent (62.04%), so a rep can redo the points."""
-    if value is None:
-        return None
-    number = (Decimal(repr(float(value))) * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
-    return f"{number.normalize():f}%"
-
-
-def _pct(value: Any) -> str | None:
-    return None if value is None else str(format_value(value, "number", "%"))
-
-
-def _amount(value: Any, share: bool) -> str | None:
-    if value is None:
-        return None
-    if share:
-        return _pct(value)
-    number = Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
-    return f"{number:,f}"
-
-
-def _points(value: float) -> str:
-    return f"{Decimal(repr(value)).quantize(Decimal('0.01'), ROUND_HALF_UP):f}"
-
-
-def table_rows(cards_: list[dict[str, Any]], long: bool = False) -> list[dict[str, Any]]:
-    """One line per KPI, as people read them; the rep's columns only on their first line
-    (on every line with long=True, for CSV)."""
-    out = []
-    for card in cards_:
-        rank = None if card["rank"] is None else f"{card['rank']}/{card['team_size']}"
-        head = {
-            "card": card["card"],
-            "period": card["period"] + (" (so far)" if card["provisional"] and not long else ""),
-            "team": card["org_unit_id"],
-            "rep": card["rep_id"],
-            "name": card["rep_name"],
-            "score": f"{card['score']:.2f}",
-            "rank": rank,
-        }
-        for i, kpi in enumerate(card["kpis"]):
-            if long:  # CSV: every line whole, numbers as numbers (0.5 is 50%)
-                line = {**head, "score": card["score"], "rank": card["rank"]}
-                line.update({k: _plain(kpi[k]) for k in ("metric", "weight", "target", "actual")})
-                line.update(
-                    {
-                        "attainment": kpi["attainment"],
-                        "cap": kpi["cap"],
-                        "counted": kpi["capped"],
-                        "points": kpi["points"],
-                        "note": kpi["detail"],
-                    }
-                )
-                out.append(line)
-                continue
-            line = dict(head) if i == 0 else {}
-            line.update(
-                {
-                    "metric": kpi["metric"],
-                    "weight": _pct(kpi["weight"]),
-                    "target": _amount(kpi["target"], kpi["share"]),
-                    "actual": _amount(kpi["actual"], kpi["share"]),
-                    "attainment": _share(kpi["attainment"]),
-                    "cap": _pct(kpi["cap"]),
-                    "counted": _share(kpi["capped"]),
-                    "points": _points(kpi["points"]),
-                    "note": kpi["detail"],
-                }
-            )
-            out.append(line)
-    return out
-
-
-def json_rows(cards_: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The JSON contract: {rep_id, org_unit_id, period, card, score, rank, team_size,
-    provisional, kpis:
-    [{metric, weight, cap, target, actual, attainment, capped, points, detail}]}."""
-    keep = ("metric", "weight", "cap", "target", "actual", "attainment", "capped", "points")
-    return [
-        {
-            **{k: card[k] for k in JSON_COLUMNS if k != "kpis"},
-            "kpis": [
-                {**{k: _plain(kpi[k]) for k in keep}, "detail": kpi["detail"]}
-                for kpi in card["kpis"]
-            ],
-        }
-        for card in cards_
-    ]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def describe(card: dict[str, Any], unit_name: str | None = None) -> tuple[str, dict[str, str]]:
-    """A scorecard as explain prints it: a summary line and one line per KPI."""
-    team = unit_name or card["org_unit_id"]
-    rank = (
-        f"rank {card['rank']} of {card['team_size']} in {team}"
-        if card["rank"] is not None
-        else "no team to rank in"
-    )
-    summary = f"{card['card']} {card['period']}: score {card['score']:.2f}, {rank}"
-    if card["provisional"]:
-        summary += " (so far: the period has not ended)"
-    values = {}
-    for kpi in card["kpis"]:
-        weight = _pct(kpi["weight"])
-        if kpi["target"] is None:
-            values[kpi["metric"]] = f"{kpi['detail']} (weight {weight})"
-            continue
-        ratio = (
-            f"target {_amount(kpi['target'], kpi['share'])} ÷ actual "
-            f"{_amount(kpi['actual'], kpi['share'])}"
-            if kpi["lower_better"]
-            else f"actual {_amount(kpi['actual'], kpi['share'])} ÷ target "
-            f"{_amount(kpi['target'], kpi['share'])}"
-        )
-        cap = f", capped at {_pct(kpi['cap'])}" if kpi["detail"] == "capped" else ""
-        counted = _share(kpi["capped"]) or "0%"
-        values[kpi["metric"]] = (
-            f"{ratio} = {_share(kpi['attainment']) or '—'}{cap}; "
-            f"{counted} × weight {weight} × 100 = {_points(kpi['points'])} points"
-        )
-    return summary, values
+    playbook.subject("target").drop(conn)

@@ -19,21 +19,26 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlmodel import SQLModel
 
-from salesplay.engine.lang.playbook import Playbook
-from salesplay.engine.run.context import EvalContext
-from salesplay.engine.run.explain import Finding
+from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
 from salesplay.engine.store.models import OrgUnit, table_of
-from salesplay.rules.scorecards import cards as scorecards
+from salesplay.rules.scorecards import cards, report
 
 
 class Scorecards:
     section = "scorecards"
-    schema: ClassVar[dict[str, Any]] = scorecards.SCHEMA
+    schema: ClassVar[dict[str, Any]] = cards.SCHEMA
     settings_only = True  # read when asked; a scheduled job never needs to name it
+    tables: ClassVar[tuple[type[SQLModel], ...]] = ()
+    subjects: ClassVar[dict[str, SubjectFacts]] = {}
+    commands: ClassVar[tuple[Command, ...]] = (report.COMMAND,)
+
+    def rule_names(self, playbook: Playbook) -> list[str]:
+        return []
 
     def check(self, playbook: Playbook) -> None:
-        scorecards.check(playbook)
+        cards.check(playbook)
 
     def run(self, ctx: EvalContext) -> None:
         """Nothing to store: a scorecard is computed from the targets when someone asks."""
@@ -43,19 +48,17 @@ class Scorecards:
         if ctx.period is None or subject_type not in ("rep", "org_unit"):
             return []
         if subject_type == "rep":
-            found = scorecards.cards_of(
-                ctx.conn, ctx.playbook, ctx.as_of, ctx.period, rep=subject_id
-            )
+            found = report.cards_of(ctx.conn, ctx.playbook, ctx.as_of, ctx.period, rep=subject_id)
             names = _unit_names(ctx, {c["org_unit_id"] for c in found})
             return [
                 Finding(
                     f"scorecards.{card['card']}",
                     None,
-                    *scorecards.describe(card, names.get(card["org_unit_id"])),
+                    *report.describe(card, names.get(card["org_unit_id"])),
                 )
                 for card in found
             ]
-        found = scorecards.cards_of(ctx.conn, ctx.playbook, ctx.as_of, ctx.period)
+        found = report.cards_of(ctx.conn, ctx.playbook, ctx.as_of, ctx.period)
         teams: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for card in found:
             if card["org_unit_id"] == subject_id:

@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 from bench import contenders, equality
 from salesplay.engine import demo
 from salesplay.engine.store import db
-from salesplay.engine.store.models import GradeOverride, table_of
+from salesplay.engine.store.models import table_of
+from salesplay.rules.grading import GradeOverride
 
 CUSTOMERS = 3_000
 AS_OF = date(2024, 5, 20)

@@ -14,7 +14,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,9 +24,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.delivery.dispatch import deliveries, dispatch, retry_dead
-from salesplay.engine.lang import playbook
 from salesplay.engine.run.evaluate import evaluate
-from tests.conftest import load, rows
+from salesplay.engine.run.family import Playbook
+from tests.conftest import load, load_playbook, rows
 
 NOW = datetime(2024, 7, 1, 1, 0, tzinfo=UTC)
 
@@ -84,10 +84,10 @@ def server() -> Iterator[Server]:
 OK = (200, {"errcode": 0, "errmsg": "ok"}, 0.0, {})
 
 
-def make_book(tmp_path: Path, delivery: str) -> playbook.Playbook:
+def make_book(tmp_path: Path, delivery: str) -> Playbook:
     path = tmp_path / "deliver.yaml"
     path.write_text("extends: default\n" + textwrap.dedent(delivery), "utf-8")
-    return playbook.load(str(path))
+    return load_playbook(str(path))
 
 
 def seed(engine: Engine, customers: int = 2) -> None:
@@ -121,7 +121,7 @@ def at(seconds: float) -> datetime:
     return NOW + timedelta(seconds=seconds)
 
 
-def send(engine: Engine, book: playbook.Playbook, seconds: float, **env: str) -> Any:
+def send(engine: Engine, book: Playbook, seconds: float, **env: str) -> Any:
     return dispatch(engine, book, lambda: at(seconds), env=env, rng=random.Random(7))
 
 
@@ -384,11 +384,16 @@ def test_email_over_smtp(engine: Engine, tmp_path: Path) -> None:
 def test_nothing_is_queued_by_a_failed_run(
     engine: Engine, tmp_path: Path, monkeypatch: Any
 ) -> None:
-    from salesplay import rules
-
     class Exploding:
         section = "grading"
         schema: dict[str, Any] = {}  # noqa: RUF012
+        settings_only = False
+        tables = ()
+        subjects: dict[str, Any] = {}  # noqa: RUF012
+        commands = ()
+
+        def rule_names(self, playbook: object) -> list[str]:
+            return [self.section]
 
         def check(self, playbook: object) -> None: ...
 
@@ -400,9 +405,8 @@ def test_nothing_is_queued_by_a_failed_run(
 
     seed(engine, customers=1)
     book = make_book(tmp_path, WEBHOOK)
-    monkeypatch.setattr(rules, "FAMILIES", [*rules.FAMILIES, Exploding()])
     with pytest.raises(RuntimeError):
-        evaluate(engine, book, NOW.date())
+        evaluate(engine, replace(book, families=(*book.families, Exploding())), NOW.date())
     assert rows(engine, "select count(*) as n from deliveries")[0]["n"] == 0
 
 

@@ -14,9 +14,9 @@ from typing import ClassVar
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay import rules
 from salesplay.engine.store import db
-from tests.conftest import load, rows, run
+from salesplay.rules import FAMILIES
+from tests.conftest import load, load_playbook, rows, run
 
 OUTPUT_TABLES = ("runs", "grades", "grade_changes", "episodes", "tasks", "alerts")
 
@@ -40,6 +40,13 @@ class Exploding:
 
     section = "grading"
     schema: ClassVar[dict[str, object]] = {}
+    settings_only = False
+    tables = ()
+    subjects: ClassVar[dict[str, object]] = {}
+    commands = ()
+
+    def rule_names(self, playbook: object) -> list[str]:
+        return [self.section]
 
     def check(self, playbook: object) -> None: ...
 
@@ -50,11 +57,11 @@ class Exploding:
         return []
 
 
-def test_a_failed_evaluation_leaves_nothing(org: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_evaluation_leaves_nothing(org: Engine) -> None:
     seed(org)
-    monkeypatch.setattr(rules, "FAMILIES", [*rules.FAMILIES, Exploding()])
+    book = load_playbook("default", [*FAMILIES, Exploding()])  # type: ignore[list-item]
     with pytest.raises(RuntimeError, match="disk full"):
-        run(org, "2024-07-01")
+        run(org, "2024-07-01", book)
     assert counts(org) == dict.fromkeys(OUTPUT_TABLES, 0)
 
 
@@ -75,22 +82,25 @@ KILLED = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from datetime import date
-    from salesplay import rules
-    from salesplay.engine.store import db
-    from salesplay.engine.lang import playbook
+    from salesplay.engine import loader
     from salesplay.engine.run.evaluate import evaluate
+    from salesplay.engine.store import db
+    from salesplay.rules import FAMILIES
 
     class Stall:
         section = "grading"
         schema = {}
+        settings_only = False
+        tables = subjects = commands = ()
+        def rule_names(self, playbook): return [self.section]
         def check(self, playbook): pass
         def explain(self, ctx, subject_type, subject_id): return []
         def run(self, ctx):
             Path(sys.argv[2]).write_text("written")
             time.sleep(60)
 
-    rules.FAMILIES.append(Stall())
-    evaluate(db.connect(sys.argv[1]), playbook.load("default"), date(2024, 7, 1))
+    book = loader.load("default", [*FAMILIES, Stall()])
+    evaluate(db.connect(sys.argv[1]), book, date(2024, 7, 1))
 """)
 
 

@@ -19,9 +19,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.errors import ExpressionError, SalesplayError
-from salesplay.engine.lang import periods, playbook
+from salesplay.engine.lang import periods
+from salesplay.engine.run.family import Playbook
 from salesplay.rules.goals import report as goal_report
-from tests.conftest import load, run
+from tests.conftest import load, load_playbook, run
 
 YEAR = {"period_start": "2024-01-01", "period_end": "2024-12-31"}
 
@@ -120,7 +121,7 @@ def east_china(engine: Engine) -> Engine:
 
 
 def report(engine: Engine, as_of: str, **kw: Any) -> goal_report.Report:
-    return goal_report.report(engine, playbook.load("default"), date.fromisoformat(as_of), **kw)
+    return goal_report.report(engine, load_playbook("default"), date.fromisoformat(as_of), **kw)
 
 
 def by_goal(found: goal_report.Report) -> dict[tuple[str, str], dict[str, Any]]:
@@ -237,10 +238,10 @@ def test_a_rate_rolls_up_from_its_parts_not_as_an_average(engine: Engine) -> Non
     assert rows["T", "collection_rate"]["light"] == "green"  # 86.4 / 90 = 96%
 
 
-def working_days_book(tmp_path: Path) -> playbook.Playbook:
+def working_days_book(tmp_path: Path) -> Playbook:
     path = tmp_path / "company.yaml"
     path.write_text("extends: default\ngoals:\n  pace: working days\n  holidays: CN\n", "utf-8")
-    return playbook.load(str(path))
+    return load_playbook(str(path))
 
 
 def test_working_day_pace_across_the_national_day_holiday(engine: Engine, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`salesplay import KIND FILE` (engine/importer.py, engine/records.py) against the contract.
+"""`salesplay import KIND FILE` (engine/store/importer.py, records.py …) against the contract.
 
 Every expected value below is worked out by hand from the file the test writes; every rejected
 file is checked to leave each record table exactly as it was.
@@ -23,12 +23,14 @@ from sqlalchemy.engine import Engine
 
 from salesplay.cli import cli
 from salesplay.engine.errors import RecordError, SalesplayError
-from salesplay.engine.lang import playbook
 from salesplay.engine.store import db, fastload, importer
-from salesplay.engine.store.importer import ImportResult, import_file, import_rows, read_rows
+from salesplay.engine.store.convert import converter
+from salesplay.engine.store.importer import import_file, import_rows, read_rows
+from salesplay.engine.store.models import table_of
+from salesplay.engine.store.staging import ImportResult
 from salesplay.engine.store.partitions import bucket_of
 from salesplay.engine.store.records import KINDS
-from tests.conftest import rows, run
+from tests.conftest import load_playbook, rows, run
 
 TABLES = [
     "org_units",
@@ -191,7 +193,7 @@ def test_excel_csv_with_bom_keeps_chinese_text_and_custom_columns_for_playbook_f
             "    - grade: C\n"
         ),
     )
-    run(org, "2024-08-31", playbook.load(str(book)))
+    run(org, "2024-08-31", load_playbook(str(book)))
     grades = {r["customer_id"]: r["grade"] for r in rows(org, "select * from grades")}
     assert grades == {"C1": "A", "C2": "C", "C3": "B"}
 
@@ -858,7 +860,7 @@ def test_cli_import_prints_every_bad_row_on_stderr_or_a_summary(tmp_path: Path) 
     check.dispose()
 
 
-# ---- the bulk path (engine/fastload.py): what the exact path stores, sooner ------------------
+# ---- the bulk path (engine/store/fastload.py): what the exact path stores, sooner ------------------
 #
 # A CSV file is imported on the bulk path (SQL conversion, executemany on SQLite, COPY on
 # PostgreSQL); whatever it cannot vouch for goes to the exact path. These tests hold the two to
@@ -1302,8 +1304,8 @@ def test_sql_takes_only_text_it_reads_as_python_does(
     import random
 
     spec = next(c for c in KINDS[kind].columns if c.name == column)
-    convert = importer.converter(spec, ZoneInfo("Asia/Shanghai"))
-    target = importer.table_of(KINDS[kind].model).c[spec.column]
+    convert = converter(spec, ZoneInfo("Asia/Shanghai"))
+    target = table_of(KINDS[kind].model).c[spec.column]
     sqlite = engine.dialect.name == "sqlite"
     spell = fastload._Spelling() if sqlite else fastload._PostgresSpelling()
     cells = ["?1", "?2"] if sqlite else ["c0", "c1"]

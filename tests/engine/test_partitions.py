@@ -14,11 +14,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from salesplay.engine import demo
-from salesplay.engine.lang import playbook
 from salesplay.engine.run.evaluate import evaluate, start_partitioned, work
 from salesplay.engine.store import db
 from salesplay.engine.store.partitions import BUCKETS, Partition, bucket_of
-from tests.conftest import rows
+from tests.conftest import load_playbook, rows
 from tests.test_parity import normalise, outputs
 
 DAYS = (date(2024, 5, 20), date(2024, 6, 3))
@@ -33,7 +32,7 @@ def test_partitions_cover_every_bucket_once() -> None:
 
 
 def single_and_partitioned(single: Engine, split: Engine) -> None:
-    book = playbook.load("default")
+    book = load_playbook("default")
     for engine in (single, split):
         demo.build(engine, DAYS[0], demo.DemoSize(customers=500), seed=3)
     for day in DAYS:
@@ -62,22 +61,24 @@ def test_partitioned_run_equals_single_run_postgresql(tmp_path: Path, pg_engine:
 STALL = """
 import sys, time
 from pathlib import Path
-from salesplay import rules
-from salesplay.engine.store import db
-from salesplay.engine.lang import playbook
+from salesplay.engine import loader
 from salesplay.engine.run.evaluate import work
+from salesplay.engine.store import db
+from salesplay.rules import FAMILIES
 
 class Stall:
     section = "grading"
     schema = {}
+    settings_only = False
+    tables = subjects = commands = ()
+    def rule_names(self, playbook): return [self.section]
     def check(self, playbook): pass
     def explain(self, ctx, subject_type, subject_id): return []
     def run(self, ctx):
         Path(sys.argv[3]).write_text(str(ctx.partition))
         time.sleep(60)
 
-rules.FAMILIES.append(Stall())
-work(db.connect(sys.argv[1]), playbook.load("default"), int(sys.argv[2]))
+work(db.connect(sys.argv[1]), loader.load("default", [*FAMILIES, Stall()]), int(sys.argv[2]))
 """
 
 
@@ -93,7 +94,7 @@ def test_a_killed_workers_partition_is_taken_by_another(
     else:
         engine = request.getfixturevalue("pg_engine")
         url = engine.url.render_as_string(hide_password=False)
-    book = playbook.load("default")
+    book = load_playbook("default")
     demo.build(engine, DAYS[0], demo.DemoSize(customers=200), seed=3)
     run_id = start_partitioned(engine, book, DAYS[0], 3, "manual", datetime(2024, 5, 20))
     script, marker = tmp_path / "stall.py", tmp_path / "claimed"
@@ -120,7 +121,7 @@ def test_evaluate_join_finishes_a_run_started_elsewhere(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path / 'join.db'}"
     engine = db.connect(url)
-    book = playbook.load("default")
+    book = load_playbook("default")
     demo.build(engine, DAYS[0], demo.DemoSize(customers=100), seed=3)
     run_id = start_partitioned(engine, book, DAYS[0], 3, "manual", datetime(2024, 5, 20))
     result = CliRunner().invoke(cli, ["evaluate", "--join", str(run_id), "--db", url])

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from salesplay.cli import cli
 from salesplay.engine.errors import PlaybookError, PlaybookErrors
-from salesplay.engine.lang import playbook
+from salesplay.engine.lang import document
+from tests.conftest import load_playbook
 
 Rejects = Callable[..., None]
 
@@ -43,7 +44,7 @@ def rejects(folder: Path) -> Rejects:
             {"company.yaml": text, **{k.replace("__", "/") + ".yaml": v for k, v in others.items()}}
         )
         with pytest.raises((PlaybookError, PlaybookErrors)) as caught:
-            playbook.load("company.yaml")
+            load_playbook("company.yaml")
         assert str(caught.value) == expected
         result = CliRunner().invoke(cli, ["validate", "company.yaml"])
         assert (result.exit_code, result.stderr, result.stdout) == (2, expected + "\n", "")
@@ -54,9 +55,9 @@ def rejects(folder: Path) -> Rejects:
 # ---- what loads -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", playbook.bundled_names())
+@pytest.mark.parametrize("name", document.bundled_names())
 def test_every_bundled_playbook_loads(name: str) -> None:
-    book = playbook.load(name)
+    book = load_playbook(name)
     assert book.name == name
     assert book.path == f"playbooks/{name}.yaml"
     assert book.files[-1] == book.path
@@ -65,8 +66,8 @@ def test_every_bundled_playbook_loads(name: str) -> None:
 
 
 def test_default_is_what_loads_without_a_name() -> None:
-    assert "default" in playbook.bundled_names()
-    assert playbook.load().data == playbook.load("default").data
+    assert "default" in document.bundled_names()
+    assert load_playbook().data == load_playbook("default").data
 
 
 def test_validate_prints_ok(folder: Path) -> None:
@@ -119,7 +120,7 @@ follow_up:
 
 def test_extends_merges_maps_replaces_lists_and_null_deletes(folder: Path) -> None:
     write({"base/parent.yaml": PARENT, "teams/east.yaml": CHILD})
-    book = playbook.load("teams/east.yaml")  # ../base is relative to teams/, not to the cwd
+    book = load_playbook("teams/east.yaml")  # ../base is relative to teams/, not to the cwd
     assert book.files == ["base/parent.yaml", "teams/east.yaml"]
     assert book.name == "east"  # `playbook: base` names the parent only
     assert book.timezone == "Asia/Urumqi"
@@ -159,8 +160,8 @@ def test_extends_a_bundled_playbook_by_name(folder: Path) -> None:
             "    A: {every: 3 days}\n"
         }
     )
-    book = playbook.load("company.yaml")
-    default = playbook.load("default")
+    book = load_playbook("company.yaml")
+    default = load_playbook("default")
     assert book.files == ["playbooks/default.yaml", "company.yaml"]
     assert book.name == "mine"
     assert book.data["follow_up"]["cadence"]["A"] == {
@@ -181,7 +182,7 @@ def test_a_chain_of_three(folder: Path) -> None:
             "    C: {every: 2 weeks}\n",
         }
     )
-    book = playbook.load("teams/shanghai.yaml")
+    book = load_playbook("teams/shanghai.yaml")
     assert book.files == ["base/parent.yaml", "teams/east.yaml", "teams/shanghai.yaml"]
     assert book.data["follow_up"]["cadence"] == {
         "A": {"every": "3 days", "channels": ["visit", "video"]},
@@ -476,7 +477,7 @@ def test_extends_a_missing_bundled_playbook(rejects: Rejects) -> None:
     rejects(
         "currency: CNY\nextends: defualt\n",
         "company.yaml:2: extends: no playbook 'defualt': give a .yaml file or one of "
-        f"{', '.join(playbook.bundled_names())} (did you mean 'default'?)",
+        f"{', '.join(document.bundled_names())} (did you mean 'default'?)",
     )
 
 
@@ -546,7 +547,7 @@ def test_a_playbook_is_a_map(rejects: Rejects) -> None:
 
 def test_missing_playbook_file(folder: Path) -> None:
     with pytest.raises(PlaybookError) as caught:
-        playbook.load("nowhere.yaml")
+        load_playbook("nowhere.yaml")
     assert str(caught.value) == "playbook file not found: nowhere.yaml"
     result = CliRunner().invoke(cli, ["validate", "nowhere.yaml"])
     assert (result.exit_code, result.stderr) == (
@@ -558,5 +559,5 @@ def test_missing_playbook_file(folder: Path) -> None:
 def test_a_folder_is_not_a_playbook(folder: Path) -> None:
     (folder / "books.yaml").mkdir()
     with pytest.raises(PlaybookError) as caught:
-        playbook.load("books.yaml")
+        load_playbook("books.yaml")
     assert str(caught.value) == "books.yaml is a folder: give the playbook's .yaml file"

@@ -20,11 +20,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from salesplay.engine.lang import playbook
+from salesplay.engine.run.family import Playbook
 from salesplay.engine.schedule.scheduler import Scheduler, runs_ledger
 from salesplay.engine.store import db
 from salesplay.engine.store.models import Run, table_of
-from tests.conftest import load, rows
+from tests.conftest import load, load_playbook, rows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,10 +33,10 @@ def z(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-def book(tmp_path: Path, jobs: str) -> playbook.Playbook:
+def book(tmp_path: Path, jobs: str) -> Playbook:
     path = tmp_path / "scheduled.yaml"
     path.write_text("extends: default\n" + textwrap.dedent(jobs), "utf-8")
-    return playbook.load(str(path))
+    return load_playbook(str(path))
 
 
 DAILY = """
@@ -319,6 +319,9 @@ KILLABLE = textwrap.dedent("""
         class Stall:
             section = "grading"
             schema = {}
+            settings_only = False
+            tables = subjects = commands = ()
+            def rule_names(self, playbook): return [self.section]
             def check(self, playbook): pass
             def explain(self, ctx, subject_type, subject_id): return []
             def run(self, ctx): stall()

@@ -26,10 +26,9 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.errors import PlaybookError, SalesplayError
-from salesplay.engine.lang import playbook
 from salesplay.engine.run import explain
-from salesplay.rules.scorecards import cards as scorecards
-from tests.conftest import load
+from salesplay.rules.scorecards import report as scorecards
+from tests.conftest import load, load_playbook
 
 Q2 = {"period_start": "2024-04-01", "period_end": "2024-06-30"}
 Q3 = {"period_start": "2024-07-01", "period_end": "2024-09-30"}
@@ -122,7 +121,7 @@ def teams(engine: Engine) -> Engine:
 
 def cards(engine: Engine, period: str | None = "2024-Q2", **kw: Any) -> dict[tuple[str, str], Any]:
     found = scorecards.report(
-        engine, playbook.load("default"), date(2024, 10, 15), period=period, **kw
+        engine, load_playbook("default"), date(2024, 10, 15), period=period, **kw
     )
     return {(c["rep_id"], c["period"]): c for c in found}
 
@@ -200,7 +199,7 @@ def test_rep_and_under_filter_after_ranking(teams: Engine) -> None:
 
 
 def test_without_a_period_the_running_quarter_is_scored_so_far(teams: Engine) -> None:
-    found = scorecards.report(teams, playbook.load("default"), date(2024, 8, 20))
+    found = scorecards.report(teams, load_playbook("default"), date(2024, 8, 20))
     (card,) = found  # only S1 has Q3 targets
     assert (card["period"], card["provisional"]) == ("2024-Q3", True)
     # a quarterly card has no period within June: nothing to score
@@ -208,7 +207,7 @@ def test_without_a_period_the_running_quarter_is_scored_so_far(teams: Engine) ->
 
 
 def test_table_and_explain_show_the_arithmetic(teams: Engine) -> None:
-    found = scorecards.report(teams, playbook.load("default"), date(2024, 10, 15), "2024-Q2")
+    found = scorecards.report(teams, load_playbook("default"), date(2024, 10, 15), "2024-Q2")
     rows = scorecards.table_rows(found)
     assert [r.get("rep") for r in rows][::4] == ["B1", "S1", "S2", "S3", "S4"]  # team, then rank
     rows = rows[4:]  # 上海 (SH) after 北京 (BJ)
@@ -223,7 +222,7 @@ def test_table_and_explain_show_the_arithmetic(teams: Engine) -> None:
     assert "rep" not in rows[1]  # the rep's columns only on their first line
     report = explain.explain(
         teams,
-        playbook.load("default"),
+        load_playbook("default"),
         "rep",
         "S1",
         date(2024, 10, 15),
@@ -236,7 +235,7 @@ def test_table_and_explain_show_the_arithmetic(teams: Engine) -> None:
     )
     team = explain.explain(
         teams,
-        playbook.load("default"),
+        load_playbook("default"),
         "org_unit",
         "SH",
         date(2024, 10, 15),
@@ -274,7 +273,7 @@ def test_a_lower_is_better_kpi(engine: Engine, tmp_path: Path) -> None:
     sales 100,000 of 100,000 → 60; score 108."""
     path = tmp_path / "company.yaml"
     path.write_text(LOWER_BETTER, "utf-8")
-    book = playbook.load(str(path))
+    book = load_playbook(str(path))
     load(engine, "org_units", [{"id": "T", "name": "一组"}])
     load(engine, "reps", [{"id": r, "name": r, "org_unit_id": "T"} for r in ("X", "Y")])
     load(engine, "customers", [{"id": f"C{r}", "name": r, "owner_id": r} for r in ("X", "Y")])
@@ -382,7 +381,7 @@ def test_bad_cards_are_rejected_at_their_line(
     monkeypatch.chdir(tmp_path)
     Path("company.yaml").write_text(text, "utf-8")
     with pytest.raises(PlaybookError) as caught:
-        playbook.load("company.yaml")
+        load_playbook("company.yaml")
     assert str(caught.value) == expected
 
 
@@ -392,7 +391,7 @@ def test_versions_go_in_date_order(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     text += "      - from: 2024-04-01\n        kpis:\n          - {metric: sales, weight: 100%}\n"
     Path("company.yaml").write_text(text, "utf-8")
     with pytest.raises(PlaybookError) as caught:
-        playbook.load("company.yaml")
+        load_playbook("company.yaml")
     assert str(caught.value) == (
         "company.yaml:9: scorecards.quarterly.versions[1].from: versions go in date order: "
         "2024-04-01 is not after 2024-07-01"
@@ -406,7 +405,7 @@ def test_a_lower_is_better_kpi_needs_a_cap(tmp_path: Path, monkeypatch: pytest.M
     )
     Path("company.yaml").write_text(text, "utf-8")
     with pytest.raises(PlaybookError) as caught:
-        playbook.load("company.yaml")
+        load_playbook("company.yaml")
     assert str(caught.value) == (
         "company.yaml:14: scorecards.monthly.versions[0].kpis[1].cap: 'complaint_rate' is better "
         "lower, so a rep at 0 would attain without limit: give it a cap, e.g. cap: 120%"

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from salesplay.engine.lang import playbook
 from salesplay.engine.present import queries
-from tests.conftest import load, rows, run
+from tests.conftest import load, load_playbook, rows, run
 
 
 def rep(rid: str, hired: str, score: str) -> dict[str, str]:
@@ -102,7 +101,7 @@ def test_tenure_tiers_and_months(org: Engine, tmp_path: Path) -> None:
             rep("N5", "2023-09-01", "90"),  # 5 months
         ],
     )
-    run(org, "2024-02-29", playbook.load(str(path)))
+    run(org, "2024-02-29", load_playbook(str(path)))
     found = {a["subject_id"]: a["message"] for a in queries.alerts(org, rule="tier")}
     assert {k: found[k] for k in ("S36", "E35", "E6", "N5")} == {
         "S36": "senior 36",

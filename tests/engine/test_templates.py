@@ -11,13 +11,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.errors import ExpressionError
+from salesplay.engine.lang.templates import parse_template
 from salesplay.engine.sql.compiler import Scope, Typed
-from salesplay.engine.sql.templates import (
-    compile_template,
-    format_value,
-    parse_template,
-    value_text,
-)
+from salesplay.engine.sql.templates import compile_template, format_value, value_text
 
 CASES: list[tuple[Any, str, str, str]] = [
     # value, type, format, printed (worked out by hand)

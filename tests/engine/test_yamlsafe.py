@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from salesplay.cli import cli
 from salesplay.engine.errors import PlaybookError, PlaybookErrors
-from salesplay.engine.lang import playbook
 from salesplay.engine.lang.yamlsafe import load_yaml, render_path
+from tests.conftest import load_playbook
 
 
 def test_yaml_12_scalars() -> None:
@@ -112,7 +112,7 @@ def rejects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., No
     def check(text: str, expected: str) -> None:
         Path("company.yaml").write_text(text, encoding="utf-8")
         with pytest.raises((PlaybookError, PlaybookErrors)) as caught:
-            playbook.load("company.yaml")
+            load_playbook("company.yaml")
         assert str(caught.value) == expected
         result = CliRunner().invoke(cli, ["validate", "company.yaml"])
         assert result.exit_code == 2
@@ -250,6 +250,6 @@ def test_tags_are_refused(rejects: Callable[..., Any]) -> None:
 def test_yes_no_and_octal_looking_values_stay_text(tmp_path: Path) -> None:
     path = tmp_path / "company.yaml"
     path.write_text("extends: default\ncurrency: no\ndescription: 0755\n", encoding="utf-8")
-    book = playbook.load(str(path))
+    book = load_playbook(str(path))
     assert book.data["currency"] == "no"
     assert book.data["description"] == "0755"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from salesplay.engine.lang import playbook
 from salesplay.engine.store.db import transaction
 from salesplay.rules.grading import set_manual_grade
-from tests.conftest import load, rows, run
+from tests.conftest import load, load_playbook, rows, run
 
 AS_OF = "2024-08-31"  # last 6 months: 2024-02-29 .. 2024-08-31, both ends included
 
@@ -191,7 +190,7 @@ def test_grade_change_is_recorded_with_date_and_values(org: Engine) -> None:
 
 def test_manual_grade_wins_until_it_expires(org: Engine) -> None:
     load(org, "customers", [customer("C1")])
-    book = playbook.load("default")
+    book = load_playbook("default")
     with transaction(org) as conn:
         set_manual_grade(
             conn, book, "C1", "A", "M1", "战略潜力", None, __import__("datetime").date(2024, 6, 1)

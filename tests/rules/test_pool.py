@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from salesplay.engine.lang import playbook
 from salesplay.engine.present import queries
-from tests.conftest import load, rows, run
+from salesplay.engine.run.family import Playbook
+from tests.conftest import load, load_playbook, rows, run
 
 
 def customer(cid: str, name: str, owner: str = "R1", strategic: str = "false") -> dict[str, str]:
@@ -117,13 +117,13 @@ def test_a_stale_crm_export_does_not_undo_the_pool_a_new_owner_does(org: Engine)
     assert "CB" in [c["id"] for c in queries.customers(org, owner="R1")]
 
 
-def assigning(tmp_path: Path, strategy: str) -> playbook.Playbook:
+def assigning(tmp_path: Path, strategy: str) -> Playbook:
     path = tmp_path / "company.yaml"
     path.write_text(
         f"extends: default\npool:\n  assign:\n    strategy: {strategy}\n    within: team\n",
         "utf-8",
     )
-    return playbook.load(str(path))
+    return load_playbook(str(path))
 
 
 def team(engine: Engine) -> None:

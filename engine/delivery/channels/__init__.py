@@ -1,30 +1,34 @@
-"""Delivery channels: one module per kind, all behind the small interface in base.py.
+"""Delivery channels: one module per kind, each ending in its KIND, registered in KINDS.
 
-Adding a channel is one module here, one line in CHANNELS, and its cases in
-tests/engine/test_delivery.py.
+Adding a channel is one module here (a class with send(message), raising SendError on failure,
+and its ChannelKind: type name, settings, what it needs, the far end's rate limit) and one
+line in KINDS; the playbook schema, the checks and the dispatcher take it from there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from salesplay.engine.delivery.channels import dingtalk, email, feishu, jsonl, webhook, wecom
-from salesplay.engine.delivery.channels.base import Channel, Item, Message, Recipient, SendError
+from salesplay.engine.delivery.channels.base import (
+    Channel,
+    ChannelKind,
+    Item,
+    Message,
+    Recipient,
+    SendError,
+)
 
-CHANNELS: dict[str, Callable[[str, dict[str, Any], Mapping[str, str]], Channel]] = {
-    "jsonl": jsonl.JsonLines,
-    "webhook": webhook.Webhook,
-    "wecom": wecom.WeCom,
-    "dingtalk": dingtalk.DingTalk,
-    "feishu": feishu.Feishu,
-    "email": email.Email,
+KINDS: dict[str, ChannelKind] = {
+    kind.type: kind
+    for kind in (jsonl.KIND, webhook.KIND, wecom.KIND, dingtalk.KIND, feishu.KIND, email.KIND)
 }
 
 
 def make(name: str, spec: dict[str, Any], env: Mapping[str, str]) -> Channel:
     """The channel a playbook's `delivery.channels.NAME` describes; secrets come from env."""
-    return CHANNELS[spec["type"]](name, spec, env)
+    return KINDS[spec["type"]].make(name, spec, env)
 
 
-__all__ = ["CHANNELS", "Channel", "Item", "Message", "Recipient", "SendError", "make"]
+__all__ = ["KINDS", "Channel", "ChannelKind", "Item", "Message", "Recipient", "SendError", "make"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -87,6 +87,26 @@ class Channel(Protocol):
     name: str
 
     def send(self, message: Message) -> None: ...
+
+
+ENV_NAME = {
+    "type": "string",
+    "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+    "description": "the name of an environment variable that holds the secret",
+}
+
+
+@dataclass(frozen=True)
+class ChannelKind:
+    """A kind of channel a playbook may configure (`type: wecom`): its own settings (JSON
+    Schema properties, beside the ones every channel takes), those it cannot do without, the
+    far end's rate limit, and how to make one from a playbook entry and the environment."""
+
+    type: str
+    make: Callable[[str, dict[str, Any], Mapping[str, str]], Channel]
+    settings: dict[str, Any]
+    needs: tuple[str, ...] = ()
+    rate_per_minute: int | None = None
 
 
 class Configured:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from salesplay.engine.delivery.channels.base import (
+    ENV_NAME,
+    ChannelKind,
     Configured,
     Message,
     SendError,
@@ -30,3 +32,8 @@ class DingTalk(Configured):
         answer = post_json(secret(self.env, self.spec, "url_env"), self.body(message), self.timeout)
         if answer.get("errcode", 0) != 0:
             raise SendError(f"errcode {answer.get('errcode')}: {answer.get('errmsg', '')}")
+
+
+KIND = ChannelKind(
+    "dingtalk", DingTalk, {"url_env": ENV_NAME}, needs=("url_env",), rate_per_minute=20
+)

@@ -6,7 +6,14 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 
-from salesplay.engine.delivery.channels.base import Configured, Message, SendError, secret
+from salesplay.engine.delivery.channels.base import (
+    ENV_NAME,
+    ChannelKind,
+    Configured,
+    Message,
+    SendError,
+    secret,
+)
 
 
 class Email(Configured):
@@ -38,3 +45,19 @@ class Email(Configured):
                 smtp.send_message(mail)
         except (smtplib.SMTPException, OSError) as exc:
             raise SendError(f"SMTP: {exc}") from None
+
+
+KIND = ChannelKind(
+    "email",
+    Email,
+    {
+        "smtp_host": {"type": "string"},
+        "smtp_port": {"type": "integer", "minimum": 1},
+        "sender": {"type": "string", "description": "email: the From address"},
+        "subject": {"type": "string", "description": "email: the subject line"},
+        "user_env": ENV_NAME,
+        "password_env": ENV_NAME,
+        "starttls": {"type": "boolean"},
+    },
+    needs=("smtp_host", "sender"),
+)

@@ -7,6 +7,8 @@ from html import escape
 from typing import Any
 
 from salesplay.engine.delivery.channels.base import (
+    ENV_NAME,
+    ChannelKind,
     Configured,
     Message,
     SendError,
@@ -28,3 +30,6 @@ class Feishu(Configured):
         code = answer.get("code", answer.get("StatusCode", 0))
         if code != 0:
             raise SendError(f"code {code}: {answer.get('msg', answer.get('StatusMessage', ''))}")
+
+
+KIND = ChannelKind("feishu", Feishu, {"url_env": ENV_NAME}, needs=("url_env",))

@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from salesplay.engine.delivery.channels.base import Message, SendError
+from salesplay.engine.delivery.channels.base import ChannelKind, Message, SendError
 
 
 class JsonLines:
@@ -24,3 +24,11 @@ class JsonLines:
                 os.fsync(file.fileno())
         except OSError as exc:
             raise SendError(f"cannot write {self.path}: {exc.strerror}") from None
+
+
+KIND = ChannelKind(
+    "jsonl",
+    JsonLines,
+    {"path": {"type": "string", "description": "jsonl: the file to append to"}},
+    needs=("path",),
+)

@@ -3,10 +3,20 @@ receiver can drop the repeats at-least-once delivery may bring."""
 
 from __future__ import annotations
 
-from salesplay.engine.delivery.channels.base import Configured, Message, post_json, secret
+from salesplay.engine.delivery.channels.base import (
+    ENV_NAME,
+    ChannelKind,
+    Configured,
+    Message,
+    post_json,
+    secret,
+)
 
 
 class Webhook(Configured):
     def send(self, message: Message) -> None:
         url = secret(self.env, self.spec, "url_env")
         post_json(url, message.as_json(), self.timeout, {"Idempotency-Key": message.key})
+
+
+KIND = ChannelKind("webhook", Webhook, {"url_env": ENV_NAME}, needs=("url_env",))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from salesplay.engine.delivery.channels.base import (
+    ENV_NAME,
+    ChannelKind,
     Configured,
     Message,
     SendError,
@@ -28,3 +30,6 @@ class WeCom(Configured):
         answer = post_json(secret(self.env, self.spec, "url_env"), self.body(message), self.timeout)
         if answer.get("errcode", 0) != 0:
             raise SendError(f"errcode {answer.get('errcode')}: {answer.get('errmsg', '')}")
+
+
+KIND = ChannelKind("wecom", WeCom, {"url_env": ENV_NAME}, needs=("url_env",), rate_per_minute=20)

@@ -1,0 +1,231 @@
+"""A playbook as a document: strict YAML, `extends` resolved, every value mapped to its line.
+
+Reading is the first two phases of loading (engine/loader.py runs the rest): parse each file
+with the strict reader, then merge it over what it `extends`. Every problem is a PlaybookError
+naming file, line and YAML path, e.g. `fmcg.yaml:3: extends: no playbook 'defualt' …`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from salesplay.engine.errors import ExpressionError, PlaybookError
+from salesplay.engine.lang.yamlsafe import load_yaml, render_path
+
+YamlPath = tuple[str | int, ...]
+Lines = dict[YamlPath, tuple[str, int]]
+BUNDLED = "salesplay.playbooks"
+DEFAULT = "default"
+
+
+@dataclass
+class Document:
+    """A playbook's merged data, the line of every value, and where it came from."""
+
+    path: str
+    data: dict[str, Any]
+    lines: Lines
+    content_hash: str
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.data.get("playbook") or Path(self.path).stem)
+
+    @property
+    def timezone(self) -> str:
+        return str(self.data.get("timezone") or "Asia/Shanghai")
+
+    def today(self, now: datetime | None = None) -> date:
+        """Today in the playbook's time zone (now is passed in by tests and schedulers)."""
+        zone = ZoneInfo(self.timezone)
+        return (now.astimezone(zone) if now else datetime.now(zone)).date()
+
+    def section(self, name: str) -> Any:
+        return self.data.get(name)
+
+    def error(self, path: YamlPath, message: str) -> PlaybookError:
+        """A PlaybookError pointing at the nearest line we know for path."""
+        file, line = self.where(path)
+        return PlaybookError(message, file, line, render_path(path))
+
+    def expression_error(self, path: YamlPath, exc: ExpressionError) -> PlaybookError:
+        return self.error(path, exc.message)
+
+    def where(self, path: YamlPath) -> tuple[str, int]:
+        probe = tuple(path)
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = probe[:-1]
+        return self.lines.get((), (self.path, 1))
+
+    def check_timezone(self) -> None:
+        """The `timezone` is an IANA zone this machine knows."""
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            close = difflib.get_close_matches(self.timezone, sorted(available_timezones()), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "use an IANA name like Asia/Shanghai"
+            raise self.error(
+                ("timezone",), f"unknown time zone '{self.timezone}' ({hint})"
+            ) from None
+
+
+def bundled_names() -> list[str]:
+    folder = resources.files(BUNDLED)
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+@dataclass(frozen=True)
+class _Source:
+    display: str  # as messages name it
+    text: str
+    identity: str  # tells two spellings of one file apart
+    folder: Path | None  # what its own `extends` is relative to; None: bundled, extends bundled
+
+
+def resolve(ref: str, relative_to: Path | None = None) -> tuple[str, str]:
+    """A playbook reference (bundled name or file path) -> (display path, text)."""
+    source = _resolve(ref, relative_to, bundled_only=False)
+    return source.display, source.text
+
+
+def _resolve(ref: str, relative_to: Path | None, bundled_only: bool) -> _Source:
+    """A bundled playbook extends bundled ones only: `extends: default` inside it never means a
+    file or folder called `default` wherever salesplay happens to run."""
+    candidate = Path(ref)
+    if relative_to is not None and not candidate.is_absolute():
+        candidate = relative_to / candidate
+    display = ref if relative_to is None else os.path.normpath(candidate)
+    if not bundled_only and (candidate.suffix in (".yaml", ".yml") or candidate.exists()):
+        try:
+            text = candidate.read_text("utf-8-sig")
+        except FileNotFoundError:
+            raise PlaybookError(f"playbook file not found: {display}") from None
+        except IsADirectoryError:
+            raise PlaybookError(f"{display} is a folder: give the playbook's .yaml file") from None
+        except UnicodeDecodeError:
+            raise PlaybookError("not UTF-8 text: save the playbook as UTF-8", display, 1) from None
+        except OSError as exc:
+            raise PlaybookError(f"cannot read {display}: {exc.strerror}") from None
+        return _Source(display, text, str(candidate.resolve()), candidate.parent)
+    if ref in bundled_names():
+        text = resources.files(BUNDLED).joinpath(f"{ref}.yaml").read_text("utf-8")
+        return _Source(f"playbooks/{ref}.yaml", text, f"bundled:{ref}", None)
+    hint = difflib.get_close_matches(ref, bundled_names(), n=1)
+    extra = f" (did you mean '{hint[0]}'?)" if hint else ""
+    raise PlaybookError(
+        f"no playbook '{ref}': give a .yaml file or one of {', '.join(bundled_names())}{extra}"
+    )
+
+
+def read(ref: str | None = None) -> Document:
+    """Parse a playbook and merge it over what it extends (default: the bundled `default`)."""
+    data, lines, files = _read(ref or DEFAULT, None, [], bundled_only=False)
+    content = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return Document(
+        path=files[-1],
+        data=data,
+        lines=lines,
+        files=files,
+        content_hash=hashlib.sha256(content.encode()).hexdigest()[:16],
+    )
+
+
+def _read(
+    ref: str, relative_to: Path | None, chain: list[tuple[str, str]], bundled_only: bool
+) -> tuple[dict[str, Any], Lines, list[str]]:
+    """Read ref and, recursively, what it extends; chain holds (identity, display) so far."""
+    source = _resolve(ref, relative_to, bundled_only)
+    display = source.display
+    if source.identity in [seen for seen, _ in chain]:
+        loop = " -> ".join([*[shown for _, shown in chain], display])
+        raise PlaybookError(
+            f"loops back: {loop} (a playbook cannot extend itself, directly or through others)"
+        )
+    data, raw_lines = load_yaml(source.text, display)
+    if not isinstance(data, dict):
+        raise PlaybookError("a playbook is a map of sections (grading:, follow_up: …)", display, 1)
+    lines = {path: (display, line) for path, line in raw_lines.items()}
+    lines.setdefault((), (display, 1))
+    parent_ref = data.get("extends")
+    if parent_ref is None:
+        return data, lines, [display]
+    if not isinstance(parent_ref, str) or not parent_ref.strip():
+        file, line = lines[("extends",)]
+        raise PlaybookError(
+            "must name one playbook: a bundled name like 'default' or a path to a .yaml file",
+            file,
+            line,
+            "extends",
+        )
+    try:
+        parent, parent_lines, files = _read(
+            parent_ref,
+            source.folder,
+            [*chain, (source.identity, display)],
+            bundled_only=source.folder is None,
+        )
+    except PlaybookError as exc:
+        if exc.file:
+            raise
+        file, line = lines[("extends",)]
+        raise PlaybookError(exc.message, file, line, "extends") from None
+    merged, merged_lines = merge(parent, parent_lines, data, lines)
+    return merged, merged_lines, [*files, display]
+
+
+def merge(
+    parent: dict[str, Any],
+    parent_lines: Lines,
+    child: dict[str, Any],
+    child_lines: Lines,
+) -> tuple[dict[str, Any], Lines]:
+    """Maps merge key by key; a list or a value replaces the parent's whole; null deletes."""
+    lines = dict(parent_lines)
+
+    def drop(prefix: YamlPath) -> None:
+        for path in [p for p in lines if p[: len(prefix)] == prefix and p != prefix]:
+            del lines[path]
+
+    def take(prefix: YamlPath) -> None:
+        for path, where in child_lines.items():
+            if path[: len(prefix)] == prefix:
+                lines[path] = where
+
+    def walk(base: dict[str, Any], over: dict[str, Any], at: YamlPath) -> dict[str, Any]:
+        out = dict(base)
+        for key, value in over.items():
+            here = (*at, key)
+            if value is None and key != "extends":
+                out.pop(key, None)
+                drop(here)
+                lines.pop(here, None)
+            elif isinstance(value, dict) and isinstance(out.get(key), dict):
+                lines[here] = child_lines.get(here, lines.get(here, ("", 0)))
+                out[key] = walk(out[key], value, here)
+            else:
+                drop(here)
+                take(here)
+                out[key] = value
+        return out
+
+    # The name and the extends line belong to the file that says them, never to its children.
+    merged = walk({k: v for k, v in parent.items() if k not in ("playbook", "extends")}, child, ())
+    merged.pop("extends", None)
+    if () in child_lines:
+        lines[()] = child_lines[()]
+    for key in ("playbook", "extends"):
+        if key not in merged:
+            lines.pop((key,), None)
+    return merged, lines

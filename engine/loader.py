@@ -1,0 +1,67 @@
+"""Loading a playbook, in phases, for a given list of rule families:
+
+    1. parse      strict YAML, every value's line kept          (lang/yamlsafe.py)
+    2. extends    merged over the playbooks it extends           (lang/document.py)
+    3. schema     validated against the schema assembled from the families' fragments, the
+                  jobs' and the delivery's                       (lang/schema.py)
+    4. checks     time zone, metrics, each family's own checks, jobs, delivery
+
+Each phase sees only what the ones before it produced; this module, above every layer, is the
+one place that knows all of them. Every problem is a located PlaybookError (or several at once).
+
+    from salesplay.rules import FAMILIES
+    playbook = load("playbooks/fmcg.yaml", FAMILIES)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from salesplay.engine.delivery import config as delivery
+from salesplay.engine.errors import PlaybookErrors
+from salesplay.engine.lang import document, schema
+from salesplay.engine.run.family import Playbook, RuleFamily
+from salesplay.engine.schedule import jobs
+from salesplay.engine.sql.metrics import check_metrics
+
+
+def playbook_schema(families: Sequence[RuleFamily]) -> dict[str, Any]:
+    """The whole schema: what `salesplay schema` prints and editors validate against."""
+    sections: dict[str, dict[str, Any]] = {f.section: dict(f.schema) for f in families}
+    sections["jobs"] = jobs.SCHEMA
+    sections["delivery"] = delivery.schema()
+    return schema.assemble(sections)
+
+
+def schema_json(families: Sequence[RuleFamily]) -> str:
+    return schema.as_json(playbook_schema(families))
+
+
+def load(ref: str | None, families: Sequence[RuleFamily]) -> Playbook:
+    """Read, merge, validate and check a playbook (default: the bundled `default`)."""
+    read = document.read(ref)
+    problems = schema.errors(read, playbook_schema(families))
+    if problems:
+        raise PlaybookErrors(problems)
+    playbook = Playbook(
+        path=read.path,
+        data=read.data,
+        lines=read.lines,
+        content_hash=read.content_hash,
+        files=read.files,
+        families=tuple(families),
+    )
+    check(playbook)
+    return playbook
+
+
+def check(playbook: Playbook) -> None:
+    """What the schema cannot say, each part by its owner."""
+    playbook.check_timezone()
+    check_metrics(playbook)
+    for family in playbook.families:
+        if playbook.section(family.section) is not None:
+            family.check(playbook)
+    jobs.check_jobs(playbook)
+    delivery.check(playbook)

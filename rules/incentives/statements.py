@@ -1,0 +1,146 @@
+"""`salesplay payouts`: commission and bonus statements as the last evaluation recorded them,
+reps' then teams', each line base × rate = amount with its detail; exact to the cent."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from salesplay.engine.lang import periods
+from salesplay.engine.present.output import FORMATS, number_text
+from salesplay.engine.run.family import Command, Option, Output, Session
+from salesplay.engine.store.models import table_of
+from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
+
+
+def statements(
+    engine: Engine, span: tuple[date, date], rep: str | None = None
+) -> list[dict[str, Any]]:
+    """Statements whose period lies within span: reps' first, then teams'."""
+    lines, closings = table_of(PayoutLine), table_of(PayoutClosing)
+    query = (
+        sa.select(lines, closings.c.closed_on)
+        .outerjoin(
+            closings,
+            sa.and_(
+                closings.c.period_start == lines.c.period_start,
+                closings.c.period_end == lines.c.period_end,
+            ),
+        )
+        .where(lines.c.period_start >= span[0], lines.c.period_end <= span[1])
+        .order_by(
+            lines.c.owner_type.desc(),  # rep before org_unit
+            lines.c.owner_id,
+            lines.c.period_start,
+            lines.c.period_end.desc(),
+            lines.c.kind,
+            lines.c.rule,
+            lines.c.seq,
+        )
+    )
+    if rep is not None:
+        query = query.where(lines.c.owner_type == "rep", lines.c.owner_id == rep)
+    out: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        for row in conn.execute(query).mappings():
+            key = (row["owner_type"], row["owner_id"], row["period_start"], row["period_end"])
+            if not out or out[-1]["_key"] != key:
+                owner = "rep_id" if row["owner_type"] == "rep" else "org_unit_id"
+                out.append(
+                    {
+                        "_key": key,
+                        owner: row["owner_id"],
+                        "period": periods.label(row["period_start"], row["period_end"]),
+                        "status": "closed" if row["closed_on"] else "provisional",
+                        "total": 0,
+                        "lines": [],
+                    }
+                )
+            statement = out[-1]
+            amount = _money(row["amount_cents"])
+            statement["total"] += row["amount_cents"]
+            detail = dict(row["detail"] or {})
+            if row["kind"] == "adjustment":
+                detail["adjusts"] = row["adjusts"]
+            statement["lines"].append(
+                {
+                    "rule": row["rule"],
+                    "base": _money(row["base_cents"]),
+                    "rate": row["rate"],
+                    "amount": amount,
+                    "detail": detail,
+                }
+            )
+    for statement in out:
+        statement.pop("_key")
+        statement["total"] = _money(statement["total"])
+    return out
+
+
+def _money(value: int | None) -> Decimal | None:
+    """Cents as an exact decimal amount (JSON prints 40800 or 37037.04)."""
+    return None if value is None else Decimal(int(value)) / 100
+
+
+def money_text(value: int | None) -> str:
+    """Cents for people: 40,800 or 37,037.04."""
+    return number_text(_money(value)) or "—"
+
+
+FLAT_COLUMNS = ["owner", "period", "status", "rule", "base", "rate", "amount", "total"]
+
+
+def flat(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per line for a table or CSV; each statement's total on its first line."""
+    rows = []
+    for statement in found:
+        owner = statement.get("rep_id") or statement.get("org_unit_id")
+        for i, line in enumerate(statement["lines"]):
+            adjusts = line["detail"].get("adjusts")
+            rows.append(
+                {
+                    "owner": owner,
+                    "period": statement["period"],
+                    "status": statement["status"],
+                    "rule": line["rule"] + (f" (adjusts {adjusts})" if adjusts else ""),
+                    "base": line["base"],
+                    "rate": None if line["rate"] is None else f"{line['rate'] * 100:.4g}%",
+                    "amount": line["amount"],
+                    "total": statement["total"] if i == 0 else None,
+                }
+            )
+    return rows
+
+
+def command(session: Session, period: str, rep_id: str | None, fmt: str) -> Output:
+    found = statements(session.engine, periods.parse_option(period, "--period"), rep_id)
+    if fmt == "json":
+        return Output(found, list(found[0]) if found else [])
+    return Output(flat(found), FLAT_COLUMNS)
+
+
+COMMAND = Command(
+    "payouts",
+    """Commission and bonus statements, as of the last evaluation: reps', then teams'.
+
+    JSON: [{rep_id | org_unit_id, period, status, total, lines: [{rule, base, rate, amount,
+    detail}]}]; status is provisional until the period's end plus the settlement lag.
+    Example: salesplay payouts --period 2024-Q2 --rep R0001
+    """,
+    command,
+    options=(
+        Option(
+            "period",
+            "--period",
+            "Statements whose period lies within P: 2024-06, 2024-Q2, 2024 …",
+            metavar="P",
+            required=True,
+        ),
+        Option("rep_id", "--rep", "Only this rep's statements.", metavar="ID"),
+    ),
+    formats=FORMATS,
+)

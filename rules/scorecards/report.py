@@ -1,0 +1,352 @@
+"""`salesplay scorecards` and the scorecard lines of `explain … --period P`: the cards as
+JSON, CSV and a table a rep can redo by hand (attainment to two decimals of a percent)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from salesplay.engine.errors import ExpressionError, SalesplayError
+from salesplay.engine.lang import periods
+from salesplay.engine.present.output import FORMATS
+from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
+from salesplay.engine.sql import metrics
+from salesplay.engine.sql.templates import format_value
+from salesplay.engine.store.models import OrgUnit, Rep, table_of
+from salesplay.rules.scorecards import cards
+
+JSON_COLUMNS = [
+    "rep_id",
+    "org_unit_id",
+    "period",
+    "card",
+    "score",
+    "rank",
+    "team_size",
+    "provisional",
+    "kpis",
+]
+TABLE_COLUMNS = [
+    "card",
+    "period",
+    "team",
+    "rep",
+    "name",
+    "score",
+    "rank",
+    "metric",
+    "weight",
+    "target",
+    "actual",
+    "attainment",
+    "cap",
+    "counted",
+    "points",
+    "note",
+]
+
+
+def report(
+    engine: Engine,
+    playbook: Playbook,
+    as_of: date,
+    period: str | None = None,
+    rep: str | None = None,
+    under: str | None = None,
+) -> list[dict[str, Any]]:
+    """Scorecards of the periods within `period` (default: each card's period holding as_of),
+    one dict per rep and period, ranked within each team before --rep or --under filter."""
+    span = periods.parse_option(period, "--period") if period is not None else None
+    with engine.connect() as conn:
+        if under is not None and not _exists(conn, OrgUnit, under):
+            raise SalesplayError(f"--under: no org unit with id '{under}'")
+        if rep is not None and not _exists(conn, Rep, rep):
+            raise SalesplayError(f"--rep: no rep with id '{rep}'")
+        found = cards_of(conn, playbook, as_of, span, rep=rep, under=under)
+        conn.rollback()  # temporary tables only: nothing to keep
+    return found
+
+
+def cards_of(
+    conn: Connection,
+    playbook: Playbook,
+    as_of: date,
+    span: tuple[date, date] | None,
+    rep: str | None = None,
+    under: str | None = None,
+) -> list[dict[str, Any]]:
+    """The scorecards as dicts (see JSON_COLUMNS), computed and read on conn."""
+    lines = cards.materialize(conn, playbook, as_of, span)
+    if lines is None:
+        return []
+    c = lines.c
+    query = sa.select(lines)
+    if rep is not None:
+        query = query.where(c.rep_id == rep)
+    if under is not None:
+        closure = sa.table("org_closure", sa.column("top"), sa.column("unit"))
+        query = query.where(
+            c.org_unit_id.in_(sa.select(closure.c.unit).where(closure.c.top == under))
+        )
+    order = [c.card, c.period_start, c.org_unit_id, c.rank, c.rep_id, c.position]
+    shares = _shares(playbook)
+    declared = metrics.declared(playbook)
+    out: list[dict[str, Any]] = []
+    for row in conn.execute(query.order_by(*order)).mappings():
+        label = periods.label(row["period_start"], row["period_end"])
+        if not out or (out[-1]["card"], out[-1]["period"], out[-1]["rep_id"]) != (
+            row["card"],
+            label,
+            row["rep_id"],
+        ):
+            out.append(
+                {
+                    "rep_id": row["rep_id"],
+                    "rep_name": row["rep_name"],
+                    "org_unit_id": row["org_unit_id"],
+                    "period": label,
+                    "card": row["card"],
+                    "score": Decimal(int(row["score_x100"])) / 100,
+                    "rank": row["rank"],
+                    "team_size": row["team_size"],
+                    "provisional": as_of < row["period_end"],
+                    "kpis": [],
+                }
+            )
+        metric = declared.get(row["metric"])
+        exact = metric is not None and metric.cumulative
+        out[-1]["kpis"].append(
+            {
+                "metric": row["metric"],
+                "weight": _fraction(row["weight"]),
+                "cap": _fraction(row["cap"]),
+                "target": _hundredths(row["target"], exact),
+                "actual": _hundredths(row["actual"], exact),
+                "attainment": row["attainment"],
+                "capped": row["capped"],
+                "points": round(float(row["points"]), 6),
+                "share": row["metric"] in shares,
+                "lower_better": bool(row["lower_better"]),
+                "detail": _detail(row),
+            }
+        )
+    cards.drop(conn, playbook)
+    return out
+
+
+def _exists(conn: Connection, model: Any, key: str) -> bool:
+    table = table_of(model)
+    query = sa.select(table.c.id).where(table.c.id == key, table.c.deleted == sa.false())
+    return conn.execute(query).first() is not None
+
+
+def _fraction(value: Any) -> float | None:
+    return None if value is None else round(float(value), 12)
+
+
+def _hundredths(value: Any, exact: bool) -> Decimal | float | None:
+    if value is None:
+        return None
+    if exact:
+        return Decimal(round(float(value))) / 100
+    return float(value) / 100
+
+
+def _detail(row: Any) -> str:
+    """Why a KPI earned what it did, in words a rep can check."""
+    if row["target"] is None:
+        return "no target for this period: 0 points"
+    if row["is_capped"]:
+        return "capped"
+    if row["attainment"] is None:
+        if not row["target"]:
+            return "target is 0: 0 points"
+        return "nothing to measure yet: 0 points"
+    return ""
+
+
+def _share(value: Any) -> str | None:
+    """An attainment to two decimals of a percent (62.04%), so a rep can redo the points."""
+    if value is None:
+        return None
+    number = (Decimal(repr(float(value))) * 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    return f"{number.normalize():f}%"
+
+
+def _pct(value: Any) -> str | None:
+    return None if value is None else str(format_value(value, "number", "%"))
+
+
+def _amount(value: Any, share: bool) -> str | None:
+    if value is None:
+        return None
+    if share:
+        return _pct(value)
+    number = Decimal(str(value)).quantize(Decimal("0.01"), ROUND_HALF_UP).normalize()
+    return f"{number:,f}"
+
+
+def _points(value: float) -> str:
+    return f"{Decimal(repr(value)).quantize(Decimal('0.01'), ROUND_HALF_UP):f}"
+
+
+def table_rows(cards_: list[dict[str, Any]], long: bool = False) -> list[dict[str, Any]]:
+    """One line per KPI, as people read them; the rep's columns only on their first line
+    (on every line with long=True, for CSV)."""
+    out = []
+    for card in cards_:
+        rank = None if card["rank"] is None else f"{card['rank']}/{card['team_size']}"
+        head = {
+            "card": card["card"],
+            "period": card["period"] + (" (so far)" if card["provisional"] and not long else ""),
+            "team": card["org_unit_id"],
+            "rep": card["rep_id"],
+            "name": card["rep_name"],
+            "score": f"{card['score']:.2f}",
+            "rank": rank,
+        }
+        for i, kpi in enumerate(card["kpis"]):
+            if long:  # CSV: every line whole, numbers as numbers (0.5 is 50%)
+                line = {**head, "score": card["score"], "rank": card["rank"]}
+                line.update({k: _plain(kpi[k]) for k in ("metric", "weight", "target", "actual")})
+                line.update(
+                    {
+                        "attainment": kpi["attainment"],
+                        "cap": kpi["cap"],
+                        "counted": kpi["capped"],
+                        "points": kpi["points"],
+                        "note": kpi["detail"],
+                    }
+                )
+                out.append(line)
+                continue
+            line = dict(head) if i == 0 else {}
+            line.update(
+                {
+                    "metric": kpi["metric"],
+                    "weight": _pct(kpi["weight"]),
+                    "target": _amount(kpi["target"], kpi["share"]),
+                    "actual": _amount(kpi["actual"], kpi["share"]),
+                    "attainment": _share(kpi["attainment"]),
+                    "cap": _pct(kpi["cap"]),
+                    "counted": _share(kpi["capped"]),
+                    "points": _points(kpi["points"]),
+                    "note": kpi["detail"],
+                }
+            )
+            out.append(line)
+    return out
+
+
+def json_rows(cards_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The JSON contract: {rep_id, org_unit_id, period, card, score, rank, team_size,
+    provisional, kpis:
+    [{metric, weight, cap, target, actual, attainment, capped, points, detail}]}."""
+    keep = ("metric", "weight", "cap", "target", "actual", "attainment", "capped", "points")
+    return [
+        {
+            **{k: card[k] for k in JSON_COLUMNS if k != "kpis"},
+            "kpis": [
+                {**{k: _plain(kpi[k]) for k in keep}, "detail": kpi["detail"]}
+                for kpi in card["kpis"]
+            ],
+        }
+        for card in cards_
+    ]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def describe(card: dict[str, Any], unit_name: str | None = None) -> tuple[str, dict[str, str]]:
+    """A scorecard as explain prints it: a summary line and one line per KPI."""
+    team = unit_name or card["org_unit_id"]
+    rank = (
+        f"rank {card['rank']} of {card['team_size']} in {team}"
+        if card["rank"] is not None
+        else "no team to rank in"
+    )
+    summary = f"{card['card']} {card['period']}: score {card['score']:.2f}, {rank}"
+    if card["provisional"]:
+        summary += " (so far: the period has not ended)"
+    values = {}
+    for kpi in card["kpis"]:
+        weight = _pct(kpi["weight"])
+        if kpi["target"] is None:
+            values[kpi["metric"]] = f"{kpi['detail']} (weight {weight})"
+            continue
+        ratio = (
+            f"target {_amount(kpi['target'], kpi['share'])} ÷ actual "
+            f"{_amount(kpi['actual'], kpi['share'])}"
+            if kpi["lower_better"]
+            else f"actual {_amount(kpi['actual'], kpi['share'])} ÷ target "
+            f"{_amount(kpi['target'], kpi['share'])}"
+        )
+        cap = f", capped at {_pct(kpi['cap'])}" if kpi["detail"] == "capped" else ""
+        counted = _share(kpi["capped"]) or "0%"
+        values[kpi["metric"]] = (
+            f"{ratio} = {_share(kpi['attainment']) or '—'}{cap}; "
+            f"{counted} × weight {weight} × 100 = {_points(kpi['points'])} points"
+        )
+    return summary, values
+
+
+def _shares(playbook: Playbook) -> set[str]:
+    """Goal metrics that are ratios (a formula of two like quantities): shown as percentages."""
+    scope = playbook.subject("target").scope(playbook, None, date(2000, 1, 1))
+    out = set()
+    for name, metric in metrics.declared(playbook).items():
+        if metric.formula:
+            try:
+                if scope.resolve(name, 0).type == "number":
+                    out.add(name)
+            except ExpressionError:
+                continue
+    return out
+
+
+def command(
+    session: Session, period: str | None, rep: str | None, under: str | None, fmt: str
+) -> Output:
+    book = session.playbook
+    found = report(session.engine, book, session.as_of, period, rep, under)
+    if fmt == "json":
+        return Output(json_rows(found), JSON_COLUMNS)
+    return Output(table_rows(found, long=fmt == "csv"), TABLE_COLUMNS)
+
+
+COMMAND = Command(
+    "scorecards",
+    """Weighted KPI scores per rep and period, with the rank within the team.
+
+    JSON rows: {rep_id, org_unit_id, period, card, score, rank, team_size, provisional,
+    kpis: [{metric, weight, cap, target, actual, attainment, capped, points, detail}]}.
+    Example: salesplay scorecards --period 2024-Q2
+    """,
+    command,
+    options=(
+        Option(
+            "period",
+            "--period",
+            "Score the card periods within P: 2024, 2024-Q2, 2024-06 … (default: each card's "
+            "period holding the as-of date).",
+            metavar="P",
+        ),
+        Option("rep", "--rep", "Only this rep's cards (ranked among their whole team)."),
+        Option(
+            "under",
+            "--under",
+            "Only the reps of this org unit and the units below.",
+            metavar="ORG",
+        ),
+    ),
+    as_of=True,
+    formats=FORMATS,
+)
