@@ -26,7 +26,7 @@ from salesplay.engine.store import db
 from salesplay.engine.store.models import Run, table_of
 from tests.conftest import load, load_playbook, rows
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def z(text: str) -> datetime:
@@ -369,7 +369,7 @@ order by 1, 2, 3, 4, 5
 def test_killed_at_any_point_a_restart_stores_the_same_and_delivers_everything(
     tmp_path: Path, command: str, point: str
 ) -> None:
-    from tests.engine.test_delivery import Server
+    from tests.engine.delivery.test_delivery import Server
 
     server = Server()
     server.answer((200, {}, 0.0, {}))

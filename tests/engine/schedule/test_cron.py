@@ -221,7 +221,7 @@ def test_bad_expressions_are_refused_with_a_reason(expr: str, reason: str) -> No
 
 
 def test_croniter_is_imported_in_exactly_one_module() -> None:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     users = sorted(
         str(p.relative_to(root))
         for folder in ("engine", "rules")

@@ -129,7 +129,7 @@ def test_a_killed_evaluation_leaves_nothing(tmp_path: Path) -> None:
     script.write_text(KILLED)
     proc = subprocess.Popen(
         [sys.executable, str(script), url, str(marker)],
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2].parent)},
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3].parent)},
     )
     deadline = time.monotonic() + 60
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
