@@ -21,7 +21,8 @@ from sqlalchemy.engine import Engine
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.present import queries
 from salesplay.engine.run.family import Playbook
-from salesplay.rules.incentives import payouts, statements
+from salesplay.rules.incentives import payouts
+from salesplay.rules.incentives.statements import statements
 from tests.conftest import load, load_playbook, run
 
 JUNE = (date(2024, 6, 1), date(2024, 6, 30))
@@ -85,7 +86,7 @@ def setup(engine: Engine, sales: dict[str, str], hired: str = "2020-01-01") -> N
 
 
 def lines(engine: Engine, rep: str, rule: str, span: tuple[date, date] = JUNE) -> list[Any]:
-    found = statements.statements(engine, span, rep)
+    found = statements(engine, span, rep)
     return [
         (line["base"], line["rate"], line["amount"])
         for statement in found
@@ -129,7 +130,7 @@ def test_a_gate_pays_nothing_below_it(engine: Engine, tmp_path: Path) -> None:
     run(engine, "2024-06-30", book(tmp_path, "      gate: 50%\n"))
     assert lines(engine, "R1", "sales_commission") == [(Decimal("599999.99"), 0.0, 0)]
     assert lines(engine, "R2", "sales_commission") == [(600_000, 0.03, 18_000)]
-    (statement,) = [s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
+    (statement,) = [s for s in statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
     assert statement["lines"][0]["detail"]["below_gate"] == "50%"
 
 
@@ -168,7 +169,7 @@ def test_amounts_are_exact_and_totals_add_up_to_the_cent(engine: Engine, tmp_pat
     1,728.3945 → 1,728.39 (half up); top seller 5% × 1,234,567.89 = 61,728.3945 → 61,728.39."""
     setup(engine, {"R1": "1234567.89"})
     run(engine, "2024-06-30", book(tmp_path))
-    (statement,) = [s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
+    (statement,) = [s for s in statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
     amounts = [line["amount"] for line in statement["lines"]]
     assert sorted(amounts) == [Decimal("1728.39"), 36_000, Decimal("61728.39")]
     assert statement["total"] == Decimal("99456.78") == sum(amounts)
@@ -185,9 +186,9 @@ def test_a_late_order_for_a_closed_period_is_an_adjustment(engine: Engine, tmp_p
     run(engine, "2024-06-25", company)
     assert commission(engine) == 40_800
     run(engine, "2024-07-09", company)  # not closed yet: still provisional
-    assert statements.statements(engine, JUNE, "R1")[0]["status"] == "provisional"
+    assert statements(engine, JUNE, "R1")[0]["status"] == "provisional"
     run(engine, "2024-07-10", company)
-    assert statements.statements(engine, JUNE, "R1")[0]["status"] == "closed"
+    assert statements(engine, JUNE, "R1")[0]["status"] == "closed"
     load(
         engine,
         "orders",
@@ -204,7 +205,7 @@ def test_a_late_order_for_a_closed_period_is_an_adjustment(engine: Engine, tmp_p
     run(engine, "2024-07-15", company)
     run(engine, "2024-07-16", company)  # nothing new: the adjustment is recorded once
     assert commission(engine) == 40_800  # June as it was reported
-    july = statements.statements(engine, (date(2024, 7, 1), date(2024, 7, 31)), "R1")
+    july = statements(engine, (date(2024, 7, 1), date(2024, 7, 31)), "R1")
     adjustments = [
         (line["rule"], line["amount"], line["detail"]["adjusts"]) for line in july[0]["lines"]
     ]
@@ -234,7 +235,7 @@ def test_an_open_period_is_recomputed_in_place(engine: Engine, tmp_path: Path) -
     )
     run(engine, "2024-06-25", company)
     assert commission(engine) == 45_800  # no adjustment: June was still open
-    (statement,) = [s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
+    (statement,) = [s for s in statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
     assert all("adjusts" not in line["detail"] for line in statement["lines"])
 
 
@@ -267,7 +268,7 @@ def test_a_plan_changed_mid_year_applies_from_its_date(engine: Engine, tmp_path:
     """
     run(engine, "2024-07-31", book(tmp_path, textwrap.indent(textwrap.dedent(change), "      ")))
     assert lines(engine, "R1", "sales_commission") == [(1_200_000, 0.03, 36_000)]
-    july = statements.statements(engine, (date(2024, 7, 1), date(2024, 7, 31)), "R1")
+    july = statements(engine, (date(2024, 7, 1), date(2024, 7, 31)), "R1")
     commission_lines = [line for line in july[0]["lines"] if line["rule"] == "sales_commission"]
     assert [(line["rate"], line["amount"]) for line in commission_lines] == [(0.04, 48_000)]
 
@@ -299,7 +300,7 @@ def test_the_team_travel_fund_at_120_percent(engine: Engine, tmp_path: Path) -> 
     )
     run(engine, "2024-06-30", book(tmp_path))
     q2 = (date(2024, 4, 1), date(2024, 6, 30))
-    teams = [s for s in statements.statements(engine, q2) if "org_unit_id" in s]
+    teams = [s for s in statements(engine, q2) if "org_unit_id" in s]
     assert [(s["org_unit_id"], s["period"], s["total"]) for s in teams] == [
         ("SH", "2024-Q2", 20_000)
     ]
