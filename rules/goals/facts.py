@@ -228,43 +228,6 @@ def scope(playbook: Playbook, table: Any, as_of: date) -> Scope:
     return found
 
 
-class TargetFacts:
-    """The facts of every target (owner, metric, period): target, actual rolled up the org
-    tree, expected by now, completion, pace, light and forecast. Offered to every family as
-    the subject `target`: `for: targets` warnings, team bonuses and scorecards read it."""
-
-    def scope(self, playbook: Playbook, table: Any, as_of: date) -> Scope:
-        return scope(playbook, table, as_of)
-
-    def materialize(
-        self,
-        conn: Connection,
-        playbook: Playbook,
-        as_of: date,
-        *,
-        uses: frozenset[str] = frozenset(),
-        period: tuple[date, date] | None = None,
-        owner: tuple[str, str] | None = None,
-        under: str | None = None,
-        owner_type: str | None = None,
-        metric: str | None = None,
-    ) -> sa.Table:
-        return materialize(
-            conn,
-            playbook,
-            as_of,
-            uses=uses,
-            period=period,
-            owner=owner,
-            under=under,
-            owner_type=owner_type,
-            metric=metric,
-        )
-
-    def drop(self, conn: Connection) -> None:
-        drop(conn)
-
-
 def derived(table: Any, s: Settings) -> dict[str, tuple[Any, str]]:
     """expected_by_now, gap, completion, pace and light, as SQL over facts_target's columns."""
     t = table.c
@@ -615,3 +578,13 @@ def _count_days(days: sa.Table, first: Any, last: Any) -> Any:
 def drop(conn: Connection) -> None:
     for name in ("facts_target", "goal_targets", "goal_reps", "org_closure", "goal_days"):
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+
+
+class TargetFacts:
+    """The facts of every target (owner, metric, period): target, actual rolled up the org
+    tree, expected by now, completion, pace, light and forecast. Offered to every family as
+    the subject `target`: `for: targets` warnings, team bonuses and scorecards read it."""
+
+    scope = staticmethod(scope)
+    materialize = staticmethod(materialize)
+    drop = staticmethod(drop)
