@@ -658,3 +658,49 @@ def test_a_bare_name_that_is_no_bundled_playbook_is_read_as_a_file(folder: Path)
     book = load_playbook("company.yaml")
     assert book.files == ["playbooks/default.yaml", "base", "company.yaml"]
     assert book.data["currency"] == "USD"
+
+
+# ---- a condition nested too deep is located like any other error -----------------------------
+
+TOO_DEEP = (
+    "nested 200 levels deep; at most 16 levels are allowed (each bracket, 'not' and negating "
+    "'-' is one): write it more simply"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "extends: default\n"  # 1
+            "warnings:\n"  # 2
+            "  x:\n"  # 3
+            "    for: customers\n"  # 4
+            "    level: red\n"  # 5
+            "    message: m\n"  # 6
+            f"    when: {'not ' * 200}strategic\n",  # 7
+            f"company.yaml:7: warnings.x.when: {TOO_DEEP}",
+        ),
+        (
+            "extends: default\n"  # 1
+            "grading:\n"  # 2
+            "  grades:\n"  # 3
+            "    - grade: A\n"  # 4
+            f'      when: "{"(" * 200}revenue_6m > 1{")" * 200}"\n'  # 5
+            "    - grade: B\n"  # 6
+            "    - grade: C\n",  # 7
+            f"company.yaml:5: grading.grades[0].when: {TOO_DEEP}",
+        ),
+        (
+            "extends: default\n"  # 1
+            "metrics:\n"  # 2
+            "  refunds:\n"  # 3
+            "    sum: orders.amount\n"  # 4
+            f'    where: "{"- " * 200}amount > 0"\n',  # 5
+            f"company.yaml:5: metrics.refunds.where: {TOO_DEEP}",
+        ),
+    ],
+    ids=["not", "brackets", "minus"],
+)
+def test_a_condition_nested_too_deep(rejects: Rejects, text: str, expected: str) -> None:
+    rejects(text, expected)
