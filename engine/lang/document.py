@@ -101,13 +101,25 @@ def resolve(ref: str, relative_to: Path | None = None) -> tuple[str, str]:
 
 
 def _resolve(ref: str, relative_to: Path | None, bundled_only: bool) -> _Source:
-    """A bundled playbook extends bundled ones only: `extends: default` inside it never means a
-    file or folder called `default` wherever salesplay happens to run."""
+    """A bundled playbook's name means that playbook; a path means a file.
+
+    A bundled playbook extends bundled ones only, and a bare bundled name (`default`, `fmcg`)
+    means the bundled playbook wherever it is written, so a file or folder called `default` in
+    the working directory or beside the playbook changes nothing. A file of that name is
+    reached as a path: `./default`. A path is a name ending in .yaml/.yml or holding a folder
+    separator; a bare name that is no bundled playbook's is read as a file when one exists.
+    """
     candidate = Path(ref)
     if relative_to is not None and not candidate.is_absolute():
         candidate = relative_to / candidate
     display = ref if relative_to is None else os.path.normpath(candidate)
-    if not bundled_only and (candidate.suffix in (".yaml", ".yml") or candidate.exists()):
+    is_path = (
+        candidate.suffix in (".yaml", ".yml")
+        or "/" in ref
+        or os.sep in ref
+        or (ref not in bundled_names() and candidate.exists())
+    )
+    if not bundled_only and is_path:
         try:
             text = candidate.read_text("utf-8-sig")
         except FileNotFoundError:

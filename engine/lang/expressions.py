@@ -6,6 +6,9 @@
 
 Numbers are Decimal (`120%` is 1.2), `7 days` / `1 month` are durations, `today` is the as-of
 date. ≥ ≤ ≠ × ÷ are accepted beside >= <= != * / for people who type them.
+
+Nesting is bounded (MAX_NESTING): each bracket, each `not` and each negating `-` is one level.
+A deeper condition is an ExpressionError, located like any other, never a RecursionError.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ from salesplay.engine.lang.dates import UNITS
 DURATION_UNITS = UNITS  # one table of duration words, shared with dates.py
 CHINESE_MULTIPLIERS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 KEYWORDS = {"and", "or", "not", "in", "between", "is", "null", "true", "false", "today"}
+_VALUES = {"null", "true", "false", "today"}
+# How deeply a condition may nest. Every level becomes a level of SQL, and SQLite before 3.46
+# parses SQL with a fixed stack of 100 entries: a function call nested 24 deep in a metric's
+# `where` overflows it (`parser stack overflow`), a minus sign about 37 deep. 16 leaves room
+# for the statement around the condition; Python's recursion and PostgreSQL are far from it.
+MAX_NESTING = 16
 
 
 @dataclass(frozen=True)
@@ -161,10 +170,86 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+@dataclass
+class _Level:
+    """An open bracket while measuring: prefix nots and minuses still pending inside it, and
+    whether a `between` awaits its `and`."""
+
+    nots: int = 0
+    minuses: int = 0
+    between: bool = False
+
+
+def nesting(tokens: list[Token]) -> int:
+    """How deeply tokens nest, counted as the parser counts (each bracket, each prefix `not`
+    and each negating `-` is a level) but without recursing, so that any depth can be told.
+
+    A `-` holds until the value after it ends; a `not` until the `and`, `or`, `,` or closing
+    bracket that ends its comparison.
+    """
+    open_: list[_Level] = [_Level()]
+    deepest = 0
+    for i, tok in enumerate(tokens):
+        top = open_[-1]
+        before = tokens[i - 1].text.lower() if i else ""
+        after = tokens[i + 1].text.lower() if i + 1 < len(tokens) else ""
+        word = tok.text.lower() if tok.kind == "name" else ""
+        value = tok.kind in ("number", "string", "name") and word not in KEYWORDS - _VALUES
+        if tok.kind == "op" and tok.text == "(":
+            open_.append(_Level())
+        elif tok.kind == "op" and tok.text == ")":
+            if len(open_) > 1:
+                open_.pop()
+            open_[-1].minuses = 0  # the bracket was a value: the minuses before it end
+        elif tok.kind == "op" and tok.text == ",":
+            top.nots = top.minuses = 0
+        elif tok.kind == "op" and tok.text == "-" and _negates(tokens[i - 1] if i else None):
+            top.minuses += 1
+        elif word == "not" and after not in ("in", "between") and before != "is":
+            top.nots += 1
+        elif word == "between":
+            top.between = True
+        elif word == "and" and top.between:
+            top.between = False
+            top.minuses = 0
+        elif word in ("and", "or"):
+            top.nots = top.minuses = 0
+        elif value and not (tok.kind == "name" and after == "("):
+            top.minuses = 0  # a value (not a function's name) ends the minuses before it
+        level = len(open_) - 1 + sum(o.nots + o.minuses for o in open_)
+        deepest = max(deepest, level)
+    return deepest
+
+
+def _negates(previous: Token | None) -> bool:
+    """Whether a `-` after this token negates (rather than subtracts)."""
+    if previous is None:
+        return True
+    if previous.kind == "op":
+        return previous.text != ")"
+    return previous.kind == "name" and previous.text.lower() in ("and", "or", "not", "between")
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
+
+    def enter(self, pos: int) -> None:
+        """One level deeper (a bracket, a `not`, a negating `-`); refused past MAX_NESTING."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            # The parser has got this deep, so the whole text is at least as deep.
+            depth = max(nesting(self.tokens), self.depth)
+            raise ExpressionError(
+                f"nested {depth} levels deep; at most {MAX_NESTING} levels are allowed (each "
+                "bracket, 'not' and negating '-' is one): write it more simply",
+                pos,
+            )
+
+    def leave(self) -> None:
+        self.depth -= 1
 
     @property
     def tok(self) -> Token:
@@ -238,7 +323,10 @@ class _Parser:
     def not_(self) -> Node:
         if self.word("not"):
             pos = self.advance().pos
-            return Unary(pos, "not", self.not_())
+            self.enter(pos)
+            node = Unary(pos, "not", self.not_())
+            self.leave()
+            return node
         return self.comparison()
 
     def comparison(self) -> Node:
@@ -253,7 +341,9 @@ class _Parser:
             negated = True
         if self.word("in"):
             self.advance()
+            bracket = self.tok.pos
             self.expect_op("(")
+            self.enter(bracket)
             if self.op(")"):
                 raise ExpressionError("the list after 'in' is empty", self.tok.pos)
             items = [self.additive()]
@@ -261,6 +351,7 @@ class _Parser:
                 self.advance()
                 items.append(self.additive())
             self.expect_op(")")
+            self.leave()
             return In(pos, node, tuple(items), negated)
         if self.word("between"):
             self.advance()
@@ -300,7 +391,10 @@ class _Parser:
     def unary(self) -> Node:
         if self.op("-"):
             pos = self.advance().pos
-            return Unary(pos, "neg", self.unary())
+            self.enter(pos)
+            node = Unary(pos, "neg", self.unary())
+            self.leave()
+            return node
         return self.primary()
 
     def primary(self) -> Node:
@@ -323,9 +417,10 @@ class _Parser:
             self.advance()
             return Str(tok.pos, tok.text)
         if self.op("("):
-            self.advance()
+            self.enter(self.advance().pos)
             node = self.or_()
             self.expect_op(")")
+            self.leave()
             return node
         if tok.kind == "name":
             word = tok.text.lower()
@@ -342,7 +437,7 @@ class _Parser:
                 raise self.unexpected()
             self.advance()
             if self.op("("):
-                self.advance()
+                self.enter(self.advance().pos)
                 args: list[Node] = []
                 if not self.op(")"):
                     args.append(self.or_())
@@ -350,6 +445,7 @@ class _Parser:
                         self.advance()
                         args.append(self.or_())
                 self.expect_op(")")
+                self.leave()
                 return Call(tok.pos, tok.text.lower(), tuple(args))
             return Name(tok.pos, tok.text)
         raise self.unexpected()

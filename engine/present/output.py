@@ -21,6 +21,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def money(cents: Decimal | float | int | None) -> Decimal | None:
+    """An amount read back from SQL, in cents, as exact units: 123456789 → 1234567.89.
+
+    Stored amounts are whole cents and their sums and counts stay whole, but an average, a
+    pro-rated target or a forecast may come back with a fraction of a cent (SQL computes those
+    in double precision): that is rounded half up to the cent here, deliberately, so a report
+    shows 0.23 for an average of 0.10, 0.20 and 0.40, never 0.2333… or 1234567.8900000001.
+    """
+    if cents is None:
+        return None
+    whole = Decimal(str(cents)).quantize(Decimal(1), ROUND_HALF_UP)
+    return whole.scaleb(-2)
+
+
 def number_text(value: Decimal | float | None) -> str | None:
     """An amount or count for people: thousands separators, at most two decimals, no trailing
     zeros (40,800 · 37,037.04 · 0.5)."""

@@ -20,9 +20,10 @@ References are checked set-based afterwards, one anti-join per column.
 
 Whatever this path cannot vouch for it does not decide: a value that does not convert, a
 repeated id, an unknown reference, a row with a value count unlike the header's … rolls back to
-a savepoint and returns None, and the caller imports the file on the exact path, which writes
-every message. A good file ends exactly as the exact path would leave it; a bad one is
-reported exactly as before (only later).
+a savepoint and returns Declined with the reason, and the caller imports the file on the exact
+path, which writes every message (and, when the file is good, a note with that reason). A good
+file ends exactly as the exact path would leave it; a bad one is reported exactly as before
+(only later). A kind with a period column (progress notes) never comes here: see takes().
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import io
 import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -496,6 +498,27 @@ class _Plan:
 # ---- loading --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Declined:
+    """The bulk path did not take the file (nothing changed); the exact path takes it."""
+
+    reason: str  # for people: `line 7: the row has 9 values, the header 8`
+
+
+class _Decline(Exception):
+    """Raised where the bulk path finds what it cannot vouch for: rolls back to the savepoint."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def takes(kind: Kind) -> bool:
+    """Whether the bulk path imports this kind at all: a period column (`2024-Q2`) is parsed
+    in Python, so such a kind (progress notes) always goes the exact path."""
+    return not any(c.type == "period" for c in kind.columns)
+
+
 def load_csv(
     conn: Connection,
     kind: Kind,
@@ -503,38 +526,82 @@ def load_csv(
     full: bool,
     zone: ZoneInfo,
     progress: Callable[[int], None] | None = None,
-) -> ImportResult | None:
-    """Import a CSV file on the bulk path, or return None (nothing changed) for the exact one."""
+) -> ImportResult | Declined:
+    """Import a CSV file on the bulk path, or say why not (nothing changed) for the exact one."""
     strategy = dialects.of(conn).bulk_csv
-    if any(c.type == "period" for c in kind.columns):  # parsed in Python: the exact path
-        return None
+    if not takes(kind):
+        return Declined(f"{kind.name} are always imported row by row")
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError:
-        return None
+    except OSError as exc:
+        return Declined(f"cannot read the file: {exc.strerror}")
     with handle:
         try:
             # the exact path's reader: same dialect, strict, header trimmed
             reader = csv.reader(handle, strict=True)
             header = [h.strip() for h in next(reader, [])]
-        except (UnicodeDecodeError, csv.Error):
-            return None
+        except UnicodeDecodeError:
+            return Declined("the file is not UTF-8")
+        except csv.Error as exc:
+            return Declined(f"line 1: not valid CSV: {exc}")
         missing, notes = header_problems(kind, header, str(path))
+        if missing:
+            return Declined(f"{len(missing)} missing column(s)")
         known = {c.name for c in kind.columns}
-        if missing or len([h for h in header if h and h not in known]) > MAX_ATTRS:
-            return None
+        custom = len([h for h in header if h and h not in known])
+        if custom > MAX_ATTRS:
+            return Declined(f"{custom} custom columns (the bulk path takes at most {MAX_ATTRS})")
         savepoint = conn.begin_nested()
+        # SQLite's conversion function; it remembers the first cell it refused, and where
+        fixer = _Fixer(conn, kind, zone, reader) if strategy == "insert" else None
         try:
-            load = {"insert": _load_converting, "stage": _load_staged}[strategy]
-            result = load(conn, kind, path, header, reader, full, zone, progress)
-        except Exception:  # anything unforeseen: the exact path decides, and reports
-            result = None
-        if result is None:
+            if fixer is not None:
+                result = _load_converting(conn, kind, path, header, reader, full, progress, fixer)
+            else:
+                result = _load_staged(conn, kind, path, header, reader, full, zone, progress)
+        except _Decline as exc:
             savepoint.rollback()
-            return None
+            return Declined(exc.reason)
+        except Exception as exc:  # anything else: the exact path decides, and reports
+            savepoint.rollback()
+            failed = fixer.failed if fixer is not None else None
+            return Declined(_diagnose(path, header, failed) or _unforeseen(exc))
         savepoint.commit()
     result.notes = notes
     return result
+
+
+def _diagnose(path: Path, header: list[str], failed: tuple[int, str] | None) -> str | None:
+    """Why a load failed, read from the file: the first row whose value count is not the
+    header's (the INSERT or COPY cannot take it), or the row salesplay_fix() refused (`failed`:
+    the line that row ends on, and the reason)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, strict=True)
+            next(reader, None)
+            ended = reader.line_num
+            for values in reader:
+                line, ended = ended + 1, reader.line_num
+                if not any(values):  # skipped on both paths
+                    continue
+                if len(values) != len(header):
+                    return (
+                        f"line {line}: the row has {len(values)} values, the header {len(header)}"
+                    )
+                if failed and ended >= failed[0]:
+                    if not any(v.strip() for v in values):
+                        return f"line {line}: a row of blank values"
+                    return f"line {line}: {failed[1]}"
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return None
+
+
+def _unforeseen(exc: Exception) -> str:
+    """The first line of what went wrong: the database's own words for a database error."""
+    cause = exc.orig if isinstance(exc, sa.exc.DBAPIError) and exc.orig else exc
+    text = (str(cause).strip().splitlines() or [""])[0]
+    return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
 
 
 def _rows(kind: Kind, header: list[str], reader: Iterator[list[str]]) -> Iterator[list[Any]]:
@@ -571,9 +638,11 @@ class _Fixer:
     reports it. `other`: period_end's period_start (not after it), occurred_at's row id (the
     INSERT takes occurred_on from the text, so `dates` keeps the right one for that row)."""
 
-    def __init__(self, conn: Connection, kind: Kind, zone: ZoneInfo) -> None:
+    def __init__(self, conn: Connection, kind: Kind, zone: ZoneInfo, reader: Any) -> None:
         self.columns = {c.column: (c, converter(c, zone)) for c in kind.columns}
         self.dates: list[tuple[Any, str]] = []  # (occurred_on, row id)
+        self.reader = reader  # its line_num: where the row being inserted ends
+        self.failed: tuple[int, str] | None = None  # the first refusal: (line, reason)
         dialect = conn.dialect
         self.process = {  # what SQLAlchemy would send for the value: '2024-01-05', 1 …
             c.name: c.type.dialect_impl(dialect).bind_processor(dialect)
@@ -584,11 +653,19 @@ class _Fixer:
         column, convert = self.columns[name]
         if blank(text):
             if column.value:
-                raise ValueError(f"{column.name}: a value is required")
+                raise ValueError("a value is required")
             return column.default
         return convert(text)
 
     def __call__(self, name: str, text: str, other: str | None = None) -> Any:
+        try:
+            return self.convert(name, text, other)
+        except ValueError as exc:  # SQLite keeps only "user-defined function raised exception"
+            if self.failed is None:
+                self.failed = (self.reader.line_num, f"{self.columns[name][0].name}: {exc}")
+            raise
+
+    def convert(self, name: str, text: str, other: str | None) -> Any:
         value = self.value(name, text)
         if name == "period_end" and other is not None:
             first = self.value("period_start", other)
@@ -610,9 +687,9 @@ def _load_converting(
     header: list[str],
     reader: Iterator[list[str]],
     full: bool,
-    zone: ZoneInfo,
     progress: Callable[[int], None] | None,
-) -> ImportResult | None:
+    fixer: _Fixer,
+) -> ImportResult:
     width = len(header)
     cells = [f"?{i + 1}" for i in range(width + 1)]  # the last one: a customer's bucket
     plan = _Plan(kind, header, _Spelling(), cells, edges_clean(path))
@@ -642,7 +719,6 @@ def _load_converting(
     )
     driver = conn.connection.driver_connection
     indexes = _drop_indexes(conn, target) if empty else []
-    fixer = _Fixer(conn, kind, zone)
     driver.create_function(FIX, -1, fixer)  # type: ignore[union-attr]
     try:
         count = _insert_all(driver, sql, _rows(kind, header, reader), reader, progress)
@@ -653,8 +729,7 @@ def _load_converting(
         conn.exec_driver_sql(update, fixer.dates)
     for ddl in indexes:
         conn.exec_driver_sql(ddl)
-    if _unknown_reference(conn, kind, into, [target, into]):
-        return None
+    _check_references(conn, kind, into, [target, into])
     if empty:
         return ImportResult(kind.name, count, count, 0, 0)
     result = apply(conn, kind, into, full, kept_columns(kind, header))
@@ -697,7 +772,7 @@ def _load_staged(
     full: bool,
     zone: ZoneInfo,
     progress: Callable[[int], None] | None,
-) -> ImportResult | None:
+) -> ImportResult:
     width = len(header)
     cells = [f"c{i}" for i in range(width + 1)]
     plan = _Plan(kind, header, _PostgresSpelling(), cells, edges_clean(path))
@@ -709,8 +784,7 @@ def _load_staged(
     stage.create(conn)
 
     _copy(conn, stage, _rows(kind, header, reader), progress)
-    if _fix(conn, plan, stage, zone) is None:
-        return None
+    _fix(conn, plan, stage, zone)
     staged, target = plan.typed("staged"), table_of(kind.model)
     if is_empty(conn, kind):
         # insert first, then look up each distinct reference once, through the new indexes
@@ -718,11 +792,9 @@ def _load_staged(
         result = apply(conn, kind, staged, full, set(), empty=True)
         for ddl in indexes:
             conn.exec_driver_sql(ddl)
-        if _unknown_reference(conn, kind, target, [target]):
-            return None
+        _check_references(conn, kind, target, [target])
     else:
-        if _unknown_reference(conn, kind, staged, [target, plan.typed("other")]):
-            return None
+        _check_references(conn, kind, staged, [target, plan.typed("other")])
         result = apply(conn, kind, staged, full, kept_columns(kind, header))
     conn.exec_driver_sql(f"DROP TABLE {stage.name}")
     return result
@@ -752,11 +824,11 @@ def _copy(
     conn.exec_driver_sql(f"ANALYZE {stage.name}")
 
 
-def _fix(conn: Connection, plan: _Plan, stage: sa.Table, zone: ZoneInfo) -> int | None:
+def _fix(conn: Connection, plan: _Plan, stage: sa.Table, zone: ZoneInfo) -> int:
     """Convert the staged rows not in canonical form in Python, and write them back canonical.
 
-    Returns how many blank rows it removed, or None when a row is bad (or there are too many
-    to be worth it): the exact path then takes the file.
+    Returns how many blank rows it removed; raises _Decline when a row is bad (or there are
+    too many to be worth it): the exact path then takes the file.
     """
     cells = plan.cells[: len(plan.header)]
     failing = (
@@ -767,7 +839,10 @@ def _fix(conn: Connection, plan: _Plan, stage: sa.Table, zone: ZoneInfo) -> int 
     if not rows:
         return 0
     if len(rows) > FIX_LIMIT:
-        return None
+        raise _Decline(
+            f"more than {FIX_LIMIT:,} rows hold values written otherwise than 2024-01-05, "
+            "1200.50 or true (such as 2024/1/5, 1,200.50 or 是), converted one by one"
+        )
     convert = RowConverter(plan.kind, zone)
     present = [(c, plan.index[c.name]) for c in plan.kind.columns if c.name in plan.index]
     blank: list[dict[str, Any]] = []
@@ -778,7 +853,8 @@ def _fix(conn: Connection, plan: _Plan, stage: sa.Table, zone: ZoneInfo) -> int 
             continue
         record, problems = convert(dict(zip(plan.header, values, strict=True)))
         if problems:
-            return None
+            name, reason = problems[0]
+            raise _Decline(f"{name}: {reason}" if name else reason)
         update = dict(zip(cells, values, strict=True))
         for column, i in present:
             update[cells[i]] = plan.canonical(column, record[column.column])
@@ -792,18 +868,18 @@ def _fix(conn: Connection, plan: _Plan, stage: sa.Table, zone: ZoneInfo) -> int 
         conn.execute(sa.text(f"UPDATE {stage.name} SET {sets} WHERE {where}"), updates)
     # what was written back must now pass: if not, this path has no business with the file
     if conn.exec_driver_sql(f"{failing} LIMIT 1").first() is not None:
-        return None
+        raise _Decline("a value converted in Python did not pass the bulk path's own check")
     return len(blank)
 
 
 # -- both
 
 
-def _unknown_reference(
+def _check_references(
     conn: Connection, kind: Kind, rows: sa.FromClause, own: list[sa.FromClause]
-) -> bool:
-    """Does any row point at a record that is not in its table (nor, for a reference to the
-    same kind, among `own`: the kind's table and the file's rows)?"""
+) -> None:
+    """Raise _Decline when a row points at a record that is not in its table (nor, for a
+    reference to the same kind, among `own`: the kind's table and the file's rows)."""
     aliases = [t.alias(f"own{i}") for i, t in enumerate(own)]  # rows may be one of them
     reps, units = table_of(KINDS["reps"].model), table_of(KINDS["org_units"].model)
     for column in kind.columns:
@@ -827,10 +903,11 @@ def _unknown_reference(
                 unknown = sa.and_(*[~_exists(t.c.id == value) for t in aliases])
             else:
                 unknown = ~_exists(table_of(KINDS[column.ref].model).c.id == value)
-        query = sa.select(sa.literal(1)).select_from(source).where(value.is_not(None), unknown)
-        if conn.execute(query.limit(1)).first() is not None:
-            return True
-    return False
+        query = sa.select(value).select_from(source).where(value.is_not(None), unknown)
+        found = conn.execute(query.limit(1)).first()
+        if found is not None:
+            noun = "owner" if kind.name == "targets" else str(column.ref).rstrip("s")
+            raise _Decline(f"{column.name}: unknown {noun.replace('_', ' ')} '{found[0]}'")
 
 
 def _exists(*where: Any) -> Any:

@@ -5,7 +5,8 @@ and upserted by id (staging.py). Any bad row rejects the whole file with `FILE:L
 reason` lines and leaves the database as it was. A CSV file first tries the bulk path
 (fastload.py), which hands the raw text to the database and converts it in SQL; whatever that
 path cannot vouch for (a bad row, a duplicate id) comes back here, so every message is written
-by this module.
+by this module. A good file that comes back says why in a note (`FILE: imported row by row, not
+in bulk: line 7: …`); a bad one needs none, its errors name every bad row.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import RecordError, SalesplayError
 from salesplay.engine.store.convert import RowConverter
-from salesplay.engine.store.fastload import load_csv
+from salesplay.engine.store.fastload import Declined, load_csv, takes
 from salesplay.engine.store.records import KINDS, Kind
 from salesplay.engine.store.staging import (
     ImportResult,
@@ -185,14 +186,19 @@ def import_file(
     """Import one file of one record kind; raise RecordError (data untouched) on any bad row."""
     kind = _kind(kind_name)
     zone = ZoneInfo(timezone_name)
-    if path.suffix.lower() in (".csv", ".txt") and path.exists():
+    declined: Declined | None = None
+    if path.suffix.lower() in (".csv", ".txt") and path.exists() and takes(kind):
         with engine.begin() as conn:
-            result = load_csv(conn, kind, path, full, zone, progress)
-            if result is not None:
-                return result
+            loaded = load_csv(conn, kind, path, full, zone, progress)
+        if not isinstance(loaded, Declined):
+            return loaded
+        declined = loaded
     header, rows = read_rows(path)
     with engine.begin() as conn:
-        return import_rows(conn, kind, header, rows, str(path), full, zone, progress)
+        result = import_rows(conn, kind, header, rows, str(path), full, zone, progress)
+    if declined is not None:  # only a good file gets here: a bad one raised RecordError
+        result.notes.append(f"{path}: imported row by row, not in bulk: {declined.reason}")
+    return result
 
 
 def _kind(name: str) -> Kind:

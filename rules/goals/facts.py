@@ -194,6 +194,9 @@ def columns(playbook: Playbook) -> dict[str, str]:
 
 
 def _sql_type(kind: str) -> Any:
+    # amounts are cents as doubles: exact while whole (sums, counts), but an average, a
+    # forecast or a pro-rated target may hold a fraction of a cent; reports read them back
+    # through output.money(), which rounds that half up to the cent
     return {
         "amount": sa.Float(),
         "number": sa.Float(),
@@ -472,18 +475,27 @@ def _weighted_deals(s: Settings, f: Any, as_of: date) -> Any:
 
 def shares(playbook: Playbook) -> set[str]:
     """Goal metrics that are ratios (a formula of two like quantities): shown as percentages."""
+    declared = metrics.declared(playbook)
+    return {n for n, kind in _types(playbook).items() if declared[n].formula and kind == "number"}
+
+
+def amounts(playbook: Playbook) -> set[str]:
+    """Goal metrics that are money (sales, an average order value): read back as exact cents."""
+    return {name for name, kind in _types(playbook).items() if kind == "amount"}
+
+
+def _types(playbook: Playbook) -> dict[str, str]:
+    """The value type of every metric a target can be measured by."""
     table = placeholder(playbook)
     cols = columns(playbook)
     row_scope = Scope({n: Typed(table.c[n], k) for n, k in cols.items()}, date(2000, 1, 1), "")
     scope = _formula_scope(playbook, row_scope)
-    out = set()
-    for name, metric in metrics.declared(playbook).items():
-        if metric.formula:
-            try:
-                if compile_expression(name, scope).type == "number":
-                    out.add(name)
-            except ExpressionError:
-                continue
+    out = {}
+    for name in metrics.declared(playbook):
+        try:
+            out[name] = compile_expression(name, scope).type
+        except ExpressionError:
+            continue
     return out
 
 

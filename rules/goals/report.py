@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, number_text
+from salesplay.engine.present.output import FORMATS, money, number_text
 from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
@@ -63,6 +63,7 @@ class Report:
     rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     shares: set[str] = field(default_factory=set)  # ratio metrics, shown as percentages
+    amounts: set[str] = field(default_factory=set)  # money metrics, read back as exact cents
 
 
 def report(
@@ -80,9 +81,9 @@ def report(
         if under is not None and not _unit_exists(conn, under):
             raise SalesplayError(f"--under: no org unit with id '{under}'")
         table = facts.materialize(conn, playbook, as_of, period=span, under=under)
-        found = Report(shares=facts.shares(playbook))
+        found = Report(shares=facts.shares(playbook), amounts=facts.amounts(playbook))
         for row in conn.execute(_query(playbook, table)).mappings():
-            found.rows.append(_row(playbook, dict(row)))
+            found.rows.append(_row(dict(row), row["metric"] in found.amounts))
             if row["children"] and row["children_target"] != row["target"]:
                 found.notes.append(_mismatch(dict(row)))
         conn.rollback()  # temporary tables only: nothing to keep
@@ -206,20 +207,24 @@ def _paths() -> Any:
     return sa.union_all(units, reps).subquery("paths")
 
 
-def _hundredths(value: Any, exact: bool) -> Decimal | float | None:
-    """A stored hundredths value in the metric's own unit: exact cents for sums, else a float."""
+def _hundredths(value: Any, is_money: bool, exact: bool) -> Decimal | float | None:
+    """A stored hundredths value in the metric's own unit: money as exact cents (rounded half
+    up where SQL left a fraction of a cent), a count as an exact number, any other number (a
+    ratio, NPS) as a float."""
     if value is None:
         return None
+    if is_money:
+        return money(value)
     if exact:
         return Decimal(round(float(value))) / 100
     return float(value) / 100
 
 
-def _row(playbook: Playbook, row: dict[str, Any]) -> dict[str, Any]:
+def _row(row: dict[str, Any], is_money: bool) -> dict[str, Any]:
     exact = bool(row["cumulative"])
-    target = Decimal(round(float(row["target"]))) / 100
-    current = _hundredths(row["actual"], exact)
-    forecast = _hundredths(row["forecast"], exact)
+    target = Decimal(round(float(row["target"]))) / 100  # imported as whole hundredths
+    current = _hundredths(row["actual"], is_money, exact)
+    forecast = _hundredths(row["forecast"], is_money, exact)
     label = periods.label(row["period_start"], row["period_end"])
     out = {
         "owner_type": row["owner_type"],
@@ -238,7 +243,7 @@ def _row(playbook: Playbook, row: dict[str, Any]) -> dict[str, Any]:
     }
     depth = max(int(row["depth"] or 0), 0)
     is_rep = row["owner_type"] == "rep"
-    expected = _hundredths(row["expected_by_now"], exact)
+    expected = _hundredths(row["expected_by_now"], is_money, exact)
     out.update(
         {
             "dimension": "rep" if is_rep else (row["unit_kind"] or "org_unit"),

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS
+from salesplay.engine.present.output import FORMATS, money
 from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
@@ -93,8 +93,9 @@ def cards_of(
             c.org_unit_id.in_(sa.select(closure.c.unit).where(closure.c.top == under))
         )
     order = [c.card, c.period_start, c.org_unit_id, c.rank, c.rep_id, c.position]
-    shares = _shares(playbook)
     declared = metrics.declared(playbook)
+    types = _types(playbook)
+    shares = {n for n, kind in types.items() if declared[n].formula and kind == "number"}
     out: list[dict[str, Any]] = []
     for row in conn.execute(query.order_by(*order)).mappings():
         label = periods.label(row["period_start"], row["period_end"])
@@ -119,13 +120,14 @@ def cards_of(
             )
         metric = declared.get(row["metric"])
         exact = metric is not None and metric.cumulative
+        is_money = types.get(row["metric"]) == "amount"
         out[-1]["kpis"].append(
             {
                 "metric": row["metric"],
                 "weight": _fraction(row["weight"]),
                 "cap": _fraction(row["cap"]),
-                "target": _hundredths(row["target"], exact),
-                "actual": _hundredths(row["actual"], exact),
+                "target": _hundredths(row["target"], is_money, exact),
+                "actual": _hundredths(row["actual"], is_money, exact),
                 "attainment": row["attainment"],
                 "capped": row["capped"],
                 "points": round(float(row["points"]), 6),
@@ -148,9 +150,14 @@ def _fraction(value: Any) -> float | None:
     return None if value is None else round(float(value), 12)
 
 
-def _hundredths(value: Any, exact: bool) -> Decimal | float | None:
+def _hundredths(value: Any, is_money: bool, exact: bool) -> Decimal | float | None:
+    """A stored hundredths value in the metric's own unit: money as exact cents (rounded half
+    up where SQL left a fraction of a cent), a count as an exact number, any other number (a
+    ratio, NPS) as a float."""
     if value is None:
         return None
+    if is_money:
+        return money(value)
     if exact:
         return Decimal(round(float(value))) / 100
     return float(value) / 100
@@ -298,17 +305,16 @@ def describe(card: dict[str, Any], unit_name: str | None = None) -> tuple[str, d
     return summary, values
 
 
-def _shares(playbook: Playbook) -> set[str]:
-    """Goal metrics that are ratios (a formula of two like quantities): shown as percentages."""
+def _types(playbook: Playbook) -> dict[str, str]:
+    """The value type of every goal metric over the target facts: `amount` (money, read back as
+    exact cents), `number` (a formula of that type is a ratio, shown as a percentage) …"""
     scope = playbook.subject("target").scope(playbook, None, date(2000, 1, 1))
-    out = set()
-    for name, metric in metrics.declared(playbook).items():
-        if metric.formula:
-            try:
-                if scope.resolve(name, 0).type == "number":
-                    out.add(name)
-            except ExpressionError:
-                continue
+    out = {}
+    for name in metrics.declared(playbook):
+        try:
+            out[name] = scope.resolve(name, 0).type
+        except ExpressionError:
+            continue
     return out
 
 

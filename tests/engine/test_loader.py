@@ -561,3 +561,146 @@ def test_a_folder_is_not_a_playbook(folder: Path) -> None:
     with pytest.raises(PlaybookError) as caught:
         load_playbook("books.yaml")
     assert str(caught.value) == "books.yaml is a folder: give the playbook's .yaml file"
+
+
+# ---- a bundled name means the bundled playbook, whatever lies in the folder -----------------
+
+# What a stray `default` would say if it were read: an unknown key, a located error.
+IMPOSTOR = "playbook: impostor\nnot_a_section: 1\n"
+# The sections fmcg.yaml does not write, so they come from what it extends.
+INHERITED = ("goals", "warnings", "pool", "escalation", "jobs", "incentives", "scorecards")
+
+
+def impostor(folder: Path, kind: str) -> None:
+    """A folder `default/` (holding a playbook-looking file), or a file `default` (no suffix)."""
+    if kind == "folder":
+        (folder / "default").mkdir()
+        (folder / "default" / "default.yaml").write_text(IMPOSTOR, "utf-8")
+    else:
+        (folder / "default").write_text(IMPOSTOR, "utf-8")
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_a_bundled_playbook_extends_the_bundled_default(folder: Path, kind: str) -> None:
+    bundled = load_playbook("default").data  # read while the folder is still empty
+    impostor(folder, kind)
+    book = load_playbook("fmcg")
+    assert book.files == ["playbooks/default.yaml", "playbooks/fmcg.yaml"]
+    for section in INHERITED:
+        assert book.data[section] == bundled[section], section
+        assert book.where((section,))[0] == "playbooks/default.yaml"
+    assert book.where(("grading",))[0] == "playbooks/fmcg.yaml"  # fmcg's own section
+    result = CliRunner().invoke(cli, ["validate", "fmcg"])
+    # default's 32 metrics and fmcg's revenue_3m
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "playbooks/fmcg.yaml: ok (fmcg, 33 metrics)\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_the_bundled_default_by_name_and_by_default(folder: Path, kind: str) -> None:
+    """`salesplay validate default`, and any command without --playbook (whose default is the
+    name `default`), in a folder that holds a `default` folder or file."""
+    impostor(folder, kind)
+    assert load_playbook("default").files == ["playbooks/default.yaml"]
+    assert load_playbook().files == ["playbooks/default.yaml"]
+    result = CliRunner().invoke(cli, ["validate", "default"])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "playbooks/default.yaml: ok (default, 32 metrics)\n",
+        "",
+    )
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_a_users_extends_default_beside_a_default_folder_or_file(folder: Path, kind: str) -> None:
+    """A user's `extends: default` means the bundled default too: a folder can never be a
+    playbook, and a stray suffix-less file is no reason to read it as one."""
+    impostor(folder, kind)
+    write({"teams/company.yaml": "extends: default\ncurrency: CNY\n"})
+    if kind == "folder":
+        (folder / "teams" / "default").mkdir()  # beside the playbook as well as in the cwd
+    else:
+        (folder / "teams" / "default").write_text(IMPOSTOR, "utf-8")
+    book = load_playbook("teams/company.yaml")
+    assert book.files == ["playbooks/default.yaml", "teams/company.yaml"]
+    result = CliRunner().invoke(cli, ["validate", "teams/company.yaml"])
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0,
+        "teams/company.yaml: ok (company, 32 metrics)\n",
+        "",
+    )
+
+
+def test_a_file_named_like_a_bundled_playbook_is_reached_as_a_path(rejects: Rejects) -> None:
+    Path("default").write_text(IMPOSTOR, "utf-8")
+    rejects(
+        "extends: ./default\n",
+        "default:2: not_a_section: unknown key 'not_a_section'; allowed: playbook, description, "
+        "extends, timezone, currency, fields, metrics, grading, pool, follow_up, goals, "
+        "scorecards, warnings, escalation, incentives, jobs, delivery",
+    )
+
+
+def test_a_folder_named_like_a_bundled_playbook_given_as_a_path(rejects: Rejects) -> None:
+    Path("default").mkdir()
+    rejects(
+        "extends: ./default\n",
+        "company.yaml:1: extends: default is a folder: give the playbook's .yaml file",
+    )
+
+
+def test_a_bare_name_that_is_no_bundled_playbook_is_read_as_a_file(folder: Path) -> None:
+    write({"base": "extends: default\nplaybook: base\ncurrency: USD\n"})
+    write({"company.yaml": "extends: base\n"})
+    book = load_playbook("company.yaml")
+    assert book.files == ["playbooks/default.yaml", "base", "company.yaml"]
+    assert book.data["currency"] == "USD"
+
+
+# ---- a condition nested too deep is located like any other error -----------------------------
+
+TOO_DEEP = (
+    "nested 200 levels deep; at most 16 levels are allowed (each bracket, 'not' and negating "
+    "'-' is one): write it more simply"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "extends: default\n"  # 1
+            "warnings:\n"  # 2
+            "  x:\n"  # 3
+            "    for: customers\n"  # 4
+            "    level: red\n"  # 5
+            "    message: m\n"  # 6
+            f"    when: {'not ' * 200}strategic\n",  # 7
+            f"company.yaml:7: warnings.x.when: {TOO_DEEP}",
+        ),
+        (
+            "extends: default\n"  # 1
+            "grading:\n"  # 2
+            "  grades:\n"  # 3
+            "    - grade: A\n"  # 4
+            f'      when: "{"(" * 200}revenue_6m > 1{")" * 200}"\n'  # 5
+            "    - grade: B\n"  # 6
+            "    - grade: C\n",  # 7
+            f"company.yaml:5: grading.grades[0].when: {TOO_DEEP}",
+        ),
+        (
+            "extends: default\n"  # 1
+            "metrics:\n"  # 2
+            "  refunds:\n"  # 3
+            "    sum: orders.amount\n"  # 4
+            f'    where: "{"- " * 200}amount > 0"\n',  # 5
+            f"company.yaml:5: metrics.refunds.where: {TOO_DEEP}",
+        ),
+    ],
+    ids=["not", "brackets", "minus"],
+)
+def test_a_condition_nested_too_deep(rejects: Rejects, text: str, expected: str) -> None:
+    rejects(text, expected)

@@ -10,14 +10,18 @@ The documents' tracking table (表1), for the year 2024, read after the year has
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
+from salesplay.cli import cli
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
 from salesplay.engine.run.family import Playbook
@@ -447,3 +451,116 @@ def test_the_documents_other_goal_metrics(engine: Engine) -> None:
     assert rows["complaint_rate"]["current"] == pytest.approx(0.2)
     assert rows["complaint_rate"]["completion"] == pytest.approx(1.25)
     assert rows["complaint_rate"]["light"] == "green"
+
+
+# ---- money read back exactly ----------------------------------------------------------------
+
+MONEY_BOOK = """\
+extends: default
+metrics:
+  avg_amount: {avg: orders.amount, window: target period}
+"""
+# June orders per rep, in yuan. Worked by hand, to the cent, rounding half up:
+#   R1  0.10 + 0.20 + 0.40 = 0.70 over 3 orders: average 0.2333… → 0.23
+#   R2  0.10 + 0.15 = 0.25 over 2: average 0.125 → 0.13 (half up; half-even would say 0.12)
+#   R3  1,234,567.89 + 1,234,567.89 + 1,234,567.90 = 3,703,703.68 over 3:
+#       average 1,234,567.8933… → 1,234,567.89
+MONEY_ORDERS = {
+    "R1": ["0.10", "0.20", "0.40"],
+    "R2": ["0.10", "0.15"],
+    "R3": ["1,234,567.89", "1,234,567.89", "1,234,567.90"],
+}
+AVERAGE = {"R1": Decimal("0.23"), "R2": Decimal("0.13"), "R3": Decimal("1234567.89")}
+TARGET = Decimal("1234567.89")  # every one of these June goals
+SALES = {"R1": Decimal("0.70"), "R2": Decimal("0.25"), "R3": Decimal("3703703.68")}
+
+
+def money_month(engine: Engine, tmp_path: Path) -> Path:
+    """MONEY_ORDERS in June 2024, and June targets for each rep's sales and averages."""
+    load(engine, "reps", [{"id": r, "name": f"销售{r}"} for r in MONEY_ORDERS])
+    load(engine, "customers", [{"id": f"C{r}", "name": r, "owner_id": r} for r in MONEY_ORDERS])
+    load(
+        engine,
+        "orders",
+        [
+            {"id": f"O{r}{i}", "customer_id": f"C{r}", "rep_id": r, "amount": amount,
+             "ordered_on": "2024-06-10"}
+            for r, amounts in MONEY_ORDERS.items()
+            for i, amount in enumerate(amounts)
+        ],
+    )  # fmt: skip
+    june = {"period_start": "2024-06-01", "period_end": "2024-06-30"}
+    load(
+        engine,
+        "targets",
+        [
+            target("rep", r, metric, str(TARGET), **june)
+            for r in MONEY_ORDERS
+            for metric in ("sales", "avg_order_value", "avg_amount")
+        ],
+    )
+    book = tmp_path / "money.yaml"
+    book.write_text(MONEY_BOOK, "utf-8")
+    return book
+
+
+def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
+    book = money_month(engine, tmp_path)
+    found = goal_report.report(engine, load_playbook(str(book)), date(2024, 6, 30))
+    got = {(r["owner_id"], r["metric"]): r for r in found.rows}
+    for rep in MONEY_ORDERS:
+        # the average as a formula (sales ÷ order count) and as an aggregate (avg)
+        for metric in ("avg_order_value", "avg_amount"):
+            row = got[rep, metric]
+            values = [row[k] for k in ("target", "current", "forecast", "expected")]
+            # a level: expected at the target all period, forecast at the current value
+            assert values == [TARGET, AVERAGE[rep], AVERAGE[rep], TARGET]
+            assert all(type(v) is Decimal for v in values)
+        sales = got[rep, "sales"]
+        assert (sales["current"], sales["forecast"]) == (SALES[rep], SALES[rep])  # the 30th
+        assert type(sales["current"]) is Decimal
+    # on the 12th (12 of 30 days), sales are forecast at actual × 30 / 12 and expected at
+    # target × 12 / 30: R2's 25 cents × 2.5 = 62.5 cents → 0.63 (half up; round() says 0.62),
+    # and 123,456,789 cents × 0.4 = 49,382,715.6 cents → 493,827.16
+    early = goal_report.report(engine, load_playbook(str(book)), date(2024, 6, 12))
+    sales_ = {r["owner_id"]: r for r in early.rows if r["metric"] == "sales"}
+    assert {r: (row["forecast"], row["expected"]) for r, row in sales_.items()} == {
+        "R1": (Decimal("1.75"), Decimal("493827.16")),
+        "R2": (Decimal("0.63"), Decimal("493827.16")),
+        "R3": (Decimal("9259259.20"), Decimal("493827.16")),
+    }
+    shown = {(r["owner_id"], r["metric"]): r for r in goal_report.table_rows(found)}
+    assert [shown[r, "avg_order_value"]["current"] for r in MONEY_ORDERS] == [
+        "0.23",
+        "0.13",
+        "1,234,567.89",
+    ]
+    assert shown["R3", "sales"]["current"] == "3,703,703.68"
+
+
+def test_money_in_json_is_printed_exactly(engine: Engine, tmp_path: Path) -> None:
+    book = money_month(engine, tmp_path)
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "goals",
+            "--as-of",
+            "2024-06-30",
+            "--format",
+            "json",
+            "--db",
+            url,
+            "--playbook",
+            str(book),
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = {(r["owner_id"], r["metric"]): r for r in json.loads(result.stdout)}
+    assert [rows[r, "avg_amount"]["current"] for r in MONEY_ORDERS] == [0.23, 0.13, 1234567.89]
+    assert rows["R3", "sales"]["current"] == 3703703.68
+    # as the text reads: every amount in whole cents, no binary-float tail
+    amounts = re.findall(r'"(?:target|current|forecast)": ([^,\n]*)', result.stdout)
+    assert len(amounts) == 3 * 3 * 3  # 3 reps, 3 goals each
+    assert [a for a in amounts if not re.fullmatch(r"\d+(\.\d\d?)?", a)] == []
+    assert '"current": 1234567.89,' in result.stdout

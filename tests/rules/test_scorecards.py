@@ -18,13 +18,17 @@ The same figures in Q3 under the new weights: 54 + 0.20 × 1.2 × 100 (24) + 13.
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
+from salesplay.cli import cli
 from salesplay.engine.errors import PlaybookError, SalesplayError
 from salesplay.engine.run import explain
 from salesplay.rules.scorecards import report as scorecards
@@ -410,3 +414,78 @@ def test_a_lower_is_better_kpi_needs_a_cap(tmp_path: Path, monkeypatch: pytest.M
         "company.yaml:14: scorecards.monthly.versions[0].kpis[1].cap: 'complaint_rate' is better "
         "lower, so a rep at 0 would attain without limit: give it a cap, e.g. cap: 120%"
     )
+
+
+# ---- money read back exactly ----------------------------------------------------------------
+
+MONEY_CARD = """\
+extends: default
+metrics:
+  avg_amount: {avg: orders.amount, window: target period}
+scorecards:
+  quarterly: null
+  monthly:
+    period: month
+    versions:
+      - from: 2024-01-01
+        kpis:
+          - {metric: sales, weight: 50%}
+          - {metric: avg_amount, weight: 50%}
+"""
+# June orders per rep, in yuan; averages worked by hand to the cent, rounding half up:
+#   R1  0.10, 0.20, 0.40: sales 0.70, average 0.2333… → 0.23
+#   R2  0.10, 0.15: sales 0.25, average 0.125 → 0.13 (half-even would say 0.12)
+#   R3  1,234,567.89, 1,234,567.89, 1,234,567.90: sales 3,703,703.68, average 1,234,567.8933…
+MONEY_ORDERS = {
+    "R1": ["0.10", "0.20", "0.40"],
+    "R2": ["0.10", "0.15"],
+    "R3": ["1,234,567.89", "1,234,567.89", "1,234,567.90"],
+}
+JUNE = {"period_start": "2024-06-01", "period_end": "2024-06-30"}
+
+
+def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
+    load(engine, "org_units", [{"id": "SH", "name": "上海", "kind": "city"}])
+    load(engine, "reps", [{"id": r, "name": r, "org_unit_id": "SH"} for r in MONEY_ORDERS])
+    load(engine, "customers", [{"id": f"C{r}", "name": r, "owner_id": r} for r in MONEY_ORDERS])
+    load(
+        engine,
+        "orders",
+        [
+            {"id": f"O{r}{i}", "customer_id": f"C{r}", "rep_id": r, "amount": amount,
+             "ordered_on": "2024-06-10"}
+            for r, amounts in MONEY_ORDERS.items()
+            for i, amount in enumerate(amounts)
+        ],
+    )  # fmt: skip
+    load(
+        engine,
+        "targets",
+        [target(r, m, "1234567.89", JUNE) for r in MONEY_ORDERS for m in ("sales", "avg_amount")],
+    )
+    path = tmp_path / "money.yaml"
+    path.write_text(MONEY_CARD, "utf-8")
+    found = scorecards.report(engine, load_playbook(str(path)), date(2024, 7, 15), "2024-06")
+    got = {c["rep_id"]: kpis(c) for c in found}
+    expected = {
+        "R1": (Decimal("0.70"), Decimal("0.23")),
+        "R2": (Decimal("0.25"), Decimal("0.13")),
+        "R3": (Decimal("3703703.68"), Decimal("1234567.89")),
+    }
+    for rep, (sales, average) in expected.items():
+        values = [got[rep][m][k] for m in ("sales", "avg_amount") for k in ("target", "actual")]
+        assert values == [Decimal("1234567.89"), sales, Decimal("1234567.89"), average]
+        assert all(type(v) is Decimal for v in values)
+    table = [r for r in scorecards.table_rows(found) if r["metric"] == "avg_amount"]
+    assert [r["actual"] for r in table] == ["1,234,567.89", "0.23", "0.13"]  # R3 ranks first
+    url = engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(
+        cli,
+        ["scorecards", "--period", "2024-06", "--as-of", "2024-07-15", "--format", "json",
+         "--db", url, "--playbook", str(path)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    printed = {c["rep_id"]: kpis(c) for c in json.loads(result.stdout)}
+    assert [printed[r]["avg_amount"]["actual"] for r in MONEY_ORDERS] == [0.23, 0.13, 1234567.89]
+    assert '"actual": 1234567.89,' in result.stdout
+    assert '"actual": 3703703.68,' in result.stdout

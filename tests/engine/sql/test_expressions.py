@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +20,9 @@ from sqlalchemy.engine import Engine
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
 from salesplay.engine.lang import expressions as ex
+from salesplay.engine.run.explain import explain
 from salesplay.engine.sql.compiler import Scope, Typed, compile_condition, compile_expression
+from tests.conftest import load, load_playbook, rows, run
 
 AS_OF = date(2024, 8, 31)
 D = date.fromisoformat
@@ -183,6 +186,115 @@ def test_syntax_errors(text: str, message: str, column: int) -> None:
     with pytest.raises(ExpressionError) as caught:
         ex.parse(text)
     assert (caught.value.message, caught.value.column) == (message, column)
+
+
+# ---- nesting: bounded, and measured as the parser counts --------------------------------------
+
+# Each bracket, prefix `not` and negating `-` is a level; a subtracting `-`, `not in`,
+# `not between` and `is not null` are not. Depths counted by hand.
+NESTED = [
+    ("a", 0),
+    ("(a)", 1),
+    ("not a", 1),
+    ("a - b > 0", 0),
+    ("a - -b > 0", 1),
+    ("- - 1 = x", 2),
+    ("not not a", 2),
+    ("not a and not b", 1),
+    ("a not in (1, 2)", 1),
+    ("a is not null", 0),
+    ("a not between -1 and -2", 1),
+    ("x between -(1) and 2", 2),
+    ("-abs(-x) > 0", 3),
+    ("coalesce(-a, -b) > 0", 2),
+    ("(-1) * (-2) > x", 2),
+    ("today - 30 days < d", 0),
+    ("not (a or not (b and -c > 0))", 5),
+    ("not x in (-1, 2) and y", 3),
+]
+
+
+@pytest.mark.parametrize(("text", "depth"), NESTED)
+def test_nesting_is_measured_as_the_parser_counts(text: str, depth: int) -> None:
+    assert ex.nesting(ex.tokenize(text)) == depth
+    # brackets around it bring it to the bound, which parses, and one past it, which does not
+    at_bound = "(" * (ex.MAX_NESTING - depth) + text + ")" * (ex.MAX_NESTING - depth)
+    ex.parse(at_bound)
+    with pytest.raises(ExpressionError) as caught:
+        ex.parse(f"({at_bound})")
+    assert caught.value.message.startswith(f"nested {ex.MAX_NESTING + 1} levels deep; ")
+
+
+@pytest.mark.parametrize(
+    ("text", "column"),
+    [
+        ("(" * 200 + "a > 1" + ")" * 200, 16),  # the 17th bracket
+        ("not " * 200 + "a", 64),  # the 17th not, 4 characters each
+        ("- " * 200 + "a > 1", 32),
+        ("a > " + "abs(" * 200 + "b" + ")" * 200, 7 + 16 * 4),  # the 17th abs's bracket
+        # mixed: the 17th level is the 9th bracket
+        ("(not " * 100 + "a" + ")" * 100, 8 * 5),
+        ("a > " + "abs(-" * 100 + "b" + ")" * 100, 4 + 8 * 5 + 3),
+    ],
+)
+def test_too_deep_is_an_error_not_a_recursion_error(text: str, column: int) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        ex.parse(text)
+    assert (caught.value.message, caught.value.column) == (
+        "nested 200 levels deep; at most 16 levels are allowed (each bracket, 'not' and "
+        "negating '-' is one): write it more simply",
+        column,
+    )
+
+
+# Conditions at the bound, in the places that nest SQL deepest (a function call nested in a
+# metric's `where`), compile and evaluate on both databases and explain. Orders: C1 5.00 and
+# 4.00, C2 7.00, so big_sales (orders of at least 5.00) is 5 for C1 and 7 for C2.
+AT_BOUND = {
+    "deep_not": ("not (" * 8 + "big_sales = 5" + ")" * 8, {"C1"}),  # 8 nots: big_sales = 5
+    "deep_minus": ("- " * 16 + "big_sales = 7", {"C2"}),  # 16 minuses: big_sales
+    "deep_mixed": ("abs(-" * 8 + "big_sales" + ")" * 8 + " >= 6", {"C2"}),
+    "deep_brackets": ("(" * 16 + "big_sales > 4" + ")" * 16, {"C1", "C2"}),
+    "deep_calls": ("coalesce(" * 16 + "big_sales" + ", 0)" * 16 + " in (5)", {"C1"}),
+}
+BIG_SALES_WHERE = "abs(" * 16 + "amount" + ")" * 16 + " >= 5"
+
+
+def test_conditions_at_the_bound_evaluate_and_explain(org: Engine, tmp_path: Path) -> None:
+    texts = [BIG_SALES_WHERE, *(text for text, _ in AT_BOUND.values())]
+    assert [ex.nesting(ex.tokenize(t)) for t in texts] == [ex.MAX_NESTING] * len(texts)
+    warnings = "".join(
+        f'  {name}:\n    for: customers\n    when: "{text}"\n    level: red\n    message: {name}\n'
+        for name, (text, _) in AT_BOUND.items()
+    )
+    (tmp_path / "deep.yaml").write_text(
+        "extends: default\nmetrics:\n  big_sales:\n    sum: orders.amount\n"
+        f'    window: last 6 months\n    where: "{BIG_SALES_WHERE}"\nwarnings:\n{warnings}',
+        "utf-8",
+    )
+    book = load_playbook(str(tmp_path / "deep.yaml"))
+    customers = [{"id": c, "name": c, "owner_id": "R1"} for c in ("C1", "C2")]
+    load(org, "customers", customers)
+    orders = [("O1", "C1", "5.00"), ("O2", "C1", "4.00"), ("O3", "C2", "7.00")]
+    load(
+        org,
+        "orders",
+        [
+            {"id": i, "customer_id": c, "rep_id": "R1", "amount": a, "ordered_on": "2024-06-01"}
+            for i, c, a in orders
+        ],
+    )
+    run(org, "2024-06-15", book)
+    fired = rows(org, "SELECT rule, subject_id FROM alerts WHERE rule LIKE 'deep%'")
+    assert {(r["rule"], r["subject_id"]) for r in fired} == {
+        (name, c) for name, (_, subjects) in AT_BOUND.items() for c in subjects
+    }
+    for customer in ("C1", "C2"):
+        report = explain(org, book, "customer", customer, date(2024, 6, 15))
+        findings = {f["rule"]: f["fired"] for f in report["findings"]}
+        assert {name: findings[name] for name in AT_BOUND} == {
+            name: customer in subjects for name, (_, subjects) in AT_BOUND.items()
+        }
 
 
 # ---- compiler: evaluated on SQLite and PostgreSQL ---------------------------------------------

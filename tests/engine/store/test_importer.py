@@ -1347,3 +1347,156 @@ def test_sql_takes_only_text_it_reads_as_python_does(
             assert type(got) is type(expected), (text, got, expected)
             accepted += 1
     assert accepted > 20
+
+
+# ---- the bulk path says why it hands a good file to the exact path ----------------------------
+#
+# A good file the bulk path declines is imported row by row, with one note on stderr saying
+# why; a clean file says nothing, and a bad file only its errors (they name every bad row).
+
+
+def cli_import(engine: Engine, kind: str, path: Path) -> Any:
+    url = engine.url.render_as_string(hide_password=False)
+    return CliRunner().invoke(cli, ["import", kind, str(path), "--db", url, "--quiet"])
+
+
+def slow(path: Path, reason: str) -> str:
+    return f"note: {path}: imported row by row, not in bulk: {reason}\n"
+
+
+UNITS = "id,name,parent_id,kind\n"
+UNIT_ROWS = [
+    {"id": "EC", "parent_id": "HQ", "kind": "region"},
+    {"id": "HQ", "parent_id": None, "kind": "company"},
+    {"id": "SH", "parent_id": "EC", "kind": "city"},
+]
+
+
+def units(engine: Engine) -> list[dict[str, Any]]:
+    return rows(engine, "select id, parent_id, kind from org_units order by id")
+
+
+def test_a_row_wider_than_the_header_is_a_note(engine: Engine, tmp_path: Path) -> None:
+    # two empty values too many on line 3: the exact path takes the row, the INSERT or COPY
+    # of the bulk path cannot
+    path = write(
+        tmp_path / "units.csv",
+        UNITS + "HQ,总部,,company\nEC,华东大区,HQ,region,,\nSH,上海,EC,city\n",
+    )
+    result = cli_import(engine, "org_units", path)
+    assert (result.exit_code, result.stderr) == (
+        0,
+        slow(path, "line 3: the row has 6 values, the header 4"),
+    )
+    assert units(engine) == UNIT_ROWS
+
+
+def test_too_many_custom_columns_is_a_note(engine: Engine, tmp_path: Path) -> None:
+    extra = [f"x{i}" for i in range(1, 42)]  # 41 custom columns, one more than json_object takes
+    path = write(
+        tmp_path / "customers.csv",
+        f"{CUSTOMERS},{','.join(extra)}\n"
+        f"C1,甲公司,,,,false,,,{','.join(str(i) for i in range(1, 42))}\n",
+    )
+    result = cli_import(engine, "customers", path)
+    assert (result.exit_code, result.stderr) == (
+        0,
+        slow(path, "41 custom columns (the bulk path takes at most 40)"),
+    )
+    (stored,) = rows(engine, "select id, attrs from customers")
+    assert attrs(stored["attrs"]) == {f"x{i}": str(i) for i in range(1, 42)}
+
+
+def test_a_row_of_blank_values(engine: Engine, tmp_path: Path) -> None:
+    # skipped on both paths; on SQLite the bulk path's conversion function refuses its blank id,
+    # on PostgreSQL the bulk path skips it itself
+    path = write(
+        tmp_path / "units.csv", UNITS + "HQ,总部,,company\n  ,\u3000,,\nEC,华东,HQ,region\n"
+    )
+    result = cli_import(engine, "org_units", path)
+    sqlite = engine.dialect.name == "sqlite"
+    assert (result.exit_code, result.stderr) == (
+        0,
+        slow(path, "line 3: a row of blank values") if sqlite else "",
+    )
+    assert units(engine) == UNIT_ROWS[:2]
+
+
+def test_too_many_values_to_convert_one_by_one(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL converts the rows not in canonical form in Python, up to FIX_LIMIT of them;
+    # SQLite converts each such cell as it is inserted, without a limit
+    monkeypatch.setattr(fastload, "FIX_LIMIT", 1)
+    path = write(
+        tmp_path / "customers.csv",
+        f"{CUSTOMERS}\nC1,甲,,,,false,,2024/1/5\nC2,乙,,,,false,,2024/1/6\n",
+    )
+    result = cli_import(engine, "customers", path)
+    reason = (
+        "more than 1 rows hold values written otherwise than 2024-01-05, 1200.50 or true "
+        "(such as 2024/1/5, 1,200.50 or 是), converted one by one"
+    )
+    sqlite = engine.dialect.name == "sqlite"
+    assert (result.exit_code, result.stderr) == (0, "" if sqlite else slow(path, reason))
+    got = rows(engine, "select id, created_on from customers order by id")
+    assert [(r["id"], day(r["created_on"])) for r in got] == [
+        ("C1", "2024-01-05"),
+        ("C2", "2024-01-06"),
+    ]
+
+
+def test_anything_unforeseen_is_a_note_with_its_own_words(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("the disk is on fire\nsecond line")
+
+    monkeypatch.setattr(fastload, "_check_references", broken)
+    path = write(tmp_path / "units.csv", UNITS + "HQ,总部,,company\nEC,华东,HQ,region\n")
+    result = cli_import(engine, "org_units", path)
+    assert (result.exit_code, result.stderr) == (
+        0,
+        slow(path, "RuntimeError: the disk is on fire"),
+    )
+    assert units(engine) == UNIT_ROWS[:2]
+
+
+def test_a_clean_file_and_a_bad_one_print_no_note(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:
+        patch.setattr(importer, "import_rows", None)  # the bulk path must do it all
+        path = write(tmp_path / "units.csv", UNITS + "HQ,总部,,company\nEC,华东,HQ,region\n")
+        for _ in range(2):  # into an empty table, then an upsert
+            result = cli_import(engine, "org_units", path)
+            assert (result.exit_code, result.stderr) == (0, "")
+        targets = write(
+            tmp_path / "targets.csv",
+            "id,owner_type,owner_id,metric,period_start,period_end,value\n"
+            "T1,org_unit,EC,sales,2024-01-01,2024-12-31,1200000\n",
+        )
+        result = cli_import(engine, "targets", targets)  # targets go in bulk too
+        assert (result.exit_code, result.stderr) == (0, "")
+    # a repeated id: the bulk path declines, the exact path rejects the file and says why
+    bad = write(tmp_path / "bad.csv", UNITS + "SH,上海,EC,city\nSH,上海,EC,city\n")
+    result = cli_import(engine, "org_units", bad)
+    assert (result.exit_code, result.stderr) == (
+        2,
+        f"{bad}:3: id: 'SH' appears twice (first on line 2)\n",
+    )
+
+
+def test_progress_notes_are_always_row_by_row_and_say_nothing_of_it(
+    engine: Engine, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path / "notes.csv",
+        "owner_type,owner_id,metric,period,reason,plan\nrep,R1,sales,2024-Q2,大客户延迟签约,陪访\n",
+    )
+    result = cli_import(engine, "progress_notes", path)
+    assert (result.exit_code, result.stderr) == (0, "")
+    got = rows(engine, "select owner_id, period_start, period_end from progress_notes")
+    assert [(r["owner_id"], day(r["period_start"]), day(r["period_end"])) for r in got] == [
+        ("R1", "2024-04-01", "2024-06-30")
+    ]
