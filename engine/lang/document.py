@@ -94,12 +94,6 @@ class _Source:
     folder: Path | None  # what its own `extends` is relative to; None: bundled, extends bundled
 
 
-def resolve(ref: str, relative_to: Path | None = None) -> tuple[str, str]:
-    """A playbook reference (bundled name or file path) -> (display path, text)."""
-    source = _resolve(ref, relative_to, bundled_only=False)
-    return source.display, source.text
-
-
 def _resolve(ref: str, relative_to: Path | None, bundled_only: bool) -> _Source:
     """A bundled playbook's name means that playbook; a path means a file.
 
