@@ -44,7 +44,9 @@ def test_every_command_is_documented() -> None:
 
 def test_every_playbook_key_is_documented() -> None:
     missing = sorted(
-        k for k in keys(playbook_schema(FAMILIES)) if f"`{k}`" not in README and f"{k}:" not in README
+        k
+        for k in keys(playbook_schema(FAMILIES))
+        if f"`{k}`" not in README and f"{k}:" not in README
     )
     assert not missing, f"README.md does not document the playbook keys: {missing}"
 

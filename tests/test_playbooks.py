@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from salesplay.engine import demo
 from salesplay.engine.lang import document
 from salesplay.engine.loader import schema_json
-from salesplay.rules import FAMILIES
 from salesplay.engine.run.evaluate import evaluate
+from salesplay.rules import FAMILIES
 from tests.conftest import load_playbook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,4 +37,6 @@ def test_shipped_schema_file_is_current() -> None:
     shipped = (
         resources.files("salesplay.playbooks").joinpath("playbook.schema.json").read_text("utf-8")
     )
-    assert shipped == schema_json(FAMILIES), "run: salesplay schema > playbooks/playbook.schema.json"
+    assert shipped == schema_json(FAMILIES), (
+        "run: salesplay schema > playbooks/playbook.schema.json"
+    )

@@ -129,7 +129,9 @@ def test_a_gate_pays_nothing_below_it(engine: Engine, tmp_path: Path) -> None:
     run(engine, "2024-06-30", book(tmp_path, "      gate: 50%\n"))
     assert lines(engine, "R1", "sales_commission") == [(Decimal("599999.99"), 0.0, 0)]
     assert lines(engine, "R2", "sales_commission") == [(600_000, 0.03, 18_000)]
-    (statement,) = [s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
+    (statement,) = [
+        s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"
+    ]
     assert statement["lines"][0]["detail"]["below_gate"] == "50%"
 
 
@@ -168,7 +170,9 @@ def test_amounts_are_exact_and_totals_add_up_to_the_cent(engine: Engine, tmp_pat
     1,728.3945 → 1,728.39 (half up); top seller 5% × 1,234,567.89 = 61,728.3945 → 61,728.39."""
     setup(engine, {"R1": "1234567.89"})
     run(engine, "2024-06-30", book(tmp_path))
-    (statement,) = [s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
+    (statement,) = [
+        s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"
+    ]
     amounts = [line["amount"] for line in statement["lines"]]
     assert sorted(amounts) == [Decimal("1728.39"), 36_000, Decimal("61728.39")]
     assert statement["total"] == Decimal("99456.78") == sum(amounts)
@@ -234,7 +238,9 @@ def test_an_open_period_is_recomputed_in_place(engine: Engine, tmp_path: Path) -
     )
     run(engine, "2024-06-25", company)
     assert commission(engine) == 45_800  # no adjustment: June was still open
-    (statement,) = [s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
+    (statement,) = [
+        s for s in statements.statements(engine, JUNE, "R1") if s["period"] == "2024-06"
+    ]
     assert all("adjusts" not in line["detail"] for line in statement["lines"])
 
 

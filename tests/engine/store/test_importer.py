@@ -27,9 +27,9 @@ from salesplay.engine.store import db, fastload, importer
 from salesplay.engine.store.convert import converter
 from salesplay.engine.store.importer import import_file, import_rows, read_rows
 from salesplay.engine.store.models import table_of
-from salesplay.engine.store.staging import ImportResult
 from salesplay.engine.store.partitions import bucket_of
 from salesplay.engine.store.records import KINDS
+from salesplay.engine.store.staging import ImportResult
 from tests.conftest import load_playbook, rows, run
 
 TABLES = [
@@ -860,7 +860,7 @@ def test_cli_import_prints_every_bad_row_on_stderr_or_a_summary(tmp_path: Path) 
     check.dispose()
 
 
-# ---- the bulk path (engine/store/fastload.py): what the exact path stores, sooner ------------------
+# ---- the bulk path (engine/store/fastload.py): what the exact path stores, sooner ----------------
 #
 # A CSV file is imported on the bulk path (SQL conversion, executemany on SQLite, COPY on
 # PostgreSQL); whatever it cannot vouch for goes to the exact path. These tests hold the two to
