@@ -335,6 +335,21 @@ def test_an_upgraded_v3_database_and_a_new_one_have_the_same_schema(
             assert query(v3, statements) == query(new, statements)
 
 
+def test_the_revisions_run_in_one_line_from_0003_each_setting_its_schema_version() -> None:
+    scripts = list(reversed(list(migrate._scripts().walk_revisions())))
+    numbers = [f"{n:04d}" for n in range(3, HEAD + 1)]
+    assert [s.revision for s in scripts] == migrate.revisions() == numbers
+    assert [s.down_revision for s in scripts] == [None, *numbers[:-1]]
+    for script in scripts:
+        assert Path(script.path).name.startswith(f"v{script.revision}_")
+        source = Path(script.path).read_text("utf-8")
+        version = int(script.revision)
+        assert (
+            f"SET schema_version = {version}" in source
+            or f"(schema_version) VALUES ({version})" in source
+        ), script.path
+
+
 # ---- refusals, manual upgrades, status -------------------------------------------------------
 
 
