@@ -172,6 +172,11 @@ def _version(conn: Connection) -> int | None:
             return FIRST
         if isinstance(version, int) and version > head():
             return version
+        if isinstance(version, int) and version > FIRST:
+            raise SalesplayError(
+                f"--db {url}: salesplay_meta says schema {version}, but the alembic_version "
+                "table that records its upgrades is gone; restore the database from a backup"
+            )
         _too_old(url, version or 0)
     if "customers" in names:
         _too_old(url, 0)
