@@ -33,7 +33,7 @@ from salesplay.engine.run import explain
 from salesplay.engine.run.evaluate import evaluate as run_evaluation
 from salesplay.engine.run.evaluate import work
 from salesplay.engine.run.family import Command, Output, Playbook
-from salesplay.engine.store import db, importer
+from salesplay.engine.store import db, importer, migrate
 from salesplay.rules import FAMILIES
 
 FORMAT = click.Choice(output.FORMATS)
@@ -480,6 +480,32 @@ def demo_command(
         click.echo(f"{csv_dir}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
         return
     click.echo(demo.run_demo(db.connect(db_url), book, day, size, seed, reset))
+
+
+@cli.group("db", cls=Cli)
+def database() -> None:
+    """The database's tables: their schema version, and upgrading them."""
+
+
+@database.command("status")
+@common
+def db_status(db_url: str | None, playbook_ref: str | None) -> None:
+    """Print the database's schema version and whether it is current.
+
+    Example: salesplay db status
+    """
+    click.echo(migrate.status(db.connect(db_url, create=False)))
+
+
+@database.command("upgrade")
+@common
+def db_upgrade(db_url: str | None, playbook_ref: str | None) -> None:
+    """Bring the tables to this release's schema, in place (an SQLite file is copied to
+    NAME.bak-<version> first). A current database is left as it is.
+
+    Example: SALESPLAY_AUTO_UPGRADE=no salesplay db upgrade
+    """
+    click.echo(migrate.upgrade(db.connect(db_url, create=False)))
 
 
 # ---- schedules and delivery (engine/schedule.py, scheduler.py, outbox.py, dispatch.py) ----

@@ -442,11 +442,9 @@ def _notes(
 
 def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int, reset: bool) -> str:
     """Build the demo data, evaluate the playbook, and return a short summary for people."""
-    from sqlmodel import SQLModel
-
     from salesplay.engine.errors import SalesplayError
     from salesplay.engine.run.evaluate import evaluate
-    from salesplay.engine.store.db import create_tables
+    from salesplay.engine.store import migrate
     from salesplay.engine.store.models import Alert, Grade, Task, table_of
 
     with engine.connect() as conn:
@@ -457,8 +455,7 @@ def run_demo(engine: Engine, book: Any, as_of: date, size: DemoSize, seed: int, 
             "demo needs an empty one (add --reset to empty it)"
         )
     if reset:
-        SQLModel.metadata.drop_all(engine)
-        create_tables(engine)
+        migrate.reset(engine)
     counts = build(engine, as_of, size, seed)
     result = evaluate(engine, book, as_of)
     grade, task, alert = (table_of(m) for m in (Grade, Task, Alert))

@@ -6,19 +6,20 @@ What SQLite and PostgreSQL do differently is asked of store/dialects, never deci
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import SQLModel
 
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.store import dialects, models
+from salesplay.engine.store import dialects, migrate
 
 DEFAULT_URL = "sqlite:///salesplay.db"
+# The days the calendar table holds (migration 0003 fills it).
 CALENDAR_FIRST = date(1950, 1, 1)
 CALENDAR_LAST = date(2149, 12, 31)
 
@@ -28,8 +29,12 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get("SALESPLAY_DB") or DEFAULT_URL
 
 
-def connect(url: str | None = None, create: bool = True) -> Engine:
-    """An engine for the URL, with the tables created and the calendar filled."""
+def connect(
+    url: str | None = None, create: bool = True, note: Callable[[str], None] | None = None
+) -> Engine:
+    """An engine for the URL. With `create`, the tables are made (and the calendar filled) in
+    an empty database and brought to this release's schema in an older one (see migrate.py);
+    `note` is told of an upgrade (default: a line on stderr)."""
     url = database_url(url)
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
@@ -40,7 +45,7 @@ def connect(url: str | None = None, create: bool = True) -> Engine:
     dialects.of(engine).setup(engine)
     if create:
         try:
-            create_tables(engine)
+            migrate.prepare(engine, note or _note)
         except sa.exc.OperationalError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise SalesplayError(
@@ -49,55 +54,8 @@ def connect(url: str | None = None, create: bool = True) -> Engine:
     return engine
 
 
-SCHEMA_VERSION = 3  # bump when a table changes shape; older databases are refused, not misread
-
-
-def create_tables(engine: Engine) -> None:
-    """Create what is missing; refuse a database made by another version of the tables."""
-    names = set(sa.inspect(engine).get_table_names())
-    if names and "customers" in names:
-        found = None
-        if "salesplay_meta" in names:
-            with engine.connect() as conn:
-                found = conn.execute(sa.text("SELECT schema_version FROM salesplay_meta")).scalar()
-        if found != SCHEMA_VERSION:
-            raise SalesplayError(
-                f"--db {engine.url!r}: the database was made by another version of salesplay "
-                f"(tables version {found or 0}, this one needs {SCHEMA_VERSION}); export your "
-                "records and import them into a new database"
-            )
-    SQLModel.metadata.create_all(engine)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TABLE IF NOT EXISTS salesplay_meta (schema_version INTEGER NOT NULL)"
-        )
-        if conn.execute(sa.text("SELECT count(*) FROM salesplay_meta")).scalar() == 0:
-            conn.execute(
-                sa.text("INSERT INTO salesplay_meta (schema_version) VALUES (:v)"),
-                {"v": SCHEMA_VERSION},
-            )
-        have = conn.execute(sa.select(sa.func.count()).select_from(models.CalendarMonth)).scalar()
-        if not have:
-            _fill_calendar(conn)
-
-
-def _fill_calendar(conn: Connection) -> None:
-    """Fill calendar and calendar_months in bulk (COPY on PostgreSQL): every test DB does this."""
-    days = []
-    months: dict[int, list[int]] = {}
-    day = CALENDAR_FIRST
-    while day <= CALENDAR_LAST:
-        month_num = day.year * 12 + day.month - 1
-        days.append((day, day.toordinal(), month_num, day.day))
-        months.setdefault(month_num, [month_num, day.toordinal(), 0])[2] += 1
-        day += timedelta(days=1)
-    dialects.bulk_insert(conn, "calendar", ["day", "day_num", "month_num", "dom"], days)
-    dialects.bulk_insert(
-        conn,
-        "calendar_months",
-        ["month_num", "first_day_num", "days"],
-        [tuple(m) for m in months.values()],
-    )
+def _note(line: str) -> None:
+    print(f"note: {line}", file=sys.stderr)
 
 
 @contextmanager

@@ -291,6 +291,7 @@ class Task(EpisodeKey, table=True):
     __table_args__ = (
         UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
         Index("ix_tasks_status", "status", "assignee_id"),
+        Index("ix_tasks_subject", "subject_type", "subject_id"),  # tasks --subject, explain
     )
     assignee_id: str | None = None
     due: date | None = None
@@ -308,6 +309,7 @@ class Alert(EpisodeKey, table=True):
     __table_args__ = (
         UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
         Index("ix_alerts_status", "status", "level"),
+        Index("ix_alerts_subject", "subject_type", "subject_id"),  # alerts --subject, explain
     )
     recipient_id: str | None = None
     level: str

@@ -76,6 +76,11 @@ class Dialect:
         """(quoted name, CREATE statement) of each index that no constraint owns."""
         raise NotImplementedError
 
+    def backup(self, conn: Connection, suffix: str) -> str | None:
+        """Copy the database aside, as the connection sees it, before its tables change; where
+        the copy is, or None where there is no file to copy (a server's database)."""
+        return None
+
 
 # ---- SQL functions: one class each, spelled in sqlite.py and postgresql.py -------------------
 

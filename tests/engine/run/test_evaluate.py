@@ -175,16 +175,3 @@ def test_two_evaluations_at_once_emit_once(org: Engine) -> None:
         50,
         50,
     )
-
-
-def test_a_database_of_another_version_is_refused(tmp_path: Path) -> None:
-    from salesplay.engine.errors import SalesplayError
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = db.connect(url)
-    with engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE salesplay_meta SET schema_version = 0")
-    with pytest.raises(
-        SalesplayError, match=rf"tables version 0, this one needs {db.SCHEMA_VERSION}"
-    ):
-        db.connect(url)
