@@ -48,6 +48,21 @@ def _lock(conn: Connection, shared: bool) -> None:
     dialects.of(conn).lock_evaluation(conn, shared)
 
 
+def check_tables(conn: Connection, playbook: Playbook) -> None:
+    """Every table the playbook's rule families write is in the database: a family whose table
+    no migration has made is refused before the run, not half way through it."""
+    have = set(sa.inspect(conn).get_table_names())
+    for family in playbook.families:
+        for table in family.tables:
+            name = str(table.__tablename__)
+            if name not in have:
+                raise SalesplayError(
+                    f"the database has no table {name}, which the rule family "
+                    f"'{family.section}' writes: add a migration that creates it "
+                    "(engine/store/migrations/versions/)"
+                )
+
+
 def _families(ctx: EvalContext, progress: Progress | None) -> None:
     if ctx.covers("alert"):  # not per partition: once per run, in the final step
         alert_status.wake(ctx.conn, ctx.as_of)
@@ -73,6 +88,7 @@ def evaluate_in(
     """Evaluate every section of playbook inside conn's transaction, under an existing ledger
     row (a scheduled run claimed beforehand); return the counts emitted."""
     _lock(conn, shared=False)
+    check_tables(conn, playbook)
     ctx = EvalContext(conn, playbook, as_of, run_id)
     _families(ctx, progress)
     return {k: int(v) for k, v in sorted(ctx.counts.items())}
@@ -124,6 +140,7 @@ def evaluate(
     else:
         with engine.begin() as conn:
             _lock(conn, shared=False)
+            check_tables(conn, playbook)
             run_id = _start(conn, playbook, as_of, job, started)
             ctx = EvalContext(conn, playbook, as_of, run_id)
             _families(ctx, progress)
@@ -147,6 +164,7 @@ def start_partitioned(
     if parts < 1:
         raise SalesplayError("--partitions must be at least 1")
     with engine.begin() as conn:
+        check_tables(conn, playbook)
         run_id = _start(conn, playbook, as_of, job, started)
         conn.execute(
             sa.insert(table_of(EvalPartition)),

@@ -14,6 +14,7 @@ from typing import ClassVar
 import pytest
 from sqlalchemy.engine import Engine
 
+from salesplay.engine.errors import SalesplayError
 from salesplay.engine.store import db
 from salesplay.rules import FAMILIES
 from tests.conftest import load, load_playbook, rows, run
@@ -84,7 +85,8 @@ KILLED = textwrap.dedent("""
     from datetime import date
     from salesplay.engine import loader
     from salesplay.engine.run.evaluate import evaluate
-    from salesplay.engine.store import db
+    from salesplay.engine.errors import SalesplayError
+from salesplay.engine.store import db
     from salesplay.rules import FAMILIES
 
     class Stall:
@@ -175,3 +177,22 @@ def test_two_evaluations_at_once_emit_once(org: Engine) -> None:
         50,
         50,
     )
+
+
+def test_a_family_whose_table_no_migration_made_is_refused_before_the_run(org: Engine) -> None:
+    class Visit:  # what the check reads of a family's table: its name
+        __tablename__ = "toy_visits"
+
+    class Writes(Exploding):
+        tables = (Visit,)
+
+    seed(org)
+    book = load_playbook("default", [*FAMILIES, Writes()])  # type: ignore[list-item]
+    with pytest.raises(SalesplayError) as caught:
+        run(org, "2024-07-01", book)
+    assert str(caught.value) == (
+        "the database has no table toy_visits, which the rule family 'grading' writes: "
+        "add a migration that creates it (engine/store/migrations/versions/)"
+    )
+    assert counts(org) == dict.fromkeys(OUTPUT_TABLES, 0)
+    assert rows(org, "select count(*) as n from runs")[0]["n"] == 0
