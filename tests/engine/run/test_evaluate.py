@@ -85,8 +85,7 @@ KILLED = textwrap.dedent("""
     from datetime import date
     from salesplay.engine import loader
     from salesplay.engine.run.evaluate import evaluate
-    from salesplay.engine.errors import SalesplayError
-from salesplay.engine.store import db
+    from salesplay.engine.store import db
     from salesplay.rules import FAMILIES
 
     class Stall:
