@@ -105,6 +105,7 @@ def _start(conn: Connection, playbook: Playbook, as_of: date, job: str, now: dat
                 as_of=as_of,
                 playbook_path=playbook.path,
                 playbook_hash=playbook.content_hash,
+                salesplay_version=db.release(),
                 status="running",
             )
             .returning(runs.c.id)

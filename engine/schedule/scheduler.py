@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection, Engine
 from salesplay.engine.run.evaluate import evaluate_in
 from salesplay.engine.run.family import Playbook
 from salesplay.engine.schedule.jobs import Job, jobs, restrict
-from salesplay.engine.store import dialects
+from salesplay.engine.store import db, dialects
 from salesplay.engine.store.models import Run, table_of
 
 MAX_POLL = 60.0  # the daemon looks again at least this often (stale claims, retries)
@@ -162,6 +162,7 @@ class Scheduler:
                 "finished_at": _naive(now),
                 "playbook_path": self.playbook.path,
                 "playbook_hash": self.playbook.content_hash,
+                "salesplay_version": db.release(),
                 "status": status,
                 "emitted": {},
             }
@@ -231,6 +232,7 @@ class Scheduler:
             "started_at": _naive(now),
             "playbook_path": self.playbook.path,
             "playbook_hash": self.playbook.content_hash,
+            "salesplay_version": db.release(),
             "status": status,
         }
         if owner:

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,6 +24,15 @@ DEFAULT_URL = "sqlite:///salesplay.db"
 # The days the calendar table holds (migration 0003 fills it).
 CALENDAR_FIRST = date(1950, 1, 1)
 CALENDAR_LAST = date(2149, 12, 31)
+
+
+@cache
+def release() -> str:
+    """This salesplay's version as installed: each run records it (runs.salesplay_version)."""
+    try:
+        return version("salesplay")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
 
 
 def database_url(url: str | None = None) -> str:

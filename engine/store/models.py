@@ -221,6 +221,7 @@ class Run(SQLModel, table=True):
     lease_until: datetime | None = _naive(nullable=True)
     attempts: int = 0
     error: str | None = None
+    salesplay_version: str | None = None  # the release that made the run (schema 4 on)
 
 
 class EvalPartition(SQLModel, table=True):
@@ -291,7 +292,6 @@ class Task(EpisodeKey, table=True):
     __table_args__ = (
         UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
         Index("ix_tasks_status", "status", "assignee_id"),
-        Index("ix_tasks_subject", "subject_type", "subject_id"),  # tasks --subject, explain
     )
     assignee_id: str | None = None
     due: date | None = None
@@ -309,7 +309,6 @@ class Alert(EpisodeKey, table=True):
     __table_args__ = (
         UniqueConstraint("rule", "subject_type", "subject_id", "episode", "seq"),
         Index("ix_alerts_status", "status", "level"),
-        Index("ix_alerts_subject", "subject_type", "subject_id"),  # alerts --subject, explain
     )
     recipient_id: str | None = None
     level: str

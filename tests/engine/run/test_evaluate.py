@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from importlib.metadata import version
 from pathlib import Path
 from typing import ClassVar
 
@@ -75,6 +76,7 @@ def test_the_ledger_records_the_run(org: Engine) -> None:
     assert ledger[0]["status"] == "succeeded"
     assert ledger[0]["playbook_path"] == "playbooks/default.yaml"
     assert len(ledger[0]["playbook_hash"]) == 16
+    assert ledger[0]["salesplay_version"] == version("salesplay")  # the release that ran it
     # the follow-up task (due 06-01) and, 30 days late, a help task for R1's manager M1
     assert result.emitted == {"alerts": 1, "grade_changes": 1, "tasks": 2}
 

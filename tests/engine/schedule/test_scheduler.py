@@ -14,6 +14,7 @@ import sys
 import textwrap
 import time
 from datetime import UTC, datetime
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,9 @@ def test_downtime_catchup_latest_runs_the_newest_and_records_the_rest_missed(
     ]
     done = [r for r in runs_ledger(engine) if r["status"] == "succeeded"]
     assert [str(r["as_of"]) for r in done] == ["2024-07-01", "2024-07-05"]
+    # every row, run or missed, records the release that wrote it
+    releases = rows(engine, "select distinct salesplay_version from runs")
+    assert releases == [{"salesplay_version": version("salesplay")}]
 
 
 def test_downtime_catchup_all_runs_each_slot_as_of_its_own_date(
