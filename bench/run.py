@@ -44,7 +44,14 @@ AS_OF = date(2024, 5, 20)
 SEED = 7
 PG_URL = os.environ.get("SALESPLAY_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 # The code that decides what the demo data and its tables look like: a change rebuilds the data.
-DATA_CODE = ["engine/demo.py", "engine/store/models.py", "engine/store/db.py"]
+DATA_CODE = [
+    "engine/demo.py",
+    "engine/store/models.py",
+    "engine/store/db.py",
+    *sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "engine/store/migrations/versions").glob("v*.py")
+    ),
+]
 
 
 def log(message: str) -> None:
