@@ -118,6 +118,11 @@ def test_every_two_weeks_from_a_start(tmp_path: Path) -> None:
             "book.yaml:4: delivery.channels.hook.url: unknown key 'url' (did you mean 'url_env'?)",
         ),
         (
+            "delivery:\n  channels:\n    hook: {type: webhook, url_env: HOOK, path: out.jsonl}\n",
+            "book.yaml:4: delivery.channels.hook.path: a webhook channel takes no path "
+            "(it takes url_env, rate_per_minute, max_attempts, timeout, description)",
+        ),
+        (
             "delivery:\n  routes:\n    - {channel: robot}\n",
             "book.yaml:4: delivery.routes[0].channel: unknown channel 'robot' "
             "(channels: none defined under delivery.channels)",

@@ -60,10 +60,19 @@ def rate_per_minute(spec: dict[str, Any]) -> int | None:
 
 
 def check(playbook: Document) -> None:
-    """What the schema cannot say: each channel has what its kind needs; routes name channels."""
+    """What the schema cannot say: each channel has what its kind needs and nothing another kind
+    takes; routes name channels."""
     known = channels(playbook)
     for name, spec in known.items():
-        for key in KINDS[spec["type"]].needs:
+        kind = KINDS[spec["type"]]
+        takes = [*kind.settings, *COMMON]
+        for key in spec:
+            if key != "type" and key not in takes:  # another kind's setting: it would do nothing
+                raise playbook.error(
+                    (SECTION, "channels", name, key),
+                    f"a {kind.type} channel takes no {key} (it takes {', '.join(takes)})",
+                )
+        for key in kind.needs:
             if key not in spec:
                 raise playbook.error(
                     (SECTION, "channels", name),
