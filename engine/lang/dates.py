@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import calendar
+import difflib
 import re
 from datetime import date, timedelta
 from typing import Any
@@ -142,3 +143,78 @@ def window_bounds(window: str, as_of: date) -> tuple[date | None, date]:
 def as_date(value: Any) -> date:
     """A date as the database or YAML hands it back: a date already, or ISO text."""
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+# ---- what people type: days and time zones ---------------------------------------------
+
+_DAY = re.compile(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*")
+DAY_FORMS = "2024-07-05, 2024/7/5 or 2024年7月5日"
+
+
+def parse_day(text: str) -> date:
+    """A day as people write it: 2024-07-05, 2024/7/5, 2024.7.5 or 2024年7月5日."""
+    found = _DAY.fullmatch(str(text))
+    if found:
+        try:
+            return date(*(int(part) for part in found.groups()))
+        except ValueError:
+            raise ExpressionError(f"'{text}' is no such day") from None
+    raise ExpressionError(f"'{text}' is not a date: write {DAY_FORMS}")
+
+
+# Names people give a zone that no IANA name resembles (Beijing is not a zone: China is one).
+_ZONE_ALIASES = {
+    "beijing": "Asia/Shanghai",
+    "peking": "Asia/Shanghai",
+    "china": "Asia/Shanghai",
+    "prc": "Asia/Shanghai",
+    "cst": "Asia/Shanghai",
+    "utc+8": "Asia/Shanghai",
+    "gmt+8": "Asia/Shanghai",
+    "北京": "Asia/Shanghai",
+    "中国": "Asia/Shanghai",
+    "上海": "Asia/Shanghai",
+    "shenzhen": "Asia/Shanghai",
+    "guangzhou": "Asia/Shanghai",
+    "hangzhou": "Asia/Shanghai",
+    "chengdu": "Asia/Shanghai",
+    "香港": "Asia/Hong_Kong",
+    "taipei": "Asia/Taipei",
+    "台北": "Asia/Taipei",
+    "tokyo": "Asia/Tokyo",
+    "东京": "Asia/Tokyo",
+    "new york": "America/New_York",
+    "san francisco": "America/Los_Angeles",
+    "los angeles": "America/Los_Angeles",
+    "london": "Europe/London",
+}
+
+
+def zone_hint(name: str) -> str:
+    """Why a time zone name is unknown and what to write instead, for an error message:
+    "did you mean 'Asia/Shanghai'?" for Beijing, the nearest IANA names for a typo."""
+    from zoneinfo import available_timezones
+
+    text = str(name).strip()
+    alias = _ZONE_ALIASES.get(text.lower().replace("_", " "))
+    if alias:
+        return f"did you mean '{alias}'?"
+    zones = sorted(available_timezones())
+    by_city = {z.rsplit("/", 1)[-1].lower().replace("_", " "): z for z in zones}
+    for cutoff in (0.85, 0.6):  # the close ones if any, else the merely similar
+        close = [by_city[c] for c in difflib.get_close_matches(text.lower(), by_city, 2, cutoff)]
+        close += [z for z in difflib.get_close_matches(text, zones, 2, cutoff) if z not in close]
+        if close:
+            return "did you mean " + " or ".join(f"'{z}'" for z in close[:2]) + "?"
+    return "write an IANA name like Asia/Shanghai"
+
+
+def check_zone(name: str) -> str:
+    """The name if this machine knows the zone; ExpressionError with the nearest names if not."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ExpressionError(f"unknown time zone '{name}' ({zone_hint(name)})") from None
+    return str(name)

@@ -16,9 +16,10 @@ from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
 from salesplay.engine.errors import ExpressionError, PlaybookError
+from salesplay.engine.lang import dates
 from salesplay.engine.lang.yamlsafe import load_yaml, render_path
 
 YamlPath = tuple[str | int, ...]
@@ -72,13 +73,9 @@ class Document:
     def check_timezone(self) -> None:
         """The `timezone` is an IANA zone this machine knows."""
         try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            close = difflib.get_close_matches(self.timezone, sorted(available_timezones()), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "use an IANA name like Asia/Shanghai"
-            raise self.error(
-                ("timezone",), f"unknown time zone '{self.timezone}' ({hint})"
-            ) from None
+            dates.check_zone(self.timezone)
+        except ExpressionError as exc:
+            raise self.error(("timezone",), exc.message) from None
 
 
 def bundled_names() -> list[str]:

@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
-from salesplay.engine.errors import SalesplayError
+from salesplay.engine.errors import ExpressionError, SalesplayError
+from salesplay.engine.lang import dates
 from salesplay.engine.lang.document import Document
 from salesplay.engine.run.family import Playbook
 from salesplay.engine.schedule import cron
@@ -218,13 +219,9 @@ def check_jobs(playbook: Playbook) -> None:
         zone = spec.get("timezone")
         if zone is not None:
             try:
-                ZoneInfo(str(zone))
-            except (ZoneInfoNotFoundError, ValueError):
-                close = difflib.get_close_matches(str(zone), sorted(available_timezones()), n=1)
-                hint = f"did you mean '{close[0]}'?" if close else "use an IANA name"
-                raise playbook.error(
-                    (*at, "timezone"), f"unknown time zone '{zone}' ({hint})"
-                ) from None
+                dates.check_zone(str(zone))
+            except ExpressionError as exc:
+                raise playbook.error((*at, "timezone"), exc.message) from None
         if "max_catchup" in spec and spec.get("catchup", "latest") != "all":
             raise playbook.error((*at, "max_catchup"), "goes with catchup: all")
         for i, rule in enumerate(spec["rules"]):
@@ -308,9 +305,9 @@ def listing(
             raise SalesplayError(f"--cron: {exc}") from None
         tz = zone or playbook.timezone
         try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SalesplayError(f"--tz: unknown time zone '{tz}'") from None
+            dates.check_zone(tz)
+        except ExpressionError as exc:
+            raise SalesplayError(f"--tz: {exc.message}") from None
         chosen = [Job("--cron", (), tz, cron=" ".join(expr.split()))]
     else:
         if zone is not None:
