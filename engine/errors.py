@@ -81,3 +81,7 @@ class UnknownName(ExpressionError):
 class Unusable(ExpressionError):
     """A known name that this kind of rule cannot use: a metric over a target's period in a
     customer rule, a metric of records that do not link to the subject."""
+
+
+class ProjectError(PlaybookError):
+    """A problem in a project's salesplay.toml, located by file and line like a playbook's."""

@@ -117,7 +117,7 @@ def test_the_engine_is_layer_packages_with_few_loose_modules() -> None:
     engine = ROOT / "engine"
     layers = sorted(p.name for p in engine.iterdir() if (p / "__init__.py").exists())
     loose = sorted(p.name for p in engine.glob("*.py") if p.name != "__init__.py")
-    assert layers == ["delivery", "lang", "present", "run", "schedule", "sql", "store"]
+    assert layers == ["delivery", "lang", "present", "project", "run", "schedule", "sql", "store"]
     assert loose == ["demo.py", "errors.py", "loader.py"]
 
 
