@@ -29,6 +29,8 @@ from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
 from salesplay.engine.present import output, queries
 from salesplay.engine.present.progress import Progress
+from salesplay.engine.project import settings as project_settings
+from salesplay.engine.project.settings import Settings
 from salesplay.engine.run import explain
 from salesplay.engine.run.evaluate import evaluate as run_evaluation
 from salesplay.engine.run.evaluate import work
@@ -40,11 +42,30 @@ FORMAT = click.Choice(output.FORMATS)
 
 
 class Cli(click.Group):
-    """Turns every SalesplayError into one line on stderr; --debug shows the traceback."""
+    """Turns every SalesplayError into one line on stderr; --debug shows the traceback.
+
+    Every group accepts the shared options (--project, --db, --playbook, --debug), so that
+    they may stand before the command name as well as after it."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        have = {p.name for p in self.params}
+        holder = group_options(lambda: None)
+        self.params += [p for p in getattr(holder, "__click_params__", []) if p.name not in have]
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:  # `salesplay --help | head -3`
+            _quiet_stdout()
+            raise click.exceptions.Exit(0) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            _quiet_stdout()  # `salesplay tasks | head`: the reader has all it wanted
+            ctx.exit(0)
         except SalesplayError as exc:
             if _debug(ctx):
                 raise
@@ -67,6 +88,18 @@ class Cli(click.Group):
             ctx.exit(1)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that nothing more (not even the final flush) writes
+    into the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 def _debug(ctx: click.Context) -> bool:
     import os
 
@@ -77,56 +110,125 @@ def _debug(ctx: click.Context) -> bool:
     )
 
 
-def _remember_debug(ctx: click.Context, _param: Any, value: bool) -> bool:
-    if value:
-        ctx.ensure_object(dict)
-        ctx.find_root().ensure_object(dict)["debug"] = True
-    return value
+def _given(ctx: click.Context) -> dict[str, Any]:
+    """What the command line said, at the root: options before the command name count too."""
+    found: dict[str, Any] = ctx.find_root().ensure_object(dict)
+    return found
 
 
-def common(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--db, --playbook and --debug on every command."""
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep a shared option wherever it stands (`salesplay --db X grades` or `grades --db X`);
+    the command's own parameter gets the value given anywhere on the line."""
+    given = _given(ctx)
+    if value not in (None, False):
+        given[param.name or ""] = value
+    return given.get(param.name or "")
+
+
+def shared_options(func: Callable[..., Any], expose: bool) -> Callable[..., Any]:
+    """--project, --db, --playbook and --debug: the options every command shares, accepted
+    before or after the command name."""
     func = click.option(
         "--debug",
         is_flag=True,
         expose_value=False,
-        callback=_remember_debug,
+        callback=_remember,
         is_eager=True,
         help="Show the full traceback on errors.",
     )(func)
     func = click.option(
         "--playbook",
         "playbook_ref",
-        envvar="SALESPLAY_PLAYBOOK",
         metavar="FILE",
-        help="Playbook file or bundled name (default: default).",
+        expose_value=expose,
+        callback=_remember,
+        help="Playbook file or bundled name (else SALESPLAY_PLAYBOOK, salesplay.toml, default).",
     )(func)
     func = click.option(
         "--db",
         "db_url",
-        envvar="SALESPLAY_DB",
-        metavar="URL",
-        help="SQLAlchemy URL (default: sqlite:///salesplay.db).",
+        metavar="FILE|URL",
+        expose_value=expose,
+        callback=_remember,
+        help="Database file or SQLAlchemy URL (else SALESPLAY_DB, salesplay.toml, salesplay.db).",
+    )(func)
+    func = click.option(
+        "--project",
+        metavar="DIR",
+        expose_value=False,
+        callback=_remember,
+        help="The project folder holding salesplay.toml (else SALESPLAY_PROJECT, or found "
+        "by walking up from the working directory).",
     )(func)
     return func
+
+
+def common(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared options on a command, which receives db_url and playbook_ref."""
+    return shared_options(func, expose=True)
+
+
+def group_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    return shared_options(func, expose=False)
+
+
+class Day(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2 on
+    """A day as people write it: 2024-07-05, 2024/7/5 or 2024年7月5日."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, date):
+            return value
+        from salesplay.engine.errors import ExpressionError
+        from salesplay.engine.lang.dates import parse_day
+
+        try:
+            return parse_day(value)
+        except ExpressionError as exc:
+            self.fail(exc.message, param, ctx)
+
+
+DAY = Day()
 
 
 def as_of_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--as-of",
-        type=click.DateTime(["%Y-%m-%d"]),
-        metavar="YYYY-MM-DD",
-        help="Evaluate as of this date (default: today in the playbook's zone).",
+        type=DAY,
+        metavar="DATE",
+        help="Evaluate as of this date, e.g. 2024-07-05 or 2024/7/5 (default: today in the "
+        "playbook's zone).",
     )(func)
 
 
+def settings(db_url: str | None = None, playbook_ref: str | None = None) -> Settings:
+    """The project, database and playbook in force for this command, and where each came
+    from (see engine/project/settings.py)."""
+    given = _given(click.get_current_context())
+    return project_settings.resolve(given.get("project"), db_url, playbook_ref)
+
+
 def load(ref: str | None) -> Playbook:
-    """The playbook named by --playbook (default: the bundled default), with every family."""
-    return loader.load(ref, FAMILIES)
+    """The playbook in force (--playbook, SALESPLAY_PLAYBOOK, salesplay.toml, default), with
+    every family."""
+    return loader.load(settings(playbook_ref=ref).playbook.value, FAMILIES)
+
+
+def open_db(url: str | None, create: bool = False, prepare: bool = True) -> sa.engine.Engine:
+    """The database in force. Only init, demo and import may create one: any other command
+    pointed at a database file that does not exist stops, naming the path it looked for.
+    `prepare`: make or upgrade the tables on opening (`db status` only looks)."""
+    found = settings(db_url=url)
+    if not create:
+        found.require_database()
+    return db.connect(found.database.value, create=prepare)
 
 
 def _as_of(value: Any, book: Playbook) -> date:
-    return value.date() if value else book.today()
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else book.today()
 
 
 def emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
@@ -161,8 +263,24 @@ def import_command(
     """
     zone = load(playbook_ref).timezone
     progress = Progress(enabled=False if quiet else None)
-    result = importer.import_file(db.connect(db_url), kind, file, full, zone, progress.rows)
+    where = settings(db_url=db_url)
+    path = where.database_file()
+    new = path is not None and not path.exists()
+    try:
+        result = importer.import_file(
+            open_db(db_url, create=True), kind, file, full, zone, progress.rows
+        )
+    except BaseException:
+        if new and path is not None:  # a refused first import leaves no empty database behind
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)
+        raise
     progress.close()
+    if new:
+        made = f"note: created the database {path}"
+        if where.project is None:
+            made += " (no salesplay.toml here or above; salesplay init starts a project)"
+        click.echo(made, err=True)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if not quiet:
@@ -176,21 +294,86 @@ def import_command(
 
 
 @cli.command()
-@click.argument("file")
+@click.argument("file", required=False)
 @common
-def validate(file: str, db_url: str | None, playbook_ref: str | None) -> None:
-    """Check a playbook without running it; print every problem as FILE:LINE: path: reason.
+def validate(file: str | None, db_url: str | None, playbook_ref: str | None) -> None:
+    """Check a playbook without running it (default: the playbook in force); print every
+    problem as FILE:LINE: path: reason.
 
     Example: salesplay validate playbooks/fmcg.yaml
     """
-    book = load(file)
+    book = load(file or playbook_ref)
     click.echo(f"{book.path}: ok ({book.name}, {len(book.data.get('metrics') or {})} metrics)")
+
+
+@cli.command("init")
+@click.argument("folder", metavar="[DIR]", default=".", type=click.Path(path_type=Path))
+@click.option(
+    "--industry",
+    metavar="NAME",
+    help="Start from this bundled playbook instead of the default (e.g. fmcg).",
+)
+@common
+def init_command(
+    folder: Path, industry: str | None, db_url: str | None, playbook_ref: str | None
+) -> None:
+    """Start a project in DIR (default: here): salesplay.toml, playbook.yaml extending a bundled
+    playbook, its schema for editors, and an empty database. Every command run in DIR or below
+    then uses them.
+
+    Example: salesplay init sales --industry fmcg
+    """
+    from salesplay.engine.project import scaffold
+
+    made = scaffold.init(folder, industry, loader.schema_json(FAMILIES), db.connect)
+    click.echo(f"{made.folder}: {', '.join(made.files)} (playbook extends {made.base})")
+    here = made.folder == Path.cwd().resolve()
+    prefix = "salesplay" if here else f"salesplay --project {_shell_word(str(folder))}"
+    click.echo("next:")
+    click.echo(f"  {prefix} validate")
+    click.echo(f"  {prefix} import customers customers.csv")
+    click.echo(f"  {prefix} evaluate")
+
+
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+@cli.command("info")
+@common
+def info_command(db_url: str | None, playbook_ref: str | None) -> None:
+    """Print which project, database, playbook and time zone are in force, and where each came
+    from (option, environment variable, salesplay.toml or default). Opens no database.
+
+    Example: salesplay info
+    """
+    found = settings(db_url, playbook_ref)
+    book = load(playbook_ref)
+    project = str(found.project) if found.project else "(none)"
+    database = project_settings.hide_password(found.database.value)
+    exists = found.database_file()
+    if exists is not None and not exists.exists():
+        database += " (does not exist yet)"
+    rows = [
+        ("project", project, found.project_source),
+        ("database", database, found.database.source),
+        ("playbook", f"{book.name} ({book.path})", found.playbook.source),
+        ("timezone", book.timezone, f"playbook {book.name}"),
+    ]
+    for name, value, source in rows:
+        click.echo(f"{name + ':':<10} {value}")
+        click.echo(f"{'':<10} from {source}")
 
 
 @cli.command()
 @common
 def schema(db_url: str | None, playbook_ref: str | None) -> None:
-    """Print the playbook JSON Schema (editors use it to validate and complete playbooks)."""
+    """Print the playbook JSON Schema (editors use it to validate and complete playbooks).
+
+    Example: salesplay schema > playbook.schema.json
+    """
     click.echo(loader.schema_json(FAMILIES), nl=False)
 
 
@@ -232,7 +415,7 @@ def evaluate(
     the rules that span customers (goals). Example: salesplay evaluate --as-of 2024-07-01
     """
     book = load(playbook_ref)
-    engine = db.connect(db_url)
+    engine = open_db(db_url)
     progress = Progress(enabled=False if quiet else None)
     if join_run is not None:
         steps = work(engine, book, join_run, progress)
@@ -262,8 +445,11 @@ def evaluate(
 def grades(
     grade: str | None, customer: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
 ) -> None:
-    """List customer grades: {customer_id, grade, since}."""
-    emit(queries.grades(db.connect(db_url), grade, customer), fmt, queries.GRADE_COLUMNS)
+    """List customer grades: {customer_id, grade, since}.
+
+    Example: salesplay grades --grade A --format csv
+    """
+    emit(queries.grades(open_db(db_url), grade, customer), fmt, queries.GRADE_COLUMNS)
 
 
 @cli.command()
@@ -282,14 +468,20 @@ def tasks(
     db_url: str | None,
     playbook_ref: str | None,
 ) -> None:
-    """List tasks: {id, rule, subject_type, subject_id, assignee_id, due, title, status}."""
-    rows = queries.tasks(db.connect(db_url), rule, assignee, status, subject)
+    """List tasks: {id, rule, subject_type, subject_id, assignee_id, due, title, status}.
+
+    Example: salesplay tasks --assignee R1 --status open
+    """
+    rows = queries.tasks(open_db(db_url), rule, assignee, status, subject)
     emit(rows, fmt, queries.TASK_COLUMNS)
 
 
 @cli.group(cls=Cli)
 def task() -> None:
-    """Working with one task."""
+    """Working with one task.
+
+    Example: salesplay task done 42
+    """
 
 
 @task.command("done")
@@ -302,7 +494,7 @@ def task_done(task_id: int, note: str | None, db_url: str | None, playbook_ref: 
     Example: salesplay task done 42 --note "已上门拜访"
     """
     book = load(playbook_ref)
-    queries.complete_task(db.connect(db_url), task_id, note, book.today())
+    queries.complete_task(open_db(db_url), task_id, note, book.today())
     click.echo(f"task {task_id}: done")
 
 
@@ -325,14 +517,20 @@ def alerts(
     playbook_ref: str | None,
 ) -> None:
     """List alerts: {id, rule, subject_type, subject_id, level, message, raised_on, status,
-    resolved_on}. Snoozed alerts are listed only with --status snoozed."""
-    rows = queries.alerts(db.connect(db_url), rule, level, status, subject, assignee)
+    resolved_on}. Snoozed alerts are listed only with --status snoozed.
+
+    Example: salesplay alerts --level red --status open
+    """
+    rows = queries.alerts(open_db(db_url), rule, level, status, subject, assignee)
     emit(rows, fmt, queries.ALERT_COLUMNS)
 
 
 @cli.group(cls=Cli)
 def alert() -> None:
-    """Working with one alert."""
+    """Working with one alert.
+
+    Example: salesplay alert ack 7
+    """
 
 
 @alert.command("ack")
@@ -345,7 +543,7 @@ def alert_ack(alert_id: int, db_url: str | None, playbook_ref: str | None) -> No
     """
     from salesplay.engine.run import alert_status
 
-    alert_status.acknowledge(db.connect(db_url), alert_id, load(playbook_ref).today())
+    alert_status.acknowledge(open_db(db_url), alert_id, load(playbook_ref).today())
     click.echo(f"alert {alert_id}: acknowledged")
 
 
@@ -354,9 +552,9 @@ def alert_ack(alert_id: int, db_url: str | None, playbook_ref: str | None) -> No
 @click.option(
     "--until",
     required=True,
-    type=click.DateTime(["%Y-%m-%d"]),
-    metavar="YYYY-MM-DD",
-    help="The day it is open again (if its condition still holds).",
+    type=DAY,
+    metavar="DATE",
+    help="The day it is open again (if its condition still holds), e.g. 2024-07-15.",
 )
 @common
 def alert_snooze(alert_id: int, until: Any, db_url: str | None, playbook_ref: str | None) -> None:
@@ -366,8 +564,8 @@ def alert_snooze(alert_id: int, until: Any, db_url: str | None, playbook_ref: st
     """
     from salesplay.engine.run import alert_status
 
-    alert_status.snooze(db.connect(db_url), alert_id, until.date())
-    click.echo(f"alert {alert_id}: snoozed until {until.date()}")
+    alert_status.snooze(open_db(db_url), alert_id, until)
+    click.echo(f"alert {alert_id}: snoozed until {until}")
 
 
 @cli.command()
@@ -382,7 +580,7 @@ def customers(
 
     Example: salesplay customers --pooled --format json
     """
-    rows = queries.customers(db.connect(db_url), pooled, owner)
+    rows = queries.customers(open_db(db_url), pooled, owner)
     emit(rows, fmt, queries.CUSTOMER_COLUMNS)
 
 
@@ -393,10 +591,13 @@ def customers(
 def runs(fmt: str, job: str | None, db_url: str | None, playbook_ref: str | None) -> None:
     """List the run ledger: when, as of which date, which playbook, what was emitted.
 
-    JSON {id, job, slot, status, started_at, finished_at, as_of, playbook_hash, emitted}."""
+    JSON {id, job, slot, status, started_at, finished_at, as_of, playbook_hash, emitted}.
+
+    Example: salesplay runs --job daily
+    """
     from salesplay.engine.schedule.scheduler import LEDGER_COLUMNS, runs_ledger
 
-    emit(runs_ledger(db.connect(db_url), job), fmt, LEDGER_COLUMNS)
+    emit(runs_ledger(open_db(db_url), job), fmt, LEDGER_COLUMNS)
 
 
 @cli.command("explain")
@@ -427,9 +628,7 @@ def explain_command(
     """
     book = load(playbook_ref)
     span = periods.parse_option(period, "--period") if period else None
-    report = explain.explain(
-        db.connect(db_url), book, subject, subject_id, _as_of(as_of, book), span
-    )
+    report = explain.explain(open_db(db_url), book, subject, subject_id, _as_of(as_of, book), span)
     if fmt == "json":
         emit([report], "json", list(report))
         return
@@ -479,12 +678,15 @@ def demo_command(
         counts = demo.write_csv(csv_dir, day, size, seed)
         click.echo(f"{csv_dir}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
         return
-    click.echo(demo.run_demo(db.connect(db_url), book, day, size, seed, reset))
+    click.echo(demo.run_demo(open_db(db_url, create=True), book, day, size, seed, reset))
 
 
 @cli.group("db", cls=Cli)
 def database() -> None:
-    """The database's tables: their schema version, and upgrading them."""
+    """The database's tables: their schema version, and upgrading them.
+
+    Example: salesplay db status
+    """
 
 
 @database.command("status")
@@ -494,7 +696,7 @@ def db_status(db_url: str | None, playbook_ref: str | None) -> None:
 
     Example: salesplay db status
     """
-    click.echo(migrate.status(db.connect(db_url, create=False)))
+    click.echo(migrate.status(open_db(db_url, prepare=False)))
 
 
 @database.command("upgrade")
@@ -505,7 +707,7 @@ def db_upgrade(db_url: str | None, playbook_ref: str | None) -> None:
 
     Example: SALESPLAY_AUTO_UPGRADE=no salesplay db upgrade
     """
-    click.echo(migrate.upgrade(db.connect(db_url, create=False)))
+    click.echo(migrate.upgrade(open_db(db_url, prepare=False)))
 
 
 # ---- schedules and delivery (engine/schedule.py, scheduler.py, outbox.py, dispatch.py) ----
@@ -561,7 +763,7 @@ def _scheduler(db_url: str | None, playbook_ref: str | None, quiet: bool) -> Any
         if not quiet and outcome.status != "taken":
             click.echo(scheduler_line(outcome))
 
-    return Scheduler(db.connect(db_url), load(playbook_ref), on_outcome=report)
+    return Scheduler(open_db(db_url), load(playbook_ref), on_outcome=report)
 
 
 def scheduler_line(outcome: Any) -> str:
@@ -659,13 +861,16 @@ def run_command(now: str | None, quiet: bool, db_url: str | None, playbook_ref: 
 def deliveries(
     ctx: click.Context, status: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
 ) -> None:
-    """List the outbox: one row per (task or alert, channel), with its delivery status."""
+    """List the outbox: one row per (task or alert, channel), with its delivery status.
+
+    Example: salesplay deliveries --status dead
+    """
     if ctx.invoked_subcommand is not None:
         return
     from salesplay.engine.delivery.dispatch import DELIVERY_COLUMNS
     from salesplay.engine.delivery.dispatch import deliveries as listing
 
-    emit(listing(db.connect(db_url), status), fmt, DELIVERY_COLUMNS)
+    emit(listing(open_db(db_url), status), fmt, DELIVERY_COLUMNS)
 
 
 @deliveries.command("retry")
@@ -678,7 +883,7 @@ def deliveries_retry(ids: tuple[int, ...], db_url: str | None, playbook_ref: str
     """
     from salesplay.engine.delivery.dispatch import retry_dead
 
-    click.echo(f"{retry_dead(db.connect(db_url), list(ids))} deliveries queued again")
+    click.echo(f"{retry_dead(open_db(db_url), list(ids))} deliveries queued again")
 
 
 # ---- commands the rule families add (goals, scorecards, payouts, grade set …) ---------------
@@ -695,7 +900,7 @@ class Session:
 
     @cached_property
     def engine(self) -> Any:
-        return db.connect(self._db_url)
+        return open_db(self._db_url)
 
     @cached_property
     def playbook(self) -> Playbook:
@@ -716,7 +921,7 @@ def show(out: Output, fmt: str | None) -> None:
         click.echo(line)
 
 
-_TYPES: dict[str, Any] = {"date": click.DateTime(["%Y-%m-%d"]), "integer": int}
+_TYPES: dict[str, Any] = {"date": DAY, "integer": int}
 
 
 def family_command(command: Command) -> click.Command:
@@ -773,7 +978,11 @@ for _family in FAMILIES:
 
 
 def main() -> None:
-    cli(prog_name="salesplay")
+    try:
+        cli(prog_name="salesplay")
+    except BrokenPipeError:  # a pipe closed while click itself was writing (--help | head)
+        _quiet_stdout()
+        sys.exit(0)
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ Example: salesplay grade set C001 A --by M1 --reason "战略客户" --until 2024
         Option("reason", "--reason", "Why: shown by explain.", required=True),
         Option("until", "--until", "Last day the grade holds.", kind="date"),
     ),
-    group_help="Manual grades.",
+    group_help="Manual grades.\n\nExample: salesplay grade set C1 A --by M1 --reason 战略客户",
 )
 
 
