@@ -103,7 +103,7 @@ def _start(conn: Connection, playbook: Playbook, as_of: date, job: str, now: dat
                 job=job,
                 started_at=now,
                 as_of=as_of,
-                playbook_path=playbook.path,
+                playbook_path=playbook.origin or playbook.path,
                 playbook_hash=playbook.content_hash,
                 salesplay_version=db.release(),
                 status="running",
