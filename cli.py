@@ -32,8 +32,9 @@ from salesplay.engine.present.progress import Progress
 from salesplay.engine.project import settings as project_settings
 from salesplay.engine.project.settings import Settings
 from salesplay.engine.run import explain
+from salesplay.engine.run.evaluate import ALERT_COLUMNS, TASK_COLUMNS, work
 from salesplay.engine.run.evaluate import evaluate as run_evaluation
-from salesplay.engine.run.evaluate import work
+from salesplay.engine.run.evaluate import replay as replay_evaluation
 from salesplay.engine.run.family import Command, Output, Playbook
 from salesplay.engine.store import db, importer, migrate
 from salesplay.rules import FAMILIES
@@ -231,6 +232,13 @@ def _as_of(value: Any, book: Playbook) -> date:
     return value if isinstance(value, date) else book.today()
 
 
+def _named(playbook_ref: str | None) -> bool:
+    """Whether this command's line gave --playbook, before or after the command name (not the
+    environment, salesplay.toml or the default): only then may an evaluation switch to
+    another playbook than the last one's."""
+    return settings(playbook_ref=playbook_ref).playbook_named
+
+
 def emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
     click.echo(output.render(rows, fmt, columns))
 
@@ -398,6 +406,12 @@ def schema(db_url: str | None, playbook_ref: str | None) -> None:
     metavar="RUN",
     help="Help finish a partitioned run started elsewhere (same playbook, same db).",
 )
+@click.option(
+    "--replay",
+    is_flag=True,
+    help="Print what an evaluation as of the date would emit (any date, earlier ones too); "
+    "store nothing.",
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @common
 def evaluate(
@@ -405,6 +419,7 @@ def evaluate(
     workers: int,
     partitions: int | None,
     join_run: int | None,
+    replay: bool,
     quiet: bool,
     db_url: str | None,
     playbook_ref: str | None,
@@ -412,9 +427,16 @@ def evaluate(
     """Evaluate the playbook as of a date; print what was emitted.
 
     One transaction, or with --workers N one per partition of customers plus a final step for
-    the rules that span customers (goals). Example: salesplay evaluate --as-of 2024-07-01
+    the rules that span customers (goals). A date before the latest evaluated one is refused
+    unless --replay. Example: salesplay evaluate --as-of 2024-07-01
     """
     book = load(playbook_ref)
+    named = _named(playbook_ref)
+    if replay and (workers > 1 or partitions or join_run is not None):
+        raise SalesplayError(
+            "--replay evaluates in one transaction that is rolled back: it cannot be split "
+            "with --workers, --partitions or --join"
+        )
     engine = open_db(db_url)
     progress = Progress(enabled=False if quiet else None)
     if join_run is not None:
@@ -423,8 +445,20 @@ def evaluate(
         if not quiet:
             click.echo(f"run {join_run}: this worker evaluated {steps} partition(s)")
         return
+    if replay:
+        found = replay_evaluation(engine, book, _as_of(as_of, book), progress, playbook_named=named)
+        progress.close()
+        show_replay(found)
+        return
     result = run_evaluation(
-        engine, book, _as_of(as_of, book), workers=workers, partitions=partitions, progress=progress
+        engine,
+        book,
+        _as_of(as_of, book),
+        workers=workers,
+        partitions=partitions,
+        progress=progress,
+        playbook_named=named,
+        forward_only=True,
     )
     progress.close()
     if not quiet:
@@ -435,6 +469,22 @@ def evaluate(
             f"{customers} customers in {result.seconds:.2f}s "
             f"({customers / max(result.seconds, 1e-9):,.0f} customers/s)"
         )
+        for note in result.notes:
+            click.echo(note)
+
+
+def show_replay(found: Any) -> None:
+    """What a replay would have emitted: the tasks, the alerts, then the counts."""
+    for kind, rows, columns in (
+        ("tasks", found.tasks, TASK_COLUMNS),
+        ("alerts", found.alerts, ALERT_COLUMNS),
+    ):
+        click.echo(f"{kind} ({len(rows)}):")
+        emit(rows, "table", columns)
+    counts = ", ".join(f"{k} {v}" for k, v in found.emitted.items() if v)
+    click.echo(f"replay as of {found.as_of}, nothing stored: {counts or 'nothing new'}")
+    for note in found.notes:
+        click.echo(note)
 
 
 @cli.command()
@@ -762,8 +812,12 @@ def _scheduler(db_url: str | None, playbook_ref: str | None, quiet: bool) -> Any
     def report(outcome: Any) -> None:
         if not quiet and outcome.status != "taken":
             click.echo(scheduler_line(outcome))
+            for note in outcome.notes:
+                click.echo(note)
 
-    return Scheduler(open_db(db_url), load(playbook_ref), on_outcome=report)
+    book = load(playbook_ref)
+    named = _named(playbook_ref)
+    return Scheduler(open_db(db_url), book, on_outcome=report, playbook_named=named)
 
 
 def scheduler_line(outcome: Any) -> str:
@@ -818,6 +872,7 @@ def run_command(now: str | None, quiet: bool, db_url: str | None, playbook_ref: 
     from salesplay.engine.schedule.scheduler import Clock, serve
 
     sched = _scheduler(db_url, playbook_ref, quiet)
+    sched.check_playbook()  # refused at start, before anything runs (each pass checks again)
     clock = Clock(parse_instant(now, sched.playbook.timezone) if now else None)
     stop = threading.Event()
 

@@ -50,6 +50,7 @@ def load(ref: str | None, families: Sequence[RuleFamily]) -> Playbook:
         lines=read.lines,
         content_hash=read.content_hash,
         files=read.files,
+        origin=read.origin,
         families=tuple(families),
     )
     check(playbook)

@@ -37,6 +37,9 @@ class Document:
     lines: Lines
     content_hash: str
     files: list[str] = field(default_factory=list)
+    # What the runs ledger records and pinning compares: a bundled playbook's name (`default`),
+    # a file's absolute resolved path. See origin_of().
+    origin: str = ""
 
     @property
     def name(self) -> str:
@@ -81,6 +84,44 @@ class Document:
 def bundled_names() -> list[str]:
     folder = resources.files(BUNDLED)
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def origin_of(recorded: str) -> str:
+    """A playbook as the runs ledger names it, normalised so that two names of one playbook
+    compare equal: a bundled playbook is its name, a file its absolute resolved path.
+
+    Runs recorded before playbooks were pinned hold what the user typed: `playbooks/default.yaml`
+    for a bundled one, a path relative to the folder salesplay ran in, or the bundled file's
+    own path inside the installed package or a checkout; each of these counts as what it names.
+        origin_of("playbooks/default.yaml") == "default"
+        origin_of("/venv/lib/python3.11/site-packages/salesplay/playbooks/fmcg.yaml") == "fmcg"
+    """
+    names = bundled_names()
+    if recorded in names:
+        return recorded
+    path = Path(recorded)
+    if path.parent == Path("playbooks") and path.suffix == ".yaml" and path.stem in names:
+        return path.stem
+    resolved = path.resolve()  # relative: to the working folder, the best guess left
+    if resolved.parent.name == "playbooks" and resolved.suffix == ".yaml":
+        home = resolved.parent.parent
+        ours = Path(str(resources.files(BUNDLED))).resolve()
+        installed = home.name == "salesplay" and bool(
+            {"site-packages", "dist-packages"} & set(home.parts)
+        )  # perhaps another release's, in a virtual environment since removed
+        if resolved.stem in names and (
+            resolved.parent == ours or installed or (home / "engine" / "loader.py").exists()
+        ):
+            return resolved.stem
+    return str(resolved)
+
+
+def describe(origin: str) -> str:
+    """A playbook's name and where it is, for messages: `default (bundled)`,
+    `medical (/srv/sales/medical.yaml)`."""
+    if origin in bundled_names():
+        return f"{origin} (bundled)"
+    return f"{Path(origin).stem} ({origin})"
 
 
 @dataclass(frozen=True)
@@ -134,7 +175,7 @@ def _resolve(ref: str, relative_to: Path | None, bundled_only: bool) -> _Source:
 
 def read(ref: str | None = None) -> Document:
     """Parse a playbook and merge it over what it extends (default: the bundled `default`)."""
-    data, lines, files = _read(ref or DEFAULT, None, [], bundled_only=False)
+    data, lines, files, identity = _read(ref or DEFAULT, None, [], bundled_only=False)
     content = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return Document(
         path=files[-1],
@@ -142,13 +183,15 @@ def read(ref: str | None = None) -> Document:
         lines=lines,
         files=files,
         content_hash=hashlib.sha256(content.encode()).hexdigest()[:16],
+        origin=origin_of(identity.removeprefix("bundled:")),
     )
 
 
 def _read(
     ref: str, relative_to: Path | None, chain: list[tuple[str, str]], bundled_only: bool
-) -> tuple[dict[str, Any], Lines, list[str]]:
-    """Read ref and, recursively, what it extends; chain holds (identity, display) so far."""
+) -> tuple[dict[str, Any], Lines, list[str], str]:
+    """Read ref and, recursively, what it extends; chain holds (identity, display) so far.
+    Returns the merged data, its lines, the files read (ref last) and ref's identity."""
     source = _resolve(ref, relative_to, bundled_only)
     display = source.display
     if source.identity in [seen for seen, _ in chain]:
@@ -163,7 +206,7 @@ def _read(
     lines.setdefault((), (display, 1))
     parent_ref = data.get("extends")
     if parent_ref is None:
-        return data, lines, [display]
+        return data, lines, [display], source.identity
     if not isinstance(parent_ref, str) or not parent_ref.strip():
         file, line = lines[("extends",)]
         raise PlaybookError(
@@ -173,7 +216,7 @@ def _read(
             "extends",
         )
     try:
-        parent, parent_lines, files = _read(
+        parent, parent_lines, files, _ = _read(
             parent_ref,
             source.folder,
             [*chain, (source.identity, display)],
@@ -185,7 +228,7 @@ def _read(
         file, line = lines[("extends",)]
         raise PlaybookError(exc.message, file, line, "extends") from None
     merged, merged_lines = merge(parent, parent_lines, data, lines)
-    return merged, merged_lines, [*files, display]
+    return merged, merged_lines, [*files, display], source.identity
 
 
 def merge(

@@ -4,6 +4,10 @@ A plain run is one transaction. A partitioned run (`--workers N`) splits the cus
 into partitions by customer hash, each its own transaction, claimed from the database by any
 number of worker processes (FOR UPDATE SKIP LOCKED on PostgreSQL); the rules that span
 customers run in one final step once every partition has committed.
+
+Before it writes, an evaluation checks the playbook and the as-of date against the ledger
+(run/pinning.py). A replay evaluates inside a transaction that is rolled back: what a run
+would emit, nothing stored.
 """
 
 from __future__ import annotations
@@ -13,17 +17,18 @@ import os
 import socket
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.run import alert_status, outbox
+from salesplay.engine.run import alert_status, outbox, pinning
 from salesplay.engine.run.family import EvalContext, Playbook
 from salesplay.engine.store import db, dialects
-from salesplay.engine.store.models import Customer, EvalPartition, Run, table_of
+from salesplay.engine.store.models import Alert, Customer, EvalPartition, Run, Task, table_of
 from salesplay.engine.store.partitions import Partition
 
 FINAL = -1
@@ -37,6 +42,7 @@ class RunResult:
     emitted: dict[str, int]
     seconds: float
     customers: int = 0  # live customers evaluated, for rows-a-second figures
+    notes: list[str] = field(default_factory=list)  # the playbook changed since the last run
 
 
 def _now() -> datetime:
@@ -103,7 +109,7 @@ def _start(conn: Connection, playbook: Playbook, as_of: date, job: str, now: dat
                 job=job,
                 started_at=now,
                 as_of=as_of,
-                playbook_path=playbook.path,
+                playbook_path=playbook.origin or playbook.path,
                 playbook_hash=playbook.content_hash,
                 salesplay_version=db.release(),
                 status="running",
@@ -131,17 +137,27 @@ def evaluate(
     workers: int = 1,
     partitions: int | None = None,
     progress: Progress | None = None,
+    *,
+    playbook_named: bool = True,
+    forward_only: bool = False,
 ) -> RunResult:
-    """Run every section of the playbook as of a date; see the module doc for workers."""
+    """Run every section of the playbook as of a date; see the module doc for workers.
+
+    `playbook_named`: the user chose this playbook for this run (`--playbook`); otherwise a
+    playbook other than the last evaluation's is refused. `forward_only`: refuse an as-of date
+    before the latest evaluated one (a manual `evaluate`). See run/pinning.py."""
     clock = datetime.now(UTC)
     started = (now or clock).astimezone(UTC).replace(tzinfo=None)
+    guard = {"playbook_named": playbook_named, "forward_only": forward_only}
     if workers > 1 or partitions:
-        run_id = start_partitioned(engine, playbook, as_of, partitions or 4 * workers, job, started)
+        parts = partitions or 4 * workers
+        run_id = start_partitioned(engine, playbook, as_of, parts, job, started, **guard)
         run_workers(engine, playbook, run_id, workers, progress)
     else:
         with engine.begin() as conn:
             _lock(conn, shared=False)
             check_tables(conn, playbook)
+            pinning.check(conn, playbook, as_of, **guard)
             run_id = _start(conn, playbook, as_of, job, started)
             ctx = EvalContext(conn, playbook, as_of, run_id)
             _families(ctx, progress)
@@ -155,17 +171,88 @@ def evaluate(
             .select_from(customers_table)
             .where(customers_table.c.deleted == sa.false())
         ).scalar_one()
-    return RunResult(run_id, as_of, dict(emitted or {}), seconds, int(customers))
+        notes = pinning.notes(conn, run_id)
+    return RunResult(run_id, as_of, dict(emitted or {}), seconds, int(customers), notes)
+
+
+TASK_COLUMNS = ["rule", "subject_type", "subject_id", "assignee_id", "due", "title"]
+ALERT_COLUMNS = ["rule", "subject_type", "subject_id", "recipient_id", "level", "message"]
+
+
+@dataclass
+class Replay:
+    """What an evaluation as of a day would have emitted; nothing of it was stored."""
+
+    as_of: date
+    emitted: dict[str, int]
+    tasks: list[dict[str, Any]]  # TASK_COLUMNS
+    alerts: list[dict[str, Any]]  # ALERT_COLUMNS
+    notes: list[str] = field(default_factory=list)
+
+
+def replay(
+    engine: Engine,
+    playbook: Playbook,
+    as_of: date,
+    progress: Progress | None = None,
+    *,
+    playbook_named: bool = True,
+) -> Replay:
+    """Evaluate as of any day, earlier ones included, in one transaction that is rolled back:
+    the tasks and alerts the run would emit, and its counts. Nothing stored changes (on
+    PostgreSQL the id sequences the rows drew from stay advanced: sequences never roll back).
+    The playbook is checked as for a run: another than the last evaluation's must be named."""
+    tasks, alerts = table_of(Task), table_of(Alert)
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            _lock(conn, shared=False)
+            check_tables(conn, playbook)
+            pinning.check(conn, playbook, as_of, playbook_named=playbook_named, forward_only=False)
+            run_id = _start(conn, playbook, as_of, "replay", _now())
+            ctx = EvalContext(conn, playbook, as_of, run_id)
+            _families(ctx, progress)
+            emitted = {k: int(v) for k, v in sorted(ctx.counts.items())}
+            _finish(conn, run_id, emitted)
+            found = Replay(
+                as_of,
+                emitted,
+                _rows(conn, tasks, TASK_COLUMNS, run_id),
+                _rows(conn, alerts, ALERT_COLUMNS, run_id),
+                pinning.notes(conn, run_id),
+            )
+        finally:
+            transaction.rollback()
+    return found
+
+
+def _rows(
+    conn: Connection, table: sa.Table, columns: list[str], run_id: int
+) -> list[dict[str, Any]]:
+    query = sa.select(*[table.c[c] for c in columns]).where(table.c.run_id == run_id)
+    order = [table.c[c] for c in ("subject_type", "subject_id", "rule")]
+    return [dict(r) for r in conn.execute(query.order_by(*order, table.c.id)).mappings()]
 
 
 def start_partitioned(
-    engine: Engine, playbook: Playbook, as_of: date, parts: int, job: str, started: datetime
+    engine: Engine,
+    playbook: Playbook,
+    as_of: date,
+    parts: int,
+    job: str,
+    started: datetime,
+    *,
+    playbook_named: bool = True,
+    forward_only: bool = False,
 ) -> int:
     """Record the run and its pending partitions (committed), ready for workers to claim."""
     if parts < 1:
         raise SalesplayError("--partitions must be at least 1")
     with engine.begin() as conn:
         check_tables(conn, playbook)
+        pinning.check(
+            conn, playbook, as_of, playbook_named=playbook_named, forward_only=forward_only
+        )
         run_id = _start(conn, playbook, as_of, job, started)
         conn.execute(
             sa.insert(table_of(EvalPartition)),

@@ -12,6 +12,10 @@ On SQLite the evaluation's write transaction holds the only write lock, so no he
 renew the lease: there the lease is long (an hour) and the host/pid check is what frees a
 killed run at once.
 
+The playbook is pinned (run/pinning.py): a pass whose playbook is another than the last
+evaluation's, and was not named by the user (`playbook_named`), is refused before it claims or
+records anything.
+
 Time is passed in: every function takes `now` (or a clock), never reads the system clock.
 """
 
@@ -30,6 +34,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from salesplay.engine.run import pinning
 from salesplay.engine.run.evaluate import evaluate_in
 from salesplay.engine.run.family import Playbook
 from salesplay.engine.schedule.jobs import Job, jobs, restrict
@@ -51,6 +56,7 @@ class Outcome:
     run_id: int | None = None
     emitted: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # the playbook changed since the last run
 
 
 class Clock:
@@ -96,6 +102,9 @@ class Scheduler:
     clock: Callable[[], datetime] | None = None  # for timestamps taken during a long run
     should_stop: Callable[[], bool] = lambda: False
     on_outcome: Callable[[Outcome], None] | None = None
+    # The user chose this playbook for this process (`--playbook`): it may replace the last
+    # evaluation's. Otherwise another playbook than that one is refused (check_playbook).
+    playbook_named: bool = True
 
     def __post_init__(self) -> None:
         self.lease = self.lease or dialects.of(self.engine).run_lease
@@ -104,8 +113,16 @@ class Scheduler:
 
     # ---- one pass -----------------------------------------------------------------------
 
+    def check_playbook(self) -> None:
+        """Refuse (SalesplayError) to run another playbook than the last evaluation's unless
+        it was named; nothing is claimed or recorded."""
+        with self.engine.connect() as conn:
+            pinning.check_playbook(conn, self.playbook, self.playbook_named)
+
     def tick(self, now: datetime) -> list[Outcome]:
-        """Run whatever is due at `now`: stale claims first, then each job's slots."""
+        """Run whatever is due at `now`: stale claims first, then each job's slots. The
+        playbook is checked first (check_playbook): a refusal leaves the ledger untouched."""
+        self.check_playbook()
         out: list[Outcome] = []
         for job in jobs(self.playbook):
             if self.should_stop():
@@ -160,7 +177,7 @@ class Scheduler:
                 "as_of": job.as_of(s),
                 "started_at": _naive(now),
                 "finished_at": _naive(now),
-                "playbook_path": self.playbook.path,
+                "playbook_path": self.playbook.origin or self.playbook.path,
                 "playbook_hash": self.playbook.content_hash,
                 "salesplay_version": db.release(),
                 "status": status,
@@ -230,7 +247,7 @@ class Scheduler:
             "slot": _naive(slot),
             "as_of": job.as_of(slot),
             "started_at": _naive(now),
-            "playbook_path": self.playbook.path,
+            "playbook_path": self.playbook.origin or self.playbook.path,
             "playbook_hash": self.playbook.content_hash,
             "salesplay_version": db.release(),
             "status": status,
@@ -322,6 +339,7 @@ class Scheduler:
                 ).rowcount
                 if not finished:  # our claim was taken over: roll everything back
                     raise LostClaim(f"run {run_id}: the claim was taken over")
+                notes = pinning.notes(conn, run_id)
         except LostClaim as exc:
             return Outcome(job.name, slot, "taken", run_id, error=str(exc))
         except Exception as exc:
@@ -341,7 +359,7 @@ class Scheduler:
         finally:
             if heartbeat:
                 heartbeat.set()
-        return Outcome(job.name, slot, "succeeded", run_id, emitted)
+        return Outcome(job.name, slot, "succeeded", run_id, emitted, notes=notes)
 
     def _heartbeat(self, run_id: int, owner: str, started: datetime) -> threading.Event:
         """Renew the lease every third of its length until the returned event is set; the time

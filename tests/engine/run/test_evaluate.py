@@ -74,7 +74,7 @@ def test_the_ledger_records_the_run(org: Engine) -> None:
     assert len(ledger) == 1
     assert str(ledger[0]["as_of"]) == "2024-07-01"
     assert ledger[0]["status"] == "succeeded"
-    assert ledger[0]["playbook_path"] == "playbooks/default.yaml"
+    assert ledger[0]["playbook_path"] == "default"  # a bundled playbook by its name
     assert len(ledger[0]["playbook_hash"]) == 16
     assert ledger[0]["salesplay_version"] == version("salesplay")  # the release that ran it
     # the follow-up task (due 06-01) and, 30 days late, a help task for R1's manager M1
