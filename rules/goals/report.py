@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, money, number_text
+from salesplay.engine.present.output import FORMATS, Money, money, number_text
 from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
@@ -223,6 +223,8 @@ def _hundredths(value: Any, is_money: bool, exact: bool) -> Decimal | float | No
 def _row(row: dict[str, Any], is_money: bool) -> dict[str, Any]:
     exact = bool(row["cumulative"])
     target = Decimal(round(float(row["target"]))) / 100  # imported as whole hundredths
+    if is_money:
+        target = Money(target)
     current = _hundredths(row["actual"], is_money, exact)
     forecast = _hundredths(row["forecast"], is_money, exact)
     label = periods.label(row["period_start"], row["period_end"])

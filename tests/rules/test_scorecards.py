@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 
 from salesplay.cli import cli
 from salesplay.engine.errors import PlaybookError, SalesplayError
+from salesplay.engine.present.output import Money
 from salesplay.engine.run import explain
 from salesplay.rules.scorecards import report as scorecards
 from tests.conftest import load, load_playbook
@@ -475,7 +476,7 @@ def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
     for rep, (sales, average) in expected.items():
         values = [got[rep][m][k] for m in ("sales", "avg_amount") for k in ("target", "actual")]
         assert values == [Decimal("1234567.89"), sales, Decimal("1234567.89"), average]
-        assert all(type(v) is Decimal for v in values)
+        assert all(type(v) is Money for v in values)  # exact, and shown as an amount
     table = [r for r in scorecards.table_rows(found) if r["metric"] == "avg_amount"]
     assert [r["actual"] for r in table] == ["1,234,567.89", "0.23", "0.13"]  # R3 ranks first
     url = engine.url.render_as_string(hide_password=False)
