@@ -259,7 +259,8 @@ def _row(row: dict[str, Any], is_money: bool) -> dict[str, Any]:
 
 
 def table_rows(report_: Report) -> list[dict[str, Any]]:
-    """The rows as people read them: thousands separators and percentages."""
+    """The rows as people read them: thousands separators and percentages; amounts stay
+    Money, which the table shows with two decimals and the currency."""
     out = []
     for row in report_.rows:
         shown = dict(row)
@@ -267,7 +268,7 @@ def table_rows(report_: Report) -> list[dict[str, Any]]:
         for key in ("target", "current", "forecast", "expected"):
             if share and row[key] is not None:
                 shown[key] = format_value(row[key], "number", "%")
-            else:
+            elif not isinstance(row[key], Money):
                 shown[key] = number_text(row[key])
         for key in ("completion", "pace"):
             shown[key] = None if row[key] is None else format_value(row[key], "number", "%")

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, number_text
+from salesplay.engine.present.output import FORMATS, Money, number_text
 from salesplay.engine.run.family import Command, Option, Output, Session
 from salesplay.engine.store.models import table_of
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
@@ -81,9 +81,9 @@ def statements(
     return out
 
 
-def _money(value: int | None) -> Decimal | None:
-    """Cents as an exact decimal amount (JSON prints 40800 or 37037.04)."""
-    return None if value is None else Decimal(int(value)) / 100
+def _money(value: int | None) -> Money | None:
+    """Cents as an exact amount (JSON prints 40800 or 37037.04, a table ¥40,800.00)."""
+    return None if value is None else Money(Decimal(int(value)) / 100)
 
 
 def money_text(value: int | None) -> str:

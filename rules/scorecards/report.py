@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, money
+from salesplay.engine.present.output import FORMATS, Money, money
 from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
@@ -197,6 +197,12 @@ def _amount(value: Any, share: bool) -> str | None:
     return f"{number:,f}"
 
 
+def _shown(value: Any, share: bool) -> Money | str | None:
+    """A target or actual in the table: an amount stays Money (the table adds separators, two
+    decimals and the currency), a share is a percentage, any other number plain text."""
+    return value if isinstance(value, Money) else _amount(value, share)
+
+
 def _points(value: float) -> str:
     return f"{Decimal(repr(value)).quantize(Decimal('0.01'), ROUND_HALF_UP):f}"
 
@@ -236,8 +242,8 @@ def table_rows(cards_: list[dict[str, Any]], long: bool = False) -> list[dict[st
                 {
                     "metric": kpi["metric"],
                     "weight": _pct(kpi["weight"]),
-                    "target": _amount(kpi["target"], kpi["share"]),
-                    "actual": _amount(kpi["actual"], kpi["share"]),
+                    "target": _shown(kpi["target"], kpi["share"]),
+                    "actual": _shown(kpi["actual"], kpi["share"]),
                     "attainment": _share(kpi["attainment"]),
                     "cap": _pct(kpi["cap"]),
                     "counted": _share(kpi["capped"]),

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from salesplay.cli import cli
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import Money
+from salesplay.engine.present.output import Money, cell_text
 from salesplay.engine.run.family import Playbook
 from salesplay.rules.goals import report as goal_report
 from tests.conftest import load, load_playbook, run
@@ -531,12 +531,12 @@ def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
         "R3": (Decimal("9259259.20"), Decimal("493827.16")),
     }
     shown = {(r["owner_id"], r["metric"]): r for r in goal_report.table_rows(found)}
-    assert [shown[r, "avg_order_value"]["current"] for r in MONEY_ORDERS] == [
+    assert [cell_text(shown[r, "avg_order_value"]["current"]) for r in MONEY_ORDERS] == [
         "0.23",
         "0.13",
         "1,234,567.89",
     ]
-    assert shown["R3", "sales"]["current"] == "3,703,703.68"
+    assert cell_text(shown["R3", "sales"]["current"]) == "3,703,703.68"
 
 
 def test_money_in_json_is_printed_exactly(engine: Engine, tmp_path: Path) -> None:
