@@ -23,6 +23,12 @@ _LEVELS_ZH = {"red": "红", "yellow": "黄", "green": "绿"}
 
 SHARED: dict[str, Words] = {
     "en": {
+        # a column holding an id with the name beside it is named for what it holds
+        "subject_id": "subject",
+        "assignee_id": "assignee",
+        "recipient_id": "recipient",
+        "owner_id": "owner",
+        "customer_id": "customer",
         "yes": "yes",
         "no": "no",
         "none": "(none)",

@@ -296,6 +296,33 @@ def command(session: Session, period: str | None, under: str | None, fmt: str) -
     return Output(found.rows, JSON_COLUMNS, found.notes)
 
 
+LABELS = {
+    "en": {"count.one": "{n} goal", "count.many": "{n} goals"},
+    "zh": {
+        "dimension": "维度",
+        "sub_goal": "子目标",
+        "owner": "负责人",
+        "current": "当前值",
+        "completion": "完成率",
+        "expected": "应达",
+        "pace": "进度",
+        "light": "灯",
+        "forecast": "预测",
+        "reason": "原因",
+        "plan": "改进计划",
+        "dimension.rep": "销售",
+        "dimension.org_unit": "组织",
+        "dimension.company": "公司",
+        "dimension.region": "大区",
+        "dimension.city": "城市",
+        "dimension.team": "团队",
+        "light.green": "绿",
+        "light.yellow": "黄",
+        "light.red": "红",
+        "count.many": "{n} 个目标",
+    },
+}
+
 COMMAND = Command(
     "goals",
     """The goal tracking table: target, current, completion, pace, light, forecast, reason, plan.
@@ -321,4 +348,5 @@ COMMAND = Command(
     ),
     as_of=True,
     formats=FORMATS,
+    labels=LABELS,
 )

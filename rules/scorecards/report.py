@@ -334,6 +334,30 @@ def command(
     return Output(table_rows(found, long=fmt == "csv"), TABLE_COLUMNS)
 
 
+LABELS = {
+    "en": {"count.one": "{n} KPI", "count.many": "{n} KPIs"},
+    "zh": {
+        "card": "考核卡",
+        "team": "团队",
+        "rep": "销售",
+        "name": "姓名",
+        "score": "得分",
+        "rank": "排名",
+        "weight": "权重",
+        "actual": "实际",
+        "attainment": "达成率",
+        "cap": "封顶",
+        "counted": "计入",
+        "points": "分数",
+        "note": "说明",
+        "note.capped": "已封顶",
+        "note.no target for this period: 0 points": "本期无目标：0 分",
+        "note.target is 0: 0 points": "目标为 0：0 分",
+        "note.nothing to measure yet: 0 points": "尚无数据：0 分",
+        "count.many": "{n} 项指标",
+    },
+}
+
 COMMAND = Command(
     "scorecards",
     """Weighted KPI scores per rep and period, with the rank within the team.
@@ -361,4 +385,5 @@ COMMAND = Command(
     ),
     as_of=True,
     formats=FORMATS,
+    labels=LABELS,
 )

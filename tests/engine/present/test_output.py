@@ -36,9 +36,9 @@ def zh(width: int | None = None) -> View:
 def test_a_table_under_the_default_view_is_english_and_whole() -> None:
     row = {**TASK, "title": "跟进 华鑫机械"}
     assert render([row], "table", COLUMNS).splitlines() == [
-        "id  rule       subject_id   assignee_id  due         title          status",
-        "--  ---------  -----------  -----------  ----------  -------------  ------",
-        "7   follow_up  C1 华鑫机械  R1 张三      2024-06-20  跟进 华鑫机械  open",
+        "id  rule       subject      assignee  due         title          status",
+        "--  ---------  -----------  --------  ----------  -------------  ------",
+        "7   follow_up  C1 华鑫机械  R1 张三   2024-06-20  跟进 华鑫机械  open",
         "1 row",
     ]
 
