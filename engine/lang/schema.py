@@ -100,6 +100,10 @@ def base_schema() -> dict[str, Any]:
             },
             "timezone": {"type": "string", "description": "IANA zone, e.g. Asia/Shanghai"},
             "currency": {"type": "string"},
+            "language": {
+                "enum": ["zh", "en"],
+                "description": "the language of tables' headers and values (default en)",
+            },
             "fields": {
                 "type": "object",
                 "description": "custom customer columns the rules use, with their type",

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from salesplay.cli import cli
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
+from salesplay.engine.present.output import Money, cell_text
 from salesplay.engine.run.family import Playbook
 from salesplay.rules.goals import report as goal_report
 from tests.conftest import load, load_playbook, run
@@ -515,10 +516,10 @@ def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
             values = [row[k] for k in ("target", "current", "forecast", "expected")]
             # a level: expected at the target all period, forecast at the current value
             assert values == [TARGET, AVERAGE[rep], AVERAGE[rep], TARGET]
-            assert all(type(v) is Decimal for v in values)
+            assert all(type(v) is Money for v in values)  # exact, and shown as an amount
         sales = got[rep, "sales"]
         assert (sales["current"], sales["forecast"]) == (SALES[rep], SALES[rep])  # the 30th
-        assert type(sales["current"]) is Decimal
+        assert type(sales["current"]) is Money
     # on the 12th (12 of 30 days), sales are forecast at actual × 30 / 12 and expected at
     # target × 12 / 30: R2's 25 cents × 2.5 = 62.5 cents → 0.63 (half up; round() says 0.62),
     # and 123,456,789 cents × 0.4 = 49,382,715.6 cents → 493,827.16
@@ -530,12 +531,12 @@ def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
         "R3": (Decimal("9259259.20"), Decimal("493827.16")),
     }
     shown = {(r["owner_id"], r["metric"]): r for r in goal_report.table_rows(found)}
-    assert [shown[r, "avg_order_value"]["current"] for r in MONEY_ORDERS] == [
+    assert [cell_text(shown[r, "avg_order_value"]["current"]) for r in MONEY_ORDERS] == [
         "0.23",
         "0.13",
         "1,234,567.89",
     ]
-    assert shown["R3", "sales"]["current"] == "3,703,703.68"
+    assert cell_text(shown["R3", "sales"]["current"]) == "3,703,703.68"
 
 
 def test_money_in_json_is_printed_exactly(engine: Engine, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Engine
 
 from salesplay.cli import cli
 from salesplay.engine.errors import PlaybookError, SalesplayError
+from salesplay.engine.present.output import Money, cell_text
 from salesplay.engine.run import explain
 from salesplay.rules.scorecards import report as scorecards
 from tests.conftest import load, load_playbook
@@ -217,9 +218,10 @@ def test_table_and_explain_show_the_arithmetic(teams: Engine) -> None:
     rows = rows[4:]  # 上海 (SH) after 北京 (BJ)
     first = rows[0]
     assert (first["rep"], first["score"], first["rank"]) == ("S1", "107.33", "1/4")
-    assert (first["target"], first["actual"], first["attainment"]) == (
-        "1,200,000",
-        "1,296,000",
+    # amounts stay Money, which a table shows with two decimals (and the playbook's currency)
+    assert (cell_text(first["target"]), cell_text(first["actual"]), first["attainment"]) == (
+        "1,200,000.00",
+        "1,296,000.00",
         "108%",
     )
     assert rows[2]["metric"] == "collection_rate" and rows[2]["target"] == "90%"
@@ -475,9 +477,10 @@ def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
     for rep, (sales, average) in expected.items():
         values = [got[rep][m][k] for m in ("sales", "avg_amount") for k in ("target", "actual")]
         assert values == [Decimal("1234567.89"), sales, Decimal("1234567.89"), average]
-        assert all(type(v) is Decimal for v in values)
+        assert all(type(v) is Money for v in values)  # exact, and shown as an amount
     table = [r for r in scorecards.table_rows(found) if r["metric"] == "avg_amount"]
-    assert [r["actual"] for r in table] == ["1,234,567.89", "0.23", "0.13"]  # R3 ranks first
+    shown = [cell_text(r["actual"]) for r in table]
+    assert shown == ["1,234,567.89", "0.23", "0.13"]  # R3 ranks first
     url = engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(
         cli,
