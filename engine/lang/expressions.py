@@ -20,9 +20,9 @@ from decimal import Decimal
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang.dates import UNITS
+from salesplay.engine.lang.values import CHINESE_MULTIPLIERS, PERCENT_SIGNS
 
 DURATION_UNITS = UNITS  # one table of duration words, shared with dates.py
-CHINESE_MULTIPLIERS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 KEYWORDS = {"and", "or", "not", "in", "between", "is", "null", "true", "false", "today"}
 _VALUES = {"null", "true", "false", "today"}
 # How deeply a condition may nest. Every level becomes a level of SQL, and SQLite before 3.46
@@ -401,8 +401,8 @@ class _Parser:
         tok = self.tok
         if tok.kind == "number":
             self.advance()
-            percent = tok.text.endswith(("%", "％"))
-            value = Decimal(tok.text.rstrip("%％").strip())
+            percent = tok.text.endswith(PERCENT_SIGNS)
+            value = Decimal(tok.text.rstrip("".join(PERCENT_SIGNS)).strip())
             if percent:
                 return Num(tok.pos, value / 100)
             if self.tok.kind == "name" and self.tok.text in CHINESE_MULTIPLIERS:

@@ -145,7 +145,8 @@ def settings(playbook: Playbook) -> Settings:
 
 def _plan(name: str, raw: dict[str, Any]) -> Plan:
     tiers = tuple(
-        Tier(share(t["upto"]) if "upto" in t else None, share(t["rate"])) for t in raw["tiers"]
+        Tier(share(t["upto"], over_100=True) if "upto" in t else None, share(t["rate"]))
+        for t in raw["tiers"]
     )
     return Plan(
         name,
