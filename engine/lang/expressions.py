@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from salesplay.engine.errors import ExpressionError
@@ -40,6 +40,8 @@ class Node:
 @dataclass(frozen=True)
 class Num(Node):
     value: Decimal
+    # written with a percent sign (80% is 0.8): a plain 80 beside a share is refused, 80% is not
+    percent: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -404,7 +406,7 @@ class _Parser:
             percent = tok.text.endswith(PERCENT_SIGNS)
             value = Decimal(tok.text.rstrip("".join(PERCENT_SIGNS)).strip())
             if percent:
-                return Num(tok.pos, value / 100)
+                return Num(tok.pos, value / 100, percent=True)
             if self.tok.kind == "name" and self.tok.text in CHINESE_MULTIPLIERS:
                 value *= CHINESE_MULTIPLIERS[self.advance().text]
             if self.tok.kind == "name" and self.tok.text.lower() in DURATION_UNITS:

@@ -187,7 +187,7 @@ class Incentives:
                     raise playbook.error((*path, key), unknown_name(raw[key], known, noun="metric"))
             if kind != "top_seller":
                 scope = playbook.subject("target").scope(playbook, None, date(2000, 1, 1))
-                scope.names["attainment"] = Typed(sa.null(), "number")
+                scope.names["attainment"] = Typed(sa.null(), "share")
                 try:
                     compile_condition(str(raw.get("when", "true")), scope)
                 except ExpressionError as exc:

@@ -532,7 +532,7 @@ def _goal_bonus(
     )
     f = table.c
     scope = targets.scope(playbook, table, as_of)
-    scope.names["attainment"] = Typed(f.completion, "number")
+    scope.names["attainment"] = Typed(f.completion, "share")
     when = compile_condition(bonus.when or "true", scope)
     if bonus.rate is not None:
         amount = rounded(

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
+from salesplay.engine.lang.operators import NUMERIC
 from salesplay.engine.lang.schema import ATTAINMENT, SHARE
 from salesplay.engine.lang.values import share
 from salesplay.engine.run.family import Playbook
@@ -220,7 +221,7 @@ def _measurable(playbook: Playbook) -> set[str]:
     out = set()
     for name in metrics.declared(playbook):
         try:
-            if scope.resolve(name, 0).type in ("amount", "number"):
+            if scope.resolve(name, 0).type in NUMERIC:
                 out.add(name)
         except ExpressionError:
             continue

@@ -497,6 +497,12 @@ def test_commission_on_money_collected_in_the_period(engine: Engine, tmp_path: P
             "incentives.recognition.decision_maker.reward",
             "'200元' is not an amount: write e.g. 20000, 2万 or 20,000.50",
         ),
+        (
+            "  bonuses:\n    travel_fund:\n      when: attainment >= 120\n",
+            5,
+            "incentives.bonuses.travel_fund.when",
+            "attainment is a share, so 120 would be 12000%; write 120%",
+        ),
     ],
 )
 def test_a_bad_value_is_an_error_at_its_line(
