@@ -95,7 +95,7 @@ def cards_of(
     order = [c.card, c.period_start, c.org_unit_id, c.rank, c.rep_id, c.position]
     declared = metrics.declared(playbook)
     types = _types(playbook)
-    shares = {n for n, kind in types.items() if declared[n].formula and kind == "number"}
+    shares = {n for n, kind in types.items() if kind == "share"}
     out: list[dict[str, Any]] = []
     for row in conn.execute(query.order_by(*order)).mappings():
         label = periods.label(row["period_start"], row["period_end"])
@@ -313,7 +313,7 @@ def describe(card: dict[str, Any], unit_name: str | None = None) -> tuple[str, d
 
 def _types(playbook: Playbook) -> dict[str, str]:
     """The value type of every goal metric over the target facts: `amount` (money, read back as
-    exact cents), `number` (a formula of that type is a ratio, shown as a percentage) …"""
+    exact cents), `share` (a ratio, shown as a percentage), `number` …"""
     scope = playbook.subject("target").scope(playbook, None, date(2000, 1, 1))
     out = {}
     for name in metrics.declared(playbook):
