@@ -437,6 +437,35 @@ def schema(db_url: str | None, playbook_ref: str | None) -> None:
     click.echo(loader.schema_json(FAMILIES), nl=False)
 
 
+@cli.command("test")
+@click.argument("paths", metavar="[PATH]...", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--coverage",
+    is_flag=True,
+    help="Also name every grade, warning, pool rule, escalation, commission tier and bonus "
+    "that no test reaches.",
+)
+@common
+def test_command(
+    paths: tuple[Path, ...], coverage: bool, db_url: str | None, playbook_ref: str | None
+) -> None:
+    """Run the playbook tests (NAME.test.yaml: records, an as-of date, the grades, tasks,
+    alerts and payouts expected) found under each PATH (default: the playbook's folder), each
+    in a scratch database of its own. Exit 0 when all pass, 1 when any fails, 2 for a wrong
+    test file.
+
+    Example: salesplay test playbooks/ --coverage
+    """
+    from salesplay.engine.project import playbook_tests
+
+    ref = settings(playbook_ref=playbook_ref).playbook.value
+    found = list(paths) or [playbook_tests.default_folder(ref)]
+    summary = playbook_tests.run(
+        found, ref, lambda r: loader.load(r, FAMILIES), click.echo, coverage
+    )
+    click.get_current_context().exit(summary.exit_code)
+
+
 @cli.command()
 @as_of_option
 @click.option(

@@ -23,13 +23,21 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
 from salesplay.engine.lang.schema import DURATION, TEMPLATE
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Outcome,
+    Playbook,
+    SubjectFacts,
+)
 from salesplay.engine.sql.compiler import Scope, Typed
 from salesplay.engine.sql.templates import check_template, compile_template
 from salesplay.engine.store.dialects import analyze, date_text, days_between, json_object
@@ -170,6 +178,12 @@ class Escalation:
         return Signal(RULE, "task", rows, task=True)
 
     # ---- explaining ---------------------------------------------------------------------
+
+    def outcomes(self, playbook: Playbook, conn: Connection) -> list[Outcome]:
+        """Escalating, reached once a late task raised a help task."""
+        t = table_of(Task).c
+        helped = conn.execute(sa.select(t.id).where(t.rule == RULE).limit(1)).first()
+        return [Outcome((self.section,), "escalation of late tasks", helped is not None)]
 
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         section = ctx.playbook.section(self.section) or {}

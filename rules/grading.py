@@ -30,6 +30,7 @@ from salesplay.engine.run.family import (
     EvalContext,
     Finding,
     Option,
+    Outcome,
     Output,
     Playbook,
     Session,
@@ -213,6 +214,20 @@ class Grading:
         analyze(ctx.conn, "graded")
         ctx.counts["grade_changes"] += record_changes(ctx.conn, graded, ctx.as_of, ctx.run_id)
         ctx.conn.exec_driver_sql("DROP TABLE graded")
+
+    def outcomes(self, playbook: Playbook, conn: Connection) -> list[Outcome]:
+        """Each grade, reached once the rules gave some customer that grade."""
+        changes = table_of(GradeChange).c
+        given = set(
+            conn.execute(
+                sa.select(changes.new_grade).where(changes.source == "rule").distinct()
+            ).scalars()
+        )
+        grades = playbook.section(self.section)["grades"]
+        return [
+            Outcome((self.section, "grades", i), f"grade {g['grade']}", g["grade"] in given)
+            for i, g in enumerate(grades)
+        ]
 
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         if subject_type != "customer":

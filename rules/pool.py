@@ -33,13 +33,21 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
 from salesplay.engine.lang.schema import DURATION, EXPRESSION, LEVEL, TEMPLATE
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Outcome,
+    Playbook,
+    SubjectFacts,
+)
 from salesplay.engine.sql.compiler import Typed, compile_condition, unknown_name
 from salesplay.engine.sql.metrics import placeholder_table, subject_scope
 from salesplay.engine.sql.templates import check_template, compile_template, format_value
@@ -259,6 +267,21 @@ class Pool:
         return Signal(rule, "customer", rows, alert=True, clear_by="episode")
 
     # ---- explaining ---------------------------------------------------------------------
+
+    def outcomes(self, playbook: Playbook, conn: Connection) -> list[Outcome]:
+        """Releasing and (when set) assigning, each reached once it moved a customer."""
+        section = playbook.section(self.section) or {}
+        oc = table_of(OwnerChange).c
+        found = []
+        for key, rule, label in (
+            ("release", RULE, "release to the pool"),
+            ("assign", ASSIGN, "assignment from the pool"),
+        ):
+            if section.get(key):
+                moved = sa.select(oc.id).where(oc.source == "rule", oc.reason.like(f"{rule}:%"))
+                reached = conn.execute(moved.limit(1)).first() is not None
+                found.append(Outcome((self.section, key), label, reached))
+        return found
 
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         if subject_type != "customer":

@@ -21,6 +21,7 @@ from datetime import date
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from salesplay.engine.errors import ExpressionError
@@ -28,11 +29,19 @@ from salesplay.engine.lang import dates, expressions
 from salesplay.engine.lang.schema import EXPRESSION, LEVEL, TEMPLATE
 from salesplay.engine.lang.templates import parse_template
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Outcome,
+    Playbook,
+    SubjectFacts,
+)
 from salesplay.engine.sql.compiler import Scope, compile_condition
 from salesplay.engine.sql.metrics import placeholder_table, subject_scope
 from salesplay.engine.sql.templates import check_template, compile_template, format_value
 from salesplay.engine.store.dialects import date_text, json_object
+from salesplay.engine.store.models import Alert, Task, table_of
 
 SUBJECTS = {"customers": "customer", "reps": "rep", "targets": "target"}
 ROLES = {"customer": ["owner", "manager"], "rep": ["rep", "manager"], "target": ["rep", "manager"]}
@@ -223,6 +232,15 @@ class Warnings:
             alert=True,
             clear_by="episode" if subject == "target" else "subject",
         )
+
+    def outcomes(self, playbook: Playbook, conn: Connection) -> list[Outcome]:
+        """Each warning, reached once it raised an alert or a task."""
+        names = list(playbook.section(self.section))
+        raised = set()
+        for table in (table_of(Alert), table_of(Task)):
+            query = sa.select(table.c.rule).where(table.c.rule.in_(names)).distinct()
+            raised |= set(conn.execute(query).scalars())
+        return [Outcome((self.section, n), f"warning {n}", n in raised) for n in names]
 
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         findings = []

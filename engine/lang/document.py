@@ -88,8 +88,13 @@ class Document:
 
 
 def bundled_names() -> list[str]:
+    """The bundled playbooks: every .yaml file of the package but the tests (`*.test.yaml`)."""
     folder = resources.files(BUNDLED)
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(
+        p.name[:-5]
+        for p in folder.iterdir()
+        if p.name.endswith(".yaml") and not p.name.endswith(".test.yaml")
+    )
 
 
 def origin_of(recorded: str) -> str:

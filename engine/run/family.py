@@ -18,6 +18,9 @@ The engine meets families only through this module and the list a playbook is lo
         def check(self, playbook)        # load time: every expression, template and value
         def run(self, ctx)               # set-based SQL in the run's transaction
         def explain(self, ctx, subject_type, subject_id)  # the values that decided
+
+A family may also say what its rules can produce (Outcomes), so that `salesplay test
+--coverage` can name the grades, warnings and tiers no playbook test reaches.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -91,6 +94,25 @@ class RuleFamily(Protocol):
 
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         """What each rule of the section says about one subject, with the values that decided."""
+        ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One thing a section can produce (a grade, a warning, a commission tier), where the
+    playbook says it, and whether a database holds one."""
+
+    path: tuple[str | int, ...]  # ("grading", "grades", 1)
+    label: str  # "grade B"
+    reached: bool
+
+
+@runtime_checkable
+class Outcomes(Protocol):
+    """Optional, beside RuleFamily: a family whose rules' results can be counted as reached."""
+
+    def outcomes(self, playbook: Playbook, conn: Connection) -> list[Outcome]:
+        """Every outcome of its section, each reached or not in the database conn reads."""
         ...
 
 

@@ -27,18 +27,26 @@ from datetime import date, timedelta
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates, periods, schema
 from salesplay.engine.lang.schema import DURATION, EXPRESSION, LEVEL, MONEY, TEMPLATE
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Outcome,
+    Playbook,
+    SubjectFacts,
+)
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.compiler import Scope, Typed, compile_condition, unknown_name
 from salesplay.engine.sql.templates import check_template, compile_template
 from salesplay.engine.store.dialects import json_object
-from salesplay.engine.store.models import Customer, Order, Rep, table_of
+from salesplay.engine.store.models import Alert, Customer, Order, Rep, table_of
 from salesplay.rules.incentives import payouts, statements
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
@@ -295,6 +303,60 @@ class Incentives:
         )
 
     # ---- explaining ---------------------------------------------------------------------
+
+    def outcomes(self, playbook: Playbook, conn: Connection) -> list[Outcome]:
+        """Each commission tier (of each version), bonus and recognition, reached once a
+        statement holds a line of it (a recognition without reward: once it raised an alert)."""
+        spec = playbook.section(self.section) or {}
+        lines = table_of(PayoutLine).c
+        paid = conn.execute(
+            sa.select(lines.rule, lines.seq, lines.period_start).where(lines.kind == "line")
+        ).all()
+        found: dict[tuple[str | int, ...], Outcome] = {}
+
+        def add(path: tuple[str | int, ...], label: str, reached: bool) -> None:
+            before = found.get(path)
+            found[path] = Outcome(path, label, reached or bool(before and before.reached))
+
+        for name, versions in payouts.settings(playbook).plans.items():
+            raw = spec["commission"][name]
+            starts = [since for since, _ in versions]
+            for k, (since, plan) in enumerate(versions):
+                at: tuple[str | int, ...] = ("commission", name)
+                if since is not None:
+                    changed = next(
+                        i
+                        for i, v in enumerate(raw["versions"])
+                        if dates.as_date(v["from"]) == since
+                    )
+                    if "tiers" in raw["versions"][changed]:
+                        at = (*at, "versions", changed)
+                until = starts[k + 1] if k + 1 < len(starts) else None
+                for j, tier in enumerate(plan.tiers, start=1):
+                    reached = any(
+                        rule == name
+                        and seq == j
+                        and (since is None or start >= since)
+                        and (until is None or start < until)
+                        for rule, seq, start in paid
+                    )
+                    rate = f"{float(tier.rate) * 100:.4g}%"
+                    upto = f" up to {float(tier.upto) * 100:.4g}%" if tier.upto is not None else ""
+                    label = f"commission {name} tier {j}: {rate}{upto}"
+                    add((self.section, *at, "tiers", j - 1), label, reached)
+        rules = {rule for rule, _, _ in paid}
+        for name in spec.get("bonuses") or {}:
+            add((self.section, "bonuses", name), f"bonus {name}", name in rules)
+        alerts = table_of(Alert).c
+        for name in spec.get("recognition") or {}:
+            rule = f"recognition.{name}"
+            raised = conn.execute(sa.select(alerts.id).where(alerts.rule == rule).limit(1)).first()
+            add(
+                (self.section, "recognition", name),
+                f"recognition {name}",
+                rule in rules or raised is not None,
+            )
+        return list(found.values())
 
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         if subject_type != "rep" or ctx.period is None:
