@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from salesplay.cli import cli
+from salesplay.engine.lang.document import bundled_names
 
 ROOT = Path(__file__).resolve().parents[1]
 SALESPLAY = str(Path(sys.executable).parent / "salesplay")
@@ -68,6 +69,7 @@ def test_init_then_the_three_printed_commands(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "playbook.schema.json",
+        "playbook.test.yaml",
         "playbook.yaml",
         "salesplay.db",
         "salesplay.toml",
@@ -86,6 +88,10 @@ def test_init_then_the_three_printed_commands(tmp_path: Path) -> None:
     for line in commands:
         done = shell(line, tmp_path)
         assert done.returncode == 0, f"{line}: {done.stderr}"
+    # the bundled playbook's worked examples come along, aimed at the project's playbook
+    tested = shell("salesplay test", tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert tested.stdout.strip().endswith(" passed, 0 failed")
     listed = shell("salesplay grades --format json", tmp_path)
     # C1 is strategic: A whatever its revenue, in fmcg as in the default playbook
     assert {g["customer_id"]: g["grade"] for g in json.loads(listed.stdout)} == {
@@ -94,10 +100,11 @@ def test_init_then_the_three_printed_commands(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("industry", bundled_names())
 def test_the_commented_examples_of_the_new_playbook_are_valid_once_uncommented(
-    tmp_path: Path,
+    tmp_path: Path, industry: str
 ) -> None:
-    assert invoke("init", str(tmp_path / "p")).exit_code == 0
+    assert invoke("init", str(tmp_path / "p"), "--industry", industry).exit_code == 0
     book = tmp_path / "p" / "playbook.yaml"
     lines = book.read_text("utf-8").splitlines()
     # uncomment the YAML of every example block; keep the prose comments

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.lang.document import bundled_names
+from salesplay.engine.lang.document import BUNDLED, bundled_names
 from salesplay.engine.project.settings import DEFAULT_DATABASE, FILE
 
 PLAYBOOK = "playbook.yaml"
 SCHEMA = "playbook.schema.json"
+TESTS = "playbook.test.yaml"
 
 TOML = """\
 # salesplay project. Every salesplay command run in this folder, or in a folder below it,
@@ -35,22 +36,18 @@ PLAYBOOK_TEXT = """\
 extends: {base}
 playbook: {name}
 
-# 客户分级：近 6 个月成交额与预计成交金额的门槛（列表整体替换）
+# 客户分级：第一个满足条件的等级生效（列表整体替换）；以下为继承的规则，改数字即可
 # Customer grades: the first grade whose condition holds wins (the list replaces the whole).
+# These are the inherited grades: change the numbers.
 # grading:
 #   grades:
-#     - grade: A
-#       when: revenue_6m >= 800000 or pipeline >= 1500000 or strategic
-#     - grade: B
-#       when: revenue_6m >= 150000 or pipeline >= 300000
-#     - grade: C
+{grades}
 
-# 跟进节奏：A 类客户每周拜访，C 类每月（只写要改的等级）
+# 跟进节奏：按等级设置（只写要改的等级）
 # Follow-up cadence per grade (only the grades you change).
 # follow_up:
 #   cadence:
-#     A: {{every: 1 week, channels: [visit, video]}}
-#     C: {{every: 2 months}}
+{cadence}
 
 # 目标亮灯：达到预期进度的 80% 为绿灯，低于 60% 为红灯
 # Goal lights: green at or above this share of the expected pace, red below the other.
@@ -94,7 +91,7 @@ def init(
             f"there are: {', '.join(bundled_names())})"
         )
     folder = folder.resolve()
-    targets = [folder / FILE, folder / PLAYBOOK, folder / SCHEMA, folder / DEFAULT_DATABASE]
+    targets = [folder / n for n in (FILE, PLAYBOOK, TESTS, SCHEMA, DEFAULT_DATABASE)]
     existing = [p.name for p in targets if p.exists()]
     if existing:
         raise SalesplayError(
@@ -107,9 +104,66 @@ def init(
     name = "".join(ch if ch.isalnum() else "_" for ch in folder.name).strip("_") or "company"
     name = f"company_{name}" if name[0].isdigit() else name
     (folder / SCHEMA).write_text(schema_json, "utf-8")
-    (folder / PLAYBOOK).write_text(
-        PLAYBOOK_TEXT.format(schema=SCHEMA, base=base, name=name), "utf-8"
+    grades, cadence = _examples(base)
+    text = PLAYBOOK_TEXT.format(
+        schema=SCHEMA, base=base, name=name, grades=grades, cadence=cadence
     )
+    (folder / PLAYBOOK).write_text(text, "utf-8")
+    (folder / TESTS).write_text(_tests(base), "utf-8")
     (folder / FILE).write_text(TOML.format(database=DEFAULT_DATABASE, playbook=PLAYBOOK), "utf-8")
     make_database(f"sqlite:///{folder / DEFAULT_DATABASE}")
-    return Created(folder, [FILE, PLAYBOOK, SCHEMA, DEFAULT_DATABASE], base)
+    return Created(folder, [FILE, PLAYBOOK, TESTS, SCHEMA, DEFAULT_DATABASE], base)
+
+
+def _examples(base: str) -> tuple[str, str]:
+    """The base playbook's own grades and cadences, as commented YAML to start editing from:
+    uncommented as they are, they change nothing (an industry's grades may not be A/B/C)."""
+    import json
+
+    from salesplay.engine.lang.document import read
+
+    data = read(base).data
+
+    def text(value: object) -> str:
+        """Plain YAML where that reads the same, quoted where it might not."""
+        if isinstance(value, list):
+            return "[" + ", ".join(text(v) for v in value) + "]"
+        word = str(value)
+        plain = (
+            isinstance(value, str)
+            and word[:1] not in "-?:,[]{}#&*!|>'\"%@` "
+            and ": " not in word
+            and " #" not in word
+            and word.lower() not in ("true", "false", "null", "yes", "no", "on", "off")
+        )
+        return word if plain else json.dumps(value, ensure_ascii=False)
+
+    grades = []
+    for grade in (data.get("grading") or {}).get("grades") or []:
+        grades.append(f"#     - grade: {text(grade['grade'])}")
+        if grade.get("when"):
+            grades.append(f"#       when: {text(grade['when'])}")
+    cadence = []
+    for key, spec in ((data.get("follow_up") or {}).get("cadence") or {}).items():
+        if spec:
+            shown = ", ".join(f"{k}: {text(v)}" for k, v in spec.items() if k != "description")
+            cadence.append(f"#     {text(key)}: {{{shown}}}")
+    return "\n".join(grades), "\n".join(cadence)
+
+
+def _tests(base: str) -> str:
+    """The bundled playbook's own YAML tests, pointed at the project's playbook: they pass as
+    the project starts, and `salesplay test` then shows which worked example an edit changes."""
+    from importlib import resources
+
+    text = resources.files(BUNDLED).joinpath(f"{base}.test.yaml").read_text("utf-8")
+    header = (
+        f"# The worked examples of the bundled `{base}` playbook, run against this project's\n"
+        f"# playbook by `salesplay test`. When you change a rule on purpose, change its expected\n"
+        f"# results here too; add your own examples of your company's policy.\n"
+    )
+    lines = text.splitlines(keepends=True)
+    while lines and lines[0].startswith("#"):  # the bundled file's own header
+        lines.pop(0)
+    out = [f"playbook: {PLAYBOOK}\n" if line.startswith("playbook:") else line for line in lines]
+    return header + "".join(out)
