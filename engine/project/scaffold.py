@@ -105,9 +105,7 @@ def init(
     name = f"company_{name}" if name[0].isdigit() else name
     (folder / SCHEMA).write_text(schema_json, "utf-8")
     grades, cadence = _examples(base)
-    text = PLAYBOOK_TEXT.format(
-        schema=SCHEMA, base=base, name=name, grades=grades, cadence=cadence
-    )
+    text = PLAYBOOK_TEXT.format(schema=SCHEMA, base=base, name=name, grades=grades, cadence=cadence)
     (folder / PLAYBOOK).write_text(text, "utf-8")
     (folder / TESTS).write_text(_tests(base), "utf-8")
     (folder / FILE).write_text(TOML.format(database=DEFAULT_DATABASE, playbook=PLAYBOOK), "utf-8")
