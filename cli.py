@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from salesplay.engine import demo, loader
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present import labels, output, queries
+from salesplay.engine.present import browse, labels, output, queries
 from salesplay.engine.present.progress import Progress
 from salesplay.engine.project import settings as project_settings
 from salesplay.engine.project.settings import Settings
@@ -760,6 +760,47 @@ def customers(
     """
     rows = queries.customers(open_db(db_url), pooled, owner, table=fmt in output.FOR_PEOPLE)
     emit(rows, fmt, queries.CUSTOMERS, wide, lang)
+
+
+@cli.command()
+@click.argument("kind")
+@click.option(
+    "--where",
+    "condition",
+    metavar="EXPR",
+    help="Only the records for which this condition holds, written as in a playbook: "
+    "\"customer_id = 'C1' and ordered_on >= date('2024-06-01')\".",
+)
+@click.option("--limit", type=int, metavar="N", help="At most N records (in id order).")
+@click.option("--deleted", is_flag=True, help="Only the records a --full import marked deleted.")
+@listing_options
+@common
+def records(
+    kind: str,
+    condition: str | None,
+    limit: int | None,
+    deleted: bool,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """List the imported records of KIND in their import columns (customers with their custom
+    columns): what --format csv or xlsx writes imports back unchanged.
+
+    Example: salesplay records orders --where "ordered_on >= date('2024-06-01')" --format csv
+    --out orders.csv
+    """
+    book = load(playbook_ref)
+    found = browse.records(open_db(db_url), book, kind, condition, limit, deleted)
+    if fmt == "xlsx":  # typed cells: amounts, dates and times as the workbook holds them
+        rows = found.rows
+    else:
+        rows = browse.csv_rows(found.rows) if fmt == "csv" else browse.as_text(found.rows)
+    listing = output.Listing("records", tuple(found.columns), tuple(found.columns))
+    sheet = Sheet(found.kind, found.columns, found.rows)
+    emit(rows, fmt, listing, wide, lang, sheets=[sheet], canonical=True)
 
 
 @cli.command()
