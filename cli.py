@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, overload
@@ -27,7 +28,7 @@ import sqlalchemy as sa
 from salesplay.engine import demo, loader
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present import labels, output, queries
+from salesplay.engine.present import browse, labels, output, queries
 from salesplay.engine.present.progress import Progress
 from salesplay.engine.project import settings as project_settings
 from salesplay.engine.project.settings import Settings
@@ -35,7 +36,7 @@ from salesplay.engine.run import explain
 from salesplay.engine.run.evaluate import ALERT_COLUMNS, TASK_COLUMNS, work
 from salesplay.engine.run.evaluate import evaluate as run_evaluation
 from salesplay.engine.run.evaluate import replay as replay_evaluation
-from salesplay.engine.run.family import Command, Output, Playbook
+from salesplay.engine.run.family import Command, Output, Playbook, Sheet
 from salesplay.engine.store import db, importer, migrate
 from salesplay.rules import FAMILIES
 
@@ -251,9 +252,27 @@ def listing_options(*, formats: Sequence[str]) -> Decorator: ...
 def listing_options(
     func: Callable[..., Any] | None = None, *, formats: Sequence[str] = output.FORMATS
 ) -> Callable[..., Any] | Decorator:
-    """--format (the first of formats by default), --wide and --lang on a listing."""
+    """--format (the first of formats by default), --wide, --lang and --out on a listing, and
+    --no-bom where it writes CSV. The command receives fmt, wide and lang; --out and --no-bom
+    are kept on the context for emit(), which alone writes."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        if "csv" in formats:
+            func = click.option(
+                "--no-bom",
+                is_flag=True,
+                expose_value=False,
+                callback=_keep,
+                help="CSV without the byte-order mark Excel needs to read UTF-8 (for scripts).",
+            )(func)
+        func = click.option(
+            "--out",
+            metavar="FILE",
+            type=click.Path(path_type=Path, dir_okay=False),
+            expose_value=False,
+            callback=_keep,
+            help="Write to FILE instead of the terminal (needed for xlsx).",
+        )(func)
         func = click.option(
             "--lang",
             type=click.Choice(labels.LANGUAGES),
@@ -269,10 +288,18 @@ def listing_options(
             type=click.Choice(formats),
             default=formats[0],
             show_default=True,
-            help="A table for people; json and csv for scripts (ids, UTC times).",
+            help="A table (or xlsx workbook) for people; json and csv for scripts (ids, UTC "
+            "times).",
         )(func)
 
     return decorate(func) if func is not None else decorate
+
+
+def _keep(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep an option of emit()'s (--out, --no-bom) on the context, not in the command's
+    arguments: every listing takes them, and only emit() uses them."""
+    ctx.meta[f"salesplay.{param.name}"] = value
+    return value
 
 
 def _output_playbook() -> Playbook:
@@ -287,12 +314,39 @@ def emit(
     wide: bool = False,
     lang: str | None = None,
     words: Mapping[str, Mapping[str, str]] | None = None,
+    sheets: Sequence[Sheet] = (),
+    canonical: bool = False,
 ) -> None:
-    """Rows in the format asked for; a table in the playbook's words, zone and currency."""
+    """Rows in the format asked for, on stdout or in --out FILE; a table or a workbook in the
+    playbook's words, zone and currency. `sheets`: a command's own workbook for xlsx (else the
+    rows on one sheet). `canonical`: headers and values as stored, to import back (records)."""
+    meta = click.get_current_context().meta
+    out: Path | None = meta.get("salesplay.out")
+    if fmt == "xlsx" and out is None:
+        raise SalesplayError(
+            "--format xlsx: a workbook is not for a terminal: name a file with --out FILE.xlsx"
+        )
     view = None
-    if fmt == "table":
-        view = output.table_view(_output_playbook(), listing.name, lang, wide, words)
-    click.echo(output.render(rows, fmt, listing.shown(fmt), view))
+    if fmt in output.FOR_PEOPLE:
+        view = output.table_view(_output_playbook(), listing.name, lang, wide or bool(out), words)
+        if canonical:
+            view = replace(view, words=labels.bare(view.words))
+    columns = listing.shown(fmt)
+    if fmt == "xlsx":
+        assert out is not None and view is not None
+        book = sheets or [Sheet(listing.name, columns, rows)]
+        sheet_view = None if canonical else view
+        from salesplay.engine.present.sheets import write_workbook
+
+        write_workbook(out, book, sheet_view)
+        click.echo(f"{out}: {output.count_line(rows, view.words)}", err=True)
+        return
+    text = output.render(rows, fmt, columns, view)
+    data = output.encode(text, fmt, bom=not meta.get("salesplay.no_bom"))
+    if out is None:
+        click.echo(data, nl=False)
+        return
+    output.write_file(out, data)
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -586,7 +640,7 @@ def grades(
 
     Example: salesplay grades --grade A --format csv
     """
-    rows = queries.grades(open_db(db_url), grade, customer, table=fmt == "table")
+    rows = queries.grades(open_db(db_url), grade, customer, table=fmt in output.FOR_PEOPLE)
     emit(rows, fmt, queries.GRADES, wide, lang)
 
 
@@ -613,7 +667,7 @@ def tasks(
     Example: salesplay tasks --assignee R1 --status open
     """
     engine = open_db(db_url)
-    rows = queries.tasks(engine, rule, assignee, status, subject, table=fmt == "table")
+    rows = queries.tasks(engine, rule, assignee, status, subject, table=fmt in output.FOR_PEOPLE)
     emit(rows, fmt, queries.TASKS, wide, lang)
 
 
@@ -666,7 +720,9 @@ def alerts(
     Example: salesplay alerts --level red --status open
     """
     engine = open_db(db_url)
-    rows = queries.alerts(engine, rule, level, status, subject, assignee, table=fmt == "table")
+    rows = queries.alerts(
+        engine, rule, level, status, subject, assignee, table=fmt in output.FOR_PEOPLE
+    )
     emit(rows, fmt, queries.ALERTS, wide, lang)
 
 
@@ -731,8 +787,49 @@ def customers(
 
     Example: salesplay customers --pooled --format json
     """
-    rows = queries.customers(open_db(db_url), pooled, owner, table=fmt == "table")
+    rows = queries.customers(open_db(db_url), pooled, owner, table=fmt in output.FOR_PEOPLE)
     emit(rows, fmt, queries.CUSTOMERS, wide, lang)
+
+
+@cli.command()
+@click.argument("kind")
+@click.option(
+    "--where",
+    "condition",
+    metavar="EXPR",
+    help="Only the records for which this condition holds, written as in a playbook: "
+    "\"customer_id = 'C1' and ordered_on >= date('2024-06-01')\".",
+)
+@click.option("--limit", type=int, metavar="N", help="At most N records (in id order).")
+@click.option("--deleted", is_flag=True, help="Only the records a --full import marked deleted.")
+@listing_options
+@common
+def records(
+    kind: str,
+    condition: str | None,
+    limit: int | None,
+    deleted: bool,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """List the imported records of KIND in their import columns (customers with their custom
+    columns): what --format csv or xlsx writes imports back unchanged.
+
+    Example: salesplay records orders --where "ordered_on >= date('2024-06-01')" --format csv
+    --out orders.csv
+    """
+    book = load(playbook_ref)
+    found = browse.records(open_db(db_url), book, kind, condition, limit, deleted)
+    if fmt == "xlsx":  # typed cells: amounts, dates and times as the workbook holds them
+        rows = found.rows
+    else:
+        rows = browse.csv_rows(found.rows) if fmt == "csv" else browse.as_text(found.rows)
+    listing = output.Listing("records", tuple(found.columns), tuple(found.columns))
+    sheet = Sheet(found.kind, found.columns, found.rows)
+    emit(rows, fmt, listing, wide, lang, sheets=[sheet], canonical=True)
 
 
 @cli.command()
@@ -753,7 +850,7 @@ def runs(
 
     Example: salesplay runs --job daily
     """
-    rows = queries.runs(open_db(db_url), job, table=fmt == "table")
+    rows = queries.runs(open_db(db_url), job, table=fmt in output.FOR_PEOPLE)
     emit(rows, fmt, queries.RUNS, wide, lang)
 
 
@@ -906,7 +1003,9 @@ def schedule_command(
 
     book = load(playbook_ref)
     found = schedule.listing(book, start, count, expr, zone, datetime.now(UTC))
-    emit(queries.fire_times(found, table=fmt == "table"), fmt, queries.SCHEDULE, wide, lang)
+    emit(
+        queries.fire_times(found, table=fmt in output.FOR_PEOPLE), fmt, queries.SCHEDULE, wide, lang
+    )
 
 
 def _scheduler(db_url: str | None, playbook_ref: str | None, quiet: bool) -> Any:
@@ -1031,7 +1130,7 @@ def deliveries(
     """
     if ctx.invoked_subcommand is not None:
         return
-    rows = queries.deliveries(open_db(db_url), status, table=fmt == "table")
+    rows = queries.deliveries(open_db(db_url), status, table=fmt in output.FOR_PEOPLE)
     emit(rows, fmt, queries.DELIVERIES, wide, lang)
 
 
@@ -1076,12 +1175,14 @@ class Session:
 def show(
     out: Output, fmt: str | None, command: Command, wide: bool = False, lang: str | None = None
 ) -> None:
-    """Rows, then notes (after a table; on stderr beside JSON or CSV), then plain lines."""
+    """Rows, then notes (after a table on the terminal; else on stderr, so that the data
+    stays clean), then plain lines."""
     if fmt is not None:
         listing = output.Listing(command.name, tuple(out.columns), tuple(out.columns))
-        emit(out.rows, fmt, listing, wide, lang, command.labels)
+        emit(out.rows, fmt, listing, wide, lang, command.labels, out.sheets)
+    to_file = click.get_current_context().meta.get("salesplay.out") is not None
     for note in out.notes:
-        click.echo(note, err=fmt not in (None, "table"))
+        click.echo(note, err=fmt not in (None, "table") or to_file)
     for line in out.lines:
         click.echo(line)
 

@@ -269,6 +269,6 @@ def test_json_listings_keep_their_keys_and_values(db_url: str) -> None:
     }
     (delivery,) = json.loads(invoke("deliveries", "--format", "json", "--db", db_url).output)
     assert (delivery["recipient_id"], delivery["next_attempt_at"]) == ("R1", "2024-06-15T00:05:00")
-    csv_out = invoke("tasks", "--format", "csv", "--db", db_url).output.splitlines()
+    csv_out = invoke("tasks", "--format", "csv", "--no-bom", "--db", db_url).output.splitlines()
     assert csv_out[0] == "id,rule,subject_type,subject_id,assignee_id,due,title,status"
     assert csv_out[1] == f"1,follow_up,customer,C1,R1,2024-06-20,{TITLE},open"

@@ -100,15 +100,16 @@ SHARED: dict[str, Words] = {
 LISTINGS: dict[str, dict[str, Words]] = {
     "grades": {
         "en": {"count.one": "{n} grade", "count.many": "{n} grades"},
-        "zh": {"count.many": "{n} 个客户等级"},
+        "zh": {"sheet.grades": "客户等级", "count.many": "{n} 个客户等级"},
     },
     "tasks": {
         "en": {"count.one": "{n} task", "count.many": "{n} tasks"},
-        "zh": {"count.many": "{n} 条任务"},
+        "zh": {"sheet.tasks": "任务", "count.many": "{n} 条任务"},
     },
     "alerts": {
         "en": {"count.one": "{n} alert", "count.many": "{n} alerts"},
         "zh": {
+            "sheet.alerts": "预警",
             "status.open": "未处理",
             "status.acknowledged": "已确认",
             "status.snoozed": "暂缓",
@@ -118,11 +119,12 @@ LISTINGS: dict[str, dict[str, Words]] = {
     },
     "customers": {
         "en": {"count.one": "{n} customer", "count.many": "{n} customers"},
-        "zh": {"name": "客户名称", "count.many": "{n} 个客户"},
+        "zh": {"sheet.customers": "客户", "name": "客户名称", "count.many": "{n} 个客户"},
     },
     "runs": {
         "en": {"count.one": "{n} run", "count.many": "{n} runs"},
         "zh": {
+            "sheet.runs": "运行记录",
             "status.running": "运行中",
             "status.succeeded": "成功",
             "status.failed": "失败",
@@ -135,17 +137,32 @@ LISTINGS: dict[str, dict[str, Words]] = {
         "en": {"count.one": "{n} delivery", "count.many": "{n} deliveries"},
         "zh": {
             "rule": "规则",
+            "sheet.deliveries": "投递",
             "status.pending": "待发送",
             "status.sent": "已发送",
             "status.dead": "发送失败",
             "count.many": "{n} 条投递",
         },
     },
+    "records": {
+        "en": {"count.one": "{n} record", "count.many": "{n} records"},
+        "zh": {"count.many": "{n} 条记录"},
+    },
     "schedule": {
         "en": {"count.one": "{n} fire time", "count.many": "{n} fire times"},
         "zh": {"count.many": "{n} 个触发时间"},
     },
 }
+
+
+# the words a listing of stored records keeps (`records`): its headers and values stay as
+# stored, whatever the language, so that they read as the import columns do
+BARE = ("yes", "no", "none", "count.one", "count.many")
+
+
+def bare(found: Mapping[str, str]) -> dict[str, str]:
+    """Only the words that are not headers or stored values: yes/no, none, the count line."""
+    return {key: found[key] for key in BARE if key in found}
 
 
 def words(

@@ -1,9 +1,13 @@
-"""Rows out: JSON or CSV for scripts, an aligned table for people.
+"""Rows out: JSON or CSV for scripts, an aligned table or a workbook for people.
 
 JSON and CSV are the scripting contract: the same keys and values whatever the terminal,
 times in ISO 8601 UTC, ids only. A table is for reading (View): headers, statuses and levels in
 the playbook's language, times in its zone, amounts with thousands separators and the
 currency, long texts cut with … so that every line fits the terminal, a count line at the end.
+A workbook (sheets.py) shows what a table shows, with numbers, amounts and dates as such.
+
+No text is ever run as a formula by the spreadsheet that opens a file: in CSV a text starting
+with =, +, -, @, tab or CR is written behind a `'` (which the importer takes away again).
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang.document import Document
 from salesplay.engine.present import labels
+from salesplay.engine.store.convert import guard_formula
 
-FORMATS = ("table", "json", "csv")
+FORMATS = ("table", "json", "csv", "xlsx")
+FOR_PEOPLE = ("table", "xlsx")  # formats that show names beside ids, words, local times
+BOM = b"\xef\xbb\xbf"  # before a CSV, so that Excel reads it as UTF-8
 
 # Cut first when a table is wider than the terminal: free text, and long values a person
 # rarely reads to the end (a playbook's path and hash).
@@ -41,6 +50,13 @@ SYMBOLS = {"CNY": "¥", "RMB": "¥", "USD": "$", "EUR": "€", "GBP": "£"}
 class Money(Decimal):
     """An amount in units of the playbook's currency, exact to the cent. A table shows
     ¥40,800.00; JSON and CSV show the plain number, like any Decimal (40800)."""
+
+    __slots__ = ()
+
+
+class Share(Decimal):
+    """A fraction of 1 shown as a percentage: a table shows 108%, a workbook the number with a
+    percentage format; JSON and CSV the plain number (1.08), like any Decimal."""
 
     __slots__ = ()
 
@@ -131,7 +147,7 @@ class Listing:
     table: tuple[str, ...]
 
     def shown(self, fmt: str) -> list[str]:
-        return list(self.table if fmt == "table" else self.columns)
+        return list(self.table if fmt in FOR_PEOPLE else self.columns)
 
 
 def terminal_width(wide: bool = False, stream: TextIO | None = None) -> int | None:
@@ -180,9 +196,35 @@ def render(
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(columns)
         for row in rows:
-            writer.writerow(["" if row.get(k) is None else _cell(row.get(k)) for k in columns])
+            writer.writerow([csv_cell(row.get(k)) for k in columns])
         return buffer.getvalue().rstrip("\n")
     return table(rows, columns, view or View())
+
+
+def csv_cell(value: Any) -> str:
+    """One value as CSV holds it: a text that a spreadsheet would run as a formula behind a `'`
+    (`'=HYPERLINK(…)`); numbers, dates and the rest as _cell() has them."""
+    if isinstance(value, str):
+        return guard_formula(value)
+    return _cell(value)
+
+
+def encode(text: str, fmt: str, bom: bool = True) -> bytes:
+    """The bytes of a rendered listing: UTF-8, a CSV with the BOM Excel looks for unless told
+    not (`--no-bom`, for scripts); a file ends with a line break."""
+    data = text.encode("utf-8") + b"\n"
+    return BOM + data if fmt == "csv" and bom else data
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write the whole file or nothing: a partial file never takes the name."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise SalesplayError(f"--out: cannot write {path}: {exc.strerror}") from None
 
 
 def table(rows: list[dict[str, Any]], columns: list[str], view: View) -> str:
@@ -203,9 +245,14 @@ def table(rows: list[dict[str, Any]], columns: list[str], view: View) -> str:
         "  ".join("-" * w for w in widths),
         *[_line(row, widths) for row in cells],
     ]
+    return "\n".join([*lines, count_line(rows, words)])
+
+
+def count_line(rows: list[dict[str, Any]], words: Mapping[str, str]) -> str:
+    """How many rows there are, in the listing's words: `12 tasks`, `12 条任务`, `1 task`."""
     many = len(rows) != 1 or "count.one" not in words
     count = words.get("count.many" if many else "count.one", "{n} rows")
-    return "\n".join([*lines, count.format(n=len(rows))])
+    return count.format(n=len(rows))
 
 
 def cell_text(value: Any, column: str = "", view: View | None = None) -> str:
@@ -218,6 +265,8 @@ def cell_text(value: Any, column: str = "", view: View | None = None) -> str:
         return view.words.get("yes" if value else "no", str(value))
     if isinstance(value, Money):
         return amount_text(value, view.currency)
+    if isinstance(value, Share):
+        return f"{(value * 100).quantize(Decimal('0.01'), ROUND_HALF_UP).normalize():f}%"
     if isinstance(value, datetime):  # the engine stores its own times in UTC, without offset
         moment = value if value.tzinfo else value.replace(tzinfo=UTC)
         return moment.astimezone(view.zone).strftime("%Y-%m-%d %H:%M:%S")

@@ -167,12 +167,36 @@ class Option:
 @dataclass
 class Output:
     """What a command prints: rows in the chosen format (with its columns), then notes (after
-    a table, on stderr beside json or csv so that the data stays clean), then plain lines."""
+    a table, on stderr beside json or csv so that the data stays clean), then plain lines.
+    `sheets`: with --format xlsx, a workbook of the command's own instead of the rows on one
+    sheet (payouts: one sheet per statement)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    sheets: list[Sheet] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One sheet of a workbook: its title, its columns and rows (values as a table's rows hold
+    them: Money, dates, ids with names), and the columns whose last row adds up the rows
+    above with a formula a clerk can check (=SUM(D2:D4)). A title or header is looked up in
+    the command's words (`sheet.summary` → 汇总, `amount` → 金额)."""
+
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    totals: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TotalOf:
+    """A cell that shows another sheet's total of a column, as a formula: ='R1 张三'!D5."""
+
+    sheet: str
+    column: str
 
 
 class Session(Protocol):

@@ -662,7 +662,7 @@ def facts_select(
     ]
     if subject == "customer":
         for name, kind in custom_fields(playbook).items():
-            columns.append(_custom(base.c.attrs, name, kind).label(name))
+            columns.append(custom_value(base.c.attrs, name, kind).label(name))
     joins: list[tuple[Any, Any]] = []
     by_source: dict[str, list[Metric]] = {}
     for metric in applicable(playbook, subject):
@@ -762,7 +762,8 @@ def aggregate_sql(
     return result.scalar_subquery()
 
 
-def _custom(attrs: Any, name: str, kind: str) -> Any:
+def custom_value(attrs: Any, name: str, kind: str) -> Any:
+    """A declared custom customer field (`fields:`) read from the customers' attrs, typed."""
     if kind == "number":
         return text_to_number(attrs[name].as_string())
     if kind == "bool":

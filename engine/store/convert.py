@@ -24,10 +24,33 @@ TRUE = {"true", "1", "yes", "y", "t", "是", "真", "对"}
 FALSE = {"false", "0", "no", "n", "f", "否", "假", "不是"}
 
 
+# A text a spreadsheet would run as a formula starts with one of these. salesplay writes such a
+# text to CSV behind a `'` (output.py), and reads a `'` before one (or before more quotes and
+# then one) as the text without that quote, so what it writes imports back as it was.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_GUARDED = re.compile("'+[" + re.escape("".join(FORMULA_START)) + "]")
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?")  # -0.50: a spreadsheet reads it as the number
+
+
+def guard_formula(text: str) -> str:
+    """The text as a CSV cell no spreadsheet runs: `'=HYPERLINK(…)` for `=HYPERLINK(…)`; a
+    number written as text (-0.50) stays as it is. A text that already starts with quotes and
+    then such a character gets one quote more, so that unguard_formula() gives it back."""
+    if (text.startswith(FORMULA_START) and not _NUMBER.fullmatch(text)) or _GUARDED.match(text):
+        return "'" + text
+    return text
+
+
+def unguard_formula(text: str) -> str:
+    """The text without the quote guard_formula() put before it: `'=x` → `=x`, `''-1` → `'-1`;
+    any other text as it is (`'s-Hertogenbosch`, `'quoted'`)."""
+    return text[1:] if _GUARDED.match(text) else text
+
+
 def _text(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    return unguard_formula(str(value).strip())
 
 
 # What Excel writes for a date or a time in a CSV: 2024/1/5, 2024/1/5 9:30, 2024-01-05 09:30:15

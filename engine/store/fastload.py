@@ -43,7 +43,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from salesplay.engine.store import dialects
-from salesplay.engine.store.convert import BIGGEST, RowConverter, blank, converter
+from salesplay.engine.store.convert import (
+    BIGGEST,
+    FORMULA_START,
+    RowConverter,
+    blank,
+    converter,
+    unguard_formula,
+)
 from salesplay.engine.store.models import Customer, table_of
 from salesplay.engine.store.partitions import bucket_of
 from salesplay.engine.store.records import KINDS, Column, Kind
@@ -73,6 +80,8 @@ _SPACE = "[" + re.escape(WHITESPACE.replace("\r", "").replace("\n", "")) + "]"
 _EDGE = re.compile(f'{_SPACE}(?:(?<=[,"\r\n]{_SPACE})|(?=[,"\r\n]))')
 # a quoted value that starts or ends with a line break
 _BREAK = re.compile('[,\r\n]"[\r\n]|[\r\n]"[,\r\n]')
+# a value that starts with ' (maybe the quote before a formula-like text: see convert.py)
+_QUOTE_FIRST = re.compile("'(?:(?<=[,\r\n]')|(?<=[,\r\n]\"'))")
 TRUE_TEXT = ("true", "TRUE", "True", "1")
 FALSE_TEXT = ("false", "FALSE", "False", "0")
 _POW10 = " ".join(f"WHEN {k} THEN {10**k}.0" for k in range(15))  # exact doubles
@@ -101,16 +110,16 @@ def _not_space(code: str) -> str:
 
 
 def edges_clean(path: Path) -> bool:
-    """Can no value in this CSV file start or end with whitespace? Then no text needs trimming
-    and no cell needs the (costly) test. Looks at the text around every comma, line break and
-    quote, so a "yes" is certain; a comma followed by a space inside a quoted value makes a
-    "no" that only costs time."""
+    """Can no value in this CSV file start or end with whitespace, nor start with a quote `'`?
+    Then no text needs trimming or unquoting, and no cell needs the (costly) test. Looks at the
+    text around every comma, line break and quote, so a "yes" is certain; a comma followed by
+    a space inside a quoted value makes a "no" that only costs time."""
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
             before = "\n\n"  # the file starts as a line does
             while block := handle.read(SCAN_BLOCK):
                 text = before + block
-                if _EDGE.search(text):
+                if _EDGE.search(text) or ("'" in text and _QUOTE_FIRST.search(text)):
                     return False
                 if '"' in text and _BREAK.search(text):
                     return False
@@ -139,12 +148,14 @@ class _Spelling:
 
     def canonical_text(self, v: str) -> str:
         # no whitespace at either end: the first byte alone settles it for ASCII and CJK text
-        # (every whitespace character's UTF-8 starts with a byte below '!' or C2, E1, E2, E3)
+        # (every whitespace character's UTF-8 starts with a byte below '!' or C2, E1, E2, E3);
+        # nor a quote first, which may stand before a formula-like text: Python reads those
         first = (
             f"(({v} >= '!' AND ({v} < CAST(x'c2' AS TEXT) OR {v} >= CAST(x'e4' AS TEXT)))"
             f" OR {_not_space(f'unicode({v})')})"
         )
-        return f"({first} AND {_not_space(f'unicode(substr({v}, -1))')})"
+        unquoted = f"NOT ({v} >= '''' AND {v} < '(')"
+        return f"({first} AND {unquoted} AND {_not_space(f'unicode(substr({v}, -1))')})"
 
     def date_ok(self, v: str) -> str:
         # date() normalises 2023-02-30 to 2023-03-02 and rewrites any other spelling
@@ -221,21 +232,40 @@ class _Spelling:
     def trim(self, v: str) -> str:
         return f"NULLIF(trim({v}, {_quote(WHITESPACE)}), '')"
 
+    def unguarded(self, v: str) -> str:
+        """SQL: v trimmed and without the quote before a formula-like text, as convert.py's
+        unguard_formula() has it (`'=x` → `=x`)."""
+        t = self.trim(v)
+        after = f"substr(ltrim({t}, ''''), 1, 1)"
+        guarded = f"(substr({t}, 1, 1) = '''' AND {_one_of(after, FORMULA_START)})"
+        full = f"CASE WHEN {guarded} THEN substr({t}, 2) ELSE {t} END"
+        return f"(CASE WHEN instr({v}, '''') = 0 THEN {t} ELSE {full} END)"
+
     def attrs(self, pairs: list[tuple[str, str]], clean: bool) -> str:
-        """The custom columns as one JSON object of their trimmed non-blank texts, or NULL."""
+        """The custom columns as one JSON object of their trimmed non-blank texts, or NULL.
+        Unless `clean`, a value may need trimming, or a quote taken from its front."""
         if len(pairs) == 1 and clean:
             ((key, v),) = pairs
             return f"(CASE WHEN {v} <> '' THEN json_object({_quote(key)}, {v}) END)"
+        value = self.trim if clean else self.unguarded
         # json_patch drops the keys whose value is null (RFC 7396): blank cells leave no key
-        args = ", ".join(f"{_quote(key)}, {self.trim(v)}" for key, v in pairs)
+        args = ", ".join(f"{_quote(key)}, {value(v)}" for key, v in pairs)
         return f"NULLIF(json_patch('{{}}', json_object({args})), '{{}}')"
+
+
+# convert.py's unguard_formula() test as a PostgreSQL regular expression ('- last in brackets)
+_GUARDED = _quote("^'+[" + "".join(sorted(FORMULA_START, key=lambda c: c == "-")) + "]")
 
 
 class _PostgresSpelling(_Spelling):
     _DAY = "[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
 
     def canonical_text(self, v: str) -> str:
-        return f"(btrim({v}, {_quote(WHITESPACE)}) = {v})"
+        return f"(btrim({v}, {_quote(WHITESPACE)}) = {v} AND {v} !~ {_GUARDED})"
+
+    def unguarded(self, v: str) -> str:
+        t = self.trim(v)
+        return f"(CASE WHEN {t} ~ {_GUARDED} THEN substr({t}, 2) ELSE {t} END)"
 
     # A date that matches the pattern but does not exist (2023-02-30) fails the INSERT's CAST:
     # the savepoint is rolled back and the exact path reports it.
@@ -286,7 +316,8 @@ class _PostgresSpelling(_Spelling):
         return f"NULLIF(btrim({v}, {_quote(WHITESPACE)}), '')"
 
     def attrs(self, pairs: list[tuple[str, str]], clean: bool) -> str:
-        args = ", ".join(f"{_quote(key)}, {self.trim(v)}" for key, v in pairs)
+        value = self.trim if clean else self.unguarded
+        args = ", ".join(f"{_quote(key)}, {value(v)}" for key, v in pairs)
         built = f"CAST(json_strip_nulls(json_build_object({args})) AS TEXT)"
         return f"CAST(NULLIF({built}, '{{}}') AS JSON)"
 
@@ -611,7 +642,7 @@ def _rows(kind: Kind, header: list[str], reader: Iterator[list[str]]) -> Iterato
     rows: Iterator[list[Any]] = filter(any, reader)  # any(): a value that is not ''.
     if kind.model is Customer:
         at = max(i for i, name in enumerate(header) if name == "id")  # the last, as in dict()
-        rows = ([*row, bucket_of(row[at].strip())] for row in rows)
+        rows = ([*row, bucket_of(unguard_formula(row[at].strip()))] for row in rows)
     return rows
 
 
@@ -672,7 +703,8 @@ class _Fixer:
             if first and value and value < first:
                 raise ValueError(f"{value} is before period_start {first}")
         if name == "occurred_at" and other is not None:
-            self.dates.append((self.send("occurred_on", value.date()), other.strip()))
+            row_id = unguard_formula(other.strip())  # the id as stored
+            self.dates.append((self.send("occurred_on", value.date()), row_id))
         return self.send(name, value)
 
     def send(self, name: str, value: Any) -> Any:

@@ -5,8 +5,10 @@ Users' exports and scripts are written against these names; change them only wit
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
+from salesplay.engine.errors import SalesplayError
 from salesplay.engine.store.models import (
     Activity,
     Customer,
@@ -207,3 +209,13 @@ KINDS["plan_tasks"] = Kind(
         Column("due_on", "date", value=True),
     ),
 )
+
+
+def kind_named(name: str) -> Kind:
+    """The record kind of that name; an unknown one is a one-line error with the kinds there
+    are (and the closest, when one is close)."""
+    if name not in KINDS:
+        close = difflib.get_close_matches(name, list(KINDS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise SalesplayError(f"KIND: unknown record kind '{name}'{hint}; one of {', '.join(KINDS)}")
+    return KINDS[name]

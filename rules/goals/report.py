@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, Money, money, number_text
+from salesplay.engine.present.output import FORMATS, Money, Share, money, number_text
 from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
@@ -276,6 +276,21 @@ def table_rows(report_: Report) -> list[dict[str, Any]]:
     return out
 
 
+def sheet_rows(report_: Report) -> list[dict[str, Any]]:
+    """The rows as a workbook holds them: the table's columns with numbers as numbers, a
+    share (completion, pace, a rate metric's figures) as a Share the sheet shows as 108.00%."""
+    out = []
+    for row in report_.rows:
+        shown = dict(row)
+        keys = ["completion", "pace"]
+        if row["metric"] in report_.shares:
+            keys += ["target", "current", "forecast", "expected"]
+        for key in keys:
+            shown[key] = None if row[key] is None else Share(str(row[key]))
+        out.append(shown)
+    return out
+
+
 def _mismatch(row: dict[str, Any]) -> str:
     label = periods.label(row["period_start"], row["period_end"])
     return (
@@ -293,6 +308,8 @@ def command(session: Session, period: str | None, under: str | None, fmt: str) -
     found = report(session.engine, book, session.as_of, period, under)
     if fmt == "table":
         return Output(table_rows(found), TABLE_COLUMNS, found.notes)
+    if fmt == "xlsx":
+        return Output(sheet_rows(found), TABLE_COLUMNS, found.notes)
     return Output(found.rows, JSON_COLUMNS, found.notes)
 
 
@@ -320,6 +337,7 @@ LABELS = {
         "light.yellow": "黄",
         "light.red": "红",
         "count.many": "{n} 个目标",
+        "sheet.goals": "目标跟踪表",
     },
 }
 

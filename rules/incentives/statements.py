@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, Money, number_text
-from salesplay.engine.run.family import Command, Option, Output, Session
+from salesplay.engine.present.output import FOR_PEOPLE, FORMATS, Money, Share, number_text
+from salesplay.engine.run.family import Command, Option, Output, Session, Sheet, TotalOf
 from salesplay.engine.store.models import OrgUnit, Rep, table_of
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
@@ -127,11 +127,51 @@ def flat(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+LINE_COLUMNS = ["rule", "base", "rate", "amount", "detail"]
+SUMMARY_COLUMNS = ["owner", "period", "status", "total"]
+
+
+def sheets(found: list[dict[str, Any]]) -> list[Sheet]:
+    """The payroll workbook: a summary, then one sheet per statement (`R1 张三 2024-Q2`) with
+    its lines, base × rate = amount, and its total as =SUM over the amounts; the summary shows
+    each statement's total by referring to that cell, so a clerk can check every figure."""
+    summary: list[dict[str, Any]] = []
+    out = [Sheet("summary", SUMMARY_COLUMNS, summary)]
+    for statement in found:
+        owner = statement.get("rep_id") or statement.get("org_unit_id")
+        title = f"{owner} {statement['period']}"
+        lines = [
+            {
+                "rule": line["rule"]
+                + (
+                    f" (adjusts {line['detail']['adjusts']})" if "adjusts" in line["detail"] else ""
+                ),
+                "base": line["base"],
+                "rate": None if line["rate"] is None else Share(str(line["rate"])),
+                "amount": line["amount"],
+                "detail": {k: v for k, v in line["detail"].items() if k != "adjusts"} or None,
+            }
+            for line in statement["lines"]
+        ]
+        out.append(Sheet(title, LINE_COLUMNS, lines, totals=("amount",)))
+        summary.append(
+            {
+                "owner": owner,
+                "period": statement["period"],
+                "status": statement["status"],
+                "total": TotalOf(title, "amount"),
+            }
+        )
+    return out
+
+
 def command(session: Session, period: str, rep_id: str | None, fmt: str) -> Output:
     span = periods.parse_option(period, "--period")
-    found = statements(session.engine, span, rep_id, named=fmt == "table")
+    found = statements(session.engine, span, rep_id, named=fmt in FOR_PEOPLE)
     if fmt == "json":
         return Output(found, list(found[0]) if found else [])
+    if fmt == "xlsx":
+        return Output(flat(found), FLAT_COLUMNS, sheets=sheets(found))
     return Output(flat(found), FLAT_COLUMNS)
 
 
@@ -143,6 +183,9 @@ LABELS = {
         "rate": "比例",
         "amount": "金额",
         "total": "合计",
+        "detail": "说明",
+        "sheet.summary": "汇总",
+        "sheet.payouts": "提成与奖金",
         "status.provisional": "暂估",
         "status.closed": "已结算",
         "count.many": "{n} 条明细",

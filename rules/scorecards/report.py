@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, Money, money
+from salesplay.engine.present.output import FORMATS, Money, Share, money
 from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
@@ -255,6 +255,40 @@ def table_rows(cards_: list[dict[str, Any]], long: bool = False) -> list[dict[st
     return out
 
 
+def sheet_rows(cards_: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One whole row per rep and KPI, as a workbook holds them: the period and rank as the
+    table writes them (`2024-Q3 (so far)`, `2/5`), the score and points as numbers, shares
+    (weight, attainment, cap, counted, a rate's target and actual) as Shares, amounts Money."""
+
+    def share(value: Any) -> Share | None:
+        return None if value is None else Share(str(value))
+
+    def figure(value: Any, is_share: bool) -> Any:
+        if value is None or is_share:
+            return share(value)
+        return value if isinstance(value, Decimal) else Decimal(str(value))  # Money stays
+
+    out = []
+    for card in cards_:
+        shown = table_rows([card])[0]
+        for line, kpi in zip(table_rows([card], long=True), card["kpis"], strict=True):
+            line.update(
+                {
+                    "period": shown["period"],
+                    "rank": shown["rank"],
+                    "weight": share(kpi["weight"]),
+                    "target": figure(kpi["target"], kpi["share"]),
+                    "actual": figure(kpi["actual"], kpi["share"]),
+                    "attainment": share(kpi["attainment"]),
+                    "cap": share(kpi["cap"]),
+                    "counted": share(kpi["capped"]),
+                    "points": Decimal(_points(kpi["points"])),  # as the table rounds it
+                }
+            )
+            out.append(line)
+    return out
+
+
 def json_rows(cards_: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The JSON contract: {rep_id, org_unit_id, period, card, score, rank, team_size,
     provisional, kpis:
@@ -331,6 +365,8 @@ def command(
     found = report(session.engine, book, session.as_of, period, rep, under)
     if fmt == "json":
         return Output(json_rows(found), JSON_COLUMNS)
+    if fmt == "xlsx":
+        return Output(sheet_rows(found), TABLE_COLUMNS)
     return Output(table_rows(found, long=fmt == "csv"), TABLE_COLUMNS)
 
 
@@ -355,6 +391,7 @@ LABELS = {
         "note.target is 0: 0 points": "目标为 0：0 分",
         "note.nothing to measure yet: 0 points": "尚无数据：0 分",
         "count.many": "{n} 项指标",
+        "sheet.scorecards": "考核卡",
     },
 }
 
