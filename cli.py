@@ -311,7 +311,33 @@ def validate(file: str | None, db_url: str | None, playbook_ref: str | None) -> 
     Example: salesplay validate playbooks/fmcg.yaml
     """
     book = load(file or playbook_ref)
-    click.echo(f"{book.path}: ok ({book.name}, {len(book.data.get('metrics') or {})} metrics)")
+    findings = loader.lint(book)
+    summary = f"{book.path}: ok ({book.name}, {len(book.data.get('metrics') or {})} metrics"
+    click.echo(summary + (f", {len(findings)} warnings)" if findings else ")"))
+    for finding in findings:
+        click.echo(f"warning: {finding}", err=True)
+
+
+@cli.command("lint")
+@click.argument("file", metavar="[PLAYBOOK]", required=False)
+@common
+@click.pass_context
+def lint_command(
+    ctx: click.Context, file: str | None, db_url: str | None, playbook_ref: str | None
+) -> None:
+    """Look for what a valid playbook allows but surely does not mean: a grade that can never
+    match, a metric nothing uses, a warning that can never fire, a value no record holds, a
+    placeholder that prints as written. One FILE:LINE: path: message per finding; exit 1
+    when there are findings, 0 when there are none, 2 when the playbook is invalid.
+
+    Example: salesplay lint playbook.yaml
+    """
+    book = load(file or playbook_ref)
+    findings = loader.lint(book)
+    for finding in findings:
+        click.echo(str(finding))
+    click.echo(f"{book.path}: {len(findings) or 'no'} findings", err=True)
+    ctx.exit(1 if findings else 0)
 
 
 @cli.command("init")

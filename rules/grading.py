@@ -22,7 +22,9 @@ from sqlalchemy import JSON, Column
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
-from salesplay.engine.errors import ExpressionError, SalesplayError
+from salesplay.engine.errors import ExpressionError, PlaybookError, SalesplayError
+from salesplay.engine.lang import expressions as ex
+from salesplay.engine.lang import logic
 from salesplay.engine.lang.schema import EXPRESSION
 from salesplay.engine.run.explain import one_subject, subject_values
 from salesplay.engine.run.family import (
@@ -166,6 +168,37 @@ class Grading:
                     compile_condition(str(item["when"]), scope)
                 except ExpressionError as exc:
                     raise playbook.expression_error((*path, "when"), exc) from None
+
+    def lint(self, playbook: Playbook) -> list[PlaybookError]:
+        """A grade that can never match: its condition never holds, or the grades before it
+        (the first that holds wins) take every customer it would (`revenue_6m >= 500000`
+        before `revenue_6m >= 600000`; any grade after a `when: true`)."""
+        found = []
+        before: list[tuple[str, ex.Node]] = []
+        for i, item in enumerate(playbook.section(self.section)["grades"]):
+            path: tuple[str | int, ...] = (self.section, "grades", i)
+            name = item["grade"]
+            if "when" in item:
+                node = ex.parse(str(item["when"]))
+                path = (*path, "when")
+            else:
+                node = ex.Bool(0, True)  # the default: whoever no grade before it took
+                path = (*path, "grade")
+            if "when" in item and logic.never_holds(node):
+                reason = "its condition can never hold"
+            elif before and logic.shadowed(node, [b for _, b in before]):
+                alone = [g for g, b in before if logic.shadowed(node, [b])]
+                if alone:
+                    reason = f"grade {alone[0]} before it takes every customer it would"
+                else:
+                    listed = ", ".join(g for g, _ in before)
+                    reason = f"the grades before it ({listed}) take every customer it would"
+            else:
+                reason = ""
+            if reason:
+                found.append(playbook.error(path, f"grade {name} can never match: {reason}"))
+            before.append((name, node))
+        return found
 
     def _case(self, ctx: EvalContext, facts: Any) -> tuple[Any, list[str]]:
         scope = ctx.scope("customer", facts)

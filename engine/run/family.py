@@ -18,6 +18,9 @@ The engine meets families only through this module and the list a playbook is lo
         def check(self, playbook)        # load time: every expression, template and value
         def run(self, ctx)               # set-based SQL in the run's transaction
         def explain(self, ctx, subject_type, subject_id)  # the values that decided
+
+A family may also offer `lint(playbook)` (Lints below): what is allowed but almost surely not
+meant, such as a grade the grades before it leave nothing to.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from salesplay.engine.errors import SalesplayError
+from salesplay.engine.errors import PlaybookError, SalesplayError
 from salesplay.engine.lang.document import Document
 from salesplay.engine.run.emit import Signal, emit
 from salesplay.engine.sql import metrics
@@ -91,6 +94,17 @@ class RuleFamily(Protocol):
 
     def explain(self, ctx: EvalContext, subject_type: str, subject_id: str) -> list[Finding]:
         """What each rule of the section says about one subject, with the values that decided."""
+        ...
+
+
+@runtime_checkable
+class Lints(Protocol):
+    """An optional hook of a family: findings in its section of a valid playbook."""
+
+    def lint(self, playbook: Playbook) -> list[PlaybookError]:
+        """What the section allows but its author almost surely did not mean (a grade that can
+        never match, a warning that can never fire), each located like an error; `salesplay
+        lint` prints them and `salesplay validate` shows them as warnings."""
         ...
 
 
