@@ -32,6 +32,7 @@ from salesplay.engine.sql.templates import check_template, compile_template, for
 from salesplay.engine.store import dialects
 from salesplay.engine.store.dialects import analyze, date_text, days_between, json_object
 from salesplay.engine.store.models import Activity, Customer, Grade, table_of
+from salesplay.rules.follow_up import load
 
 CHANNELS = ["visit", "video", "call", "wechat", "email", "message"]
 RULE = "follow_up"
@@ -45,11 +46,15 @@ class FollowUp:
     settings_only = False
     tables: ClassVar[tuple[type[SQLModel], ...]] = ()
     subjects: ClassVar[dict[str, SubjectFacts]] = {}
-    commands: ClassVar[tuple[Command, ...]] = ()
+    commands: ClassVar[tuple[Command, ...]] = (load.COMMAND,)
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
             "description": {"type": "string"},
+            "capacity": {
+                "type": ["string", "integer"],
+                "description": "contacts one rep can make in a week, e.g. '30 per week'",
+            },
             "cadence": {
                 "type": "object",
                 "minProperties": 1,
@@ -96,6 +101,11 @@ class FollowUp:
                 raise playbook.expression_error((*path, "every"), exc) from None
             if count < 1:
                 raise playbook.error((*path, "every"), "the cadence must be at least 1 day")
+        if "capacity" in section:
+            try:
+                load.parse_capacity(section["capacity"])
+            except ExpressionError as exc:
+                raise playbook.expression_error((self.section, "capacity"), exc) from None
         if "after" in section.get("overdue", {}):
             _, unit = dates.parse_duration(section["overdue"]["after"])
             if unit != "days":
