@@ -513,6 +513,40 @@ def show_replay(found: Any) -> None:
         click.echo(note)
 
 
+@cli.command("preview")
+@click.argument("proposed", metavar="PROPOSED")
+@as_of_option
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@common
+def preview_command(
+    proposed: str, as_of: Any, fmt: str, db_url: str | None, playbook_ref: str | None
+) -> None:
+    """What a PROPOSED playbook would change on the live data, before it is put in force: grades
+    moving, tasks and alerts added and removed, payouts, the follow-up load. Both playbooks are
+    evaluated as of the date (default: the latest evaluation's) and rolled back: nothing is
+    stored.
+
+    Example: salesplay preview new-thresholds.yaml --format json
+    """
+    import json
+
+    from salesplay.engine.run.preview import preview
+
+    book = load(playbook_ref)
+    found = preview(open_db(db_url), book, loader.load(proposed, FAMILIES), as_of)
+    if fmt == "json":
+        click.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
+        return
+    click.echo(found.headline())
+    for line in found.summary():
+        click.echo(f"  {line}")
+    for detail in found.details():
+        click.echo(f"\n{detail.title}:")
+        emit(detail.rows, "table", detail.columns)
+
+
 @cli.command()
 @click.option("--grade", help="Only this grade.")
 @click.option("--customer", help="Only this customer id.")

@@ -20,7 +20,9 @@ The engine meets families only through this module and the list a playbook is lo
         def explain(self, ctx, subject_type, subject_id)  # the values that decided
 
 A family may also offer `lint(playbook)` (Lints below): what is allowed but almost surely not
-meant, such as a grade the grades before it leave nothing to.
+meant, such as a grade the grades before it leave nothing to; and `snapshot(ctx)` with
+`compare(current, proposed)` (Previews below): its part of `salesplay preview`, what a proposed
+playbook would change (grades moving, payouts, the follow-up load).
 """
 
 from __future__ import annotations
@@ -105,6 +107,40 @@ class Lints(Protocol):
         """What the section allows but its author almost surely did not mean (a grade that can
         never match, a warning that can never fire), each located like an error; `salesplay
         lint` prints them and `salesplay validate` shows them as warnings."""
+        ...
+
+
+@dataclass
+class Detail:
+    """A table of a preview's details: a title, rows and their columns."""
+
+    title: str
+    rows: list[dict[str, Any]]
+    columns: list[str]
+
+
+@dataclass
+class Impact:
+    """A family's part of a preview: its keys of the JSON, sentences for the summary a manager
+    reads first, and the tables that follow it."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
+    details: list[Detail] = field(default_factory=list)
+
+
+@runtime_checkable
+class Previews(Protocol):
+    """An optional hook of a family: what a proposed playbook would change in its section."""
+
+    def snapshot(self, ctx: EvalContext) -> Any:
+        """Called inside an evaluation that is then rolled back, once with the playbook in force
+        and once with the proposed one: what of the outcome to compare, as plain values (the
+        rows are gone after the rollback)."""
+        ...
+
+    def compare(self, current: Any, proposed: Any) -> Impact:
+        """The two snapshots side by side."""
         ...
 
 

@@ -25,7 +25,14 @@ from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
 from salesplay.engine.lang.schema import DURATION, LEVEL, TEMPLATE
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Impact,
+    Playbook,
+    SubjectFacts,
+)
 from salesplay.engine.sql.compiler import Typed, add_duration, unknown_name
 from salesplay.engine.sql.metrics import placeholder_table, subject_scope
 from salesplay.engine.sql.templates import check_template, compile_template, format_value
@@ -122,6 +129,13 @@ class FollowUp:
                     check_template(section[key][field], scope)
                 except ExpressionError as exc:
                     raise playbook.expression_error((self.section, key, field), exc) from None
+
+    def snapshot(self, ctx: EvalContext) -> load.Load:
+        """The follow-up load after a run (for `salesplay preview`)."""
+        return load.compute(ctx.conn, ctx.playbook, ctx.as_of)
+
+    def compare(self, current: load.Load | None, proposed: load.Load | None) -> Impact:
+        return load.compare(current, proposed)
 
     def _scope(self, playbook: Playbook, facts: Any, as_of: date, due: Any) -> Any:
         due_typed = Typed(due if due is not None else sa.column("due"), "date")

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
-from salesplay.engine.run.family import Command, Output, Playbook, Session
+from salesplay.engine.run.family import Command, Detail, Impact, Output, Playbook, Session
 from salesplay.engine.store.models import Customer, Grade, OrgUnit, Rep, table_of
 
 SECTION = "follow_up"
@@ -205,6 +205,56 @@ def table_rows(found: Load) -> tuple[list[dict[str, Any]], list[str]]:
         rows.append(row)
     columns = ["rep_id", "rep", "team", *found.grades, "required_per_week", "capacity"]
     return rows, [*columns, "utilisation", "over"]
+
+
+def compare(current: Load | None, proposed: Load | None) -> Impact:
+    """The load under the proposed playbook (its part of `salesplay preview`: `load`, each
+    rep as `salesplay load` shows them), beside the load now."""
+    before = current or Load([], None)
+    after = proposed or Load([], None)
+    now = {rep.rep_id: rep for rep in before.reps}
+    later = {rep.rep_id: rep for rep in after.reps}
+    rows = []
+    for rep_id in sorted(now.keys() | later.keys()):
+        old, new = now.get(rep_id), later.get(rep_id)
+        rep = new or old
+        assert rep is not None
+        rows.append(
+            {
+                "rep_id": rep_id,
+                "rep": rep.name,
+                "team": rep.team,
+                "required_now": _round(old.required, "0.01") if old else Decimal(0),
+                "required": _round(new.required, "0.01") if new else Decimal(0),
+                "capacity": after.capacity,
+                "over": "OVER" if new is not None and new.over else "",
+            }
+        )
+    total_now = _round(sum((r.required for r in before.reps), Fraction(0)), "0.01")
+    total = _round(sum((r.required for r in after.reps), Fraction(0)), "0.01")
+    summary = f"follow-up load: {total} contacts a week in all ({total_now} now)"
+    if after.capacity is not None:
+        over = sum(rep.over for rep in after.reps)
+        was = sum(rep.over for rep in before.reps)
+        summary += f"; {over} reps over a capacity of {after.capacity} a week ({was} now)"
+        summary += "".join(f"\n  {line}" for line in warnings(after))
+    columns = ["rep_id", "rep", "team", "required_now", "required", "capacity", "over"]
+    changed = [
+        {**r, "required_now": f"{r['required_now']:.2f}", "required": f"{r['required']:.2f}"}
+        for r in rows
+        if r["required"] != r["required_now"] or r["over"]
+    ]
+    return Impact(
+        {"load": [rep.as_json() for rep in after.reps]},
+        [summary],
+        [
+            Detail(
+                "follow-up load that changes or is over capacity (contacts a week)",
+                changed,
+                columns,
+            )
+        ],
+    )
 
 
 def command(session: Session, fmt: str) -> Output:

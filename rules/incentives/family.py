@@ -34,13 +34,20 @@ from salesplay.engine.lang import dates, periods, schema
 from salesplay.engine.lang.schema import DURATION, EXPRESSION, LEVEL, MONEY, TEMPLATE
 from salesplay.engine.lang.values import cents, share
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Impact,
+    Playbook,
+    SubjectFacts,
+)
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.compiler import Scope, Typed, compile_condition, unknown_name
 from salesplay.engine.sql.templates import check_template, compile_template
 from salesplay.engine.store.dialects import json_object
 from salesplay.engine.store.models import Customer, Order, Rep, table_of
-from salesplay.rules.incentives import payouts, statements
+from salesplay.rules.incentives import impact, payouts, statements
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
 SHARE = {**schema.SHARE, "description": "a share, e.g. 5% or 0.05"}
@@ -350,6 +357,13 @@ class Incentives:
                 )
             )
         return findings
+
+    def snapshot(self, ctx: EvalContext) -> dict[impact.Statement, int]:
+        """The open statements after a run (for `salesplay preview`)."""
+        return impact.snapshot(ctx)
+
+    def compare(self, current: Any, proposed: Any) -> Impact:
+        return impact.compare(current, proposed)
 
 
 def _order_rules(playbook: Playbook) -> set[str]:
