@@ -7,10 +7,10 @@ errors print as one line (exit 2 for bad input) unless --debug is given.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 if __package__ in (None, ""):  # `python cli.py …` from a checkout: the folders are the package
     import types
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from salesplay.engine import demo, loader
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present import output, queries
+from salesplay.engine.present import labels, output, queries
 from salesplay.engine.present.progress import Progress
 from salesplay.engine.project import settings as project_settings
 from salesplay.engine.project.settings import Settings
@@ -38,8 +38,6 @@ from salesplay.engine.run.evaluate import replay as replay_evaluation
 from salesplay.engine.run.family import Command, Output, Playbook
 from salesplay.engine.store import db, importer, migrate
 from salesplay.rules import FAMILIES
-
-FORMAT = click.Choice(output.FORMATS)
 
 
 class Cli(click.Group):
@@ -239,8 +237,62 @@ def _named(playbook_ref: str | None) -> bool:
     return settings(playbook_ref=playbook_ref).playbook_named
 
 
-def emit(rows: list[dict[str, Any]], fmt: str, columns: list[str]) -> None:
-    click.echo(output.render(rows, fmt, columns))
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+@overload
+def listing_options(func: Callable[..., Any]) -> Callable[..., Any]: ...
+
+
+@overload
+def listing_options(*, formats: Sequence[str]) -> Decorator: ...
+
+
+def listing_options(
+    func: Callable[..., Any] | None = None, *, formats: Sequence[str] = output.FORMATS
+) -> Callable[..., Any] | Decorator:
+    """--format (the first of formats by default), --wide and --lang on a listing."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        func = click.option(
+            "--lang",
+            type=click.Choice(labels.LANGUAGES),
+            help="Language of a table's headers, statuses and levels "
+            "(default: the playbook's `language`).",
+        )(func)
+        func = click.option(
+            "--wide", is_flag=True, help="Print a table whole, however wide the terminal."
+        )(func)
+        return click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(formats),
+            default=formats[0],
+            show_default=True,
+            help="A table for people; json and csv for scripts (ids, UTC times).",
+        )(func)
+
+    return decorate(func) if func is not None else decorate
+
+
+def _output_playbook() -> Playbook:
+    """The playbook whose language, time zone and currency a table is shown in."""
+    return load(click.get_current_context().params.get("playbook_ref"))
+
+
+def emit(
+    rows: list[dict[str, Any]],
+    fmt: str,
+    listing: output.Listing,
+    wide: bool = False,
+    lang: str | None = None,
+    words: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
+    """Rows in the format asked for; a table in the playbook's words, zone and currency."""
+    view = None
+    if fmt == "table":
+        view = output.table_view(_output_playbook(), listing.name, lang, wide, words)
+    click.echo(output.render(rows, fmt, listing.shown(fmt), view))
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -506,7 +558,7 @@ def show_replay(found: Any) -> None:
         ("alerts", found.alerts, ALERT_COLUMNS),
     ):
         click.echo(f"{kind} ({len(rows)}):")
-        emit(rows, "table", columns)
+        emit(rows, "table", output.Listing(kind, tuple(columns), tuple(columns)))
     counts = ", ".join(f"{k} {v}" for k, v in found.emitted.items() if v)
     click.echo(f"replay as of {found.as_of}, nothing stored: {counts or 'nothing new'}")
     for note in found.notes:
@@ -550,16 +602,23 @@ def preview_command(
 @cli.command()
 @click.option("--grade", help="Only this grade.")
 @click.option("--customer", help="Only this customer id.")
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@listing_options
 @common
 def grades(
-    grade: str | None, customer: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
+    grade: str | None,
+    customer: str | None,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
 ) -> None:
     """List customer grades: {customer_id, grade, since}.
 
     Example: salesplay grades --grade A --format csv
     """
-    emit(queries.grades(open_db(db_url), grade, customer), fmt, queries.GRADE_COLUMNS)
+    rows = queries.grades(open_db(db_url), grade, customer, table=fmt == "table")
+    emit(rows, fmt, queries.GRADES, wide, lang)
 
 
 @cli.command()
@@ -567,7 +626,7 @@ def grades(
 @click.option("--assignee")
 @click.option("--status", type=click.Choice(["open", "done", "closed"]))
 @click.option("--subject", help="Only tasks about this customer or rep id.")
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@listing_options
 @common
 def tasks(
     rule: str | None,
@@ -575,6 +634,8 @@ def tasks(
     status: str | None,
     subject: str | None,
     fmt: str,
+    wide: bool,
+    lang: str | None,
     db_url: str | None,
     playbook_ref: str | None,
 ) -> None:
@@ -582,8 +643,9 @@ def tasks(
 
     Example: salesplay tasks --assignee R1 --status open
     """
-    rows = queries.tasks(open_db(db_url), rule, assignee, status, subject)
-    emit(rows, fmt, queries.TASK_COLUMNS)
+    engine = open_db(db_url)
+    rows = queries.tasks(engine, rule, assignee, status, subject, table=fmt == "table")
+    emit(rows, fmt, queries.TASKS, wide, lang)
 
 
 @cli.group(cls=Cli)
@@ -614,7 +676,7 @@ def task_done(task_id: int, note: str | None, db_url: str | None, playbook_ref: 
 @click.option("--status", type=click.Choice(["open", "acknowledged", "snoozed", "resolved"]))
 @click.option("--subject", help="Only alerts about this customer or rep id.")
 @click.option("--assignee", help="Only alerts addressed to this rep (owner or manager).")
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@listing_options
 @common
 def alerts(
     rule: str | None,
@@ -623,16 +685,20 @@ def alerts(
     subject: str | None,
     assignee: str | None,
     fmt: str,
+    wide: bool,
+    lang: str | None,
     db_url: str | None,
     playbook_ref: str | None,
 ) -> None:
     """List alerts: {id, rule, subject_type, subject_id, level, message, raised_on, status,
-    resolved_on}. Snoozed alerts are listed only with --status snoozed.
+    resolved_on}; the table also shows each one's recipient. Snoozed alerts are listed only
+    with --status snoozed.
 
     Example: salesplay alerts --level red --status open
     """
-    rows = queries.alerts(open_db(db_url), rule, level, status, subject, assignee)
-    emit(rows, fmt, queries.ALERT_COLUMNS)
+    engine = open_db(db_url)
+    rows = queries.alerts(engine, rule, level, status, subject, assignee, table=fmt == "table")
+    emit(rows, fmt, queries.ALERTS, wide, lang)
 
 
 @cli.group(cls=Cli)
@@ -681,33 +747,45 @@ def alert_snooze(alert_id: int, until: Any, db_url: str | None, playbook_ref: st
 @cli.command()
 @click.option("--pooled", is_flag=True, help="Only customers in the shared pool (no owner).")
 @click.option("--owner", help="Only customers of this rep.")
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@listing_options
 @common
 def customers(
-    pooled: bool, owner: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
+    pooled: bool,
+    owner: str | None,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
 ) -> None:
     """List customers: {id, name, owner_id, grade, pooled}; owner_id is null while pooled.
 
     Example: salesplay customers --pooled --format json
     """
-    rows = queries.customers(open_db(db_url), pooled, owner)
-    emit(rows, fmt, queries.CUSTOMER_COLUMNS)
+    rows = queries.customers(open_db(db_url), pooled, owner, table=fmt == "table")
+    emit(rows, fmt, queries.CUSTOMERS, wide, lang)
 
 
 @cli.command()
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@listing_options
 @common
 @click.option("--job", help="Only this job's runs (`manual` for runs started by evaluate).")
-def runs(fmt: str, job: str | None, db_url: str | None, playbook_ref: str | None) -> None:
+def runs(
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    job: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
     """List the run ledger: when, as of which date, which playbook, what was emitted.
 
     JSON {id, job, slot, status, started_at, finished_at, as_of, playbook_hash, emitted}.
 
     Example: salesplay runs --job daily
     """
-    from salesplay.engine.schedule.scheduler import LEDGER_COLUMNS, runs_ledger
-
-    emit(runs_ledger(open_db(db_url), job), fmt, LEDGER_COLUMNS)
+    rows = queries.runs(open_db(db_url), job, table=fmt == "table")
+    emit(rows, fmt, queries.RUNS, wide, lang)
 
 
 @cli.command("explain")
@@ -740,7 +818,7 @@ def explain_command(
     span = periods.parse_option(period, "--period") if period else None
     report = explain.explain(open_db(db_url), book, subject, subject_id, _as_of(as_of, book), span)
     if fmt == "json":
-        emit([report], "json", list(report))
+        emit([report], "json", output.Listing("explain", tuple(report), tuple(report)))
         return
     click.echo(f"{subject} {subject_id} as of {report['as_of']} ({book.path})")
     for finding in report["findings"]:
@@ -838,7 +916,7 @@ def now_option(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--next", "count", default=5, show_default=True, help="How many fire times per job.")
 @click.option("--cron", "expr", metavar="EXPR", help="Preview this cron expression instead.")
 @click.option("--tz", "zone", metavar="ZONE", help="With --cron: its IANA time zone.")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@listing_options(formats=("table", "json"))
 @common
 def schedule_command(
     start: str | None,
@@ -846,6 +924,8 @@ def schedule_command(
     expr: str | None,
     zone: str | None,
     fmt: str,
+    wide: bool,
+    lang: str | None,
     db_url: str | None,
     playbook_ref: str | None,
 ) -> None:
@@ -857,13 +937,7 @@ def schedule_command(
 
     book = load(playbook_ref)
     found = schedule.listing(book, start, count, expr, zone, datetime.now(UTC))
-    if fmt == "json":
-        emit(found, "json", ["job", "cron", "timezone", "fires"])
-        return
-    flat = [
-        {**{k: j[k] for k in ("job", "cron", "timezone")}, **f} for j in found for f in j["fires"]
-    ]
-    emit(flat, "table", ["job", "cron", "timezone", "local", "utc"])
+    emit(queries.fire_times(found, table=fmt == "table"), fmt, queries.SCHEDULE, wide, lang)
 
 
 def _scheduler(db_url: str | None, playbook_ref: str | None, quiet: bool) -> Any:
@@ -970,11 +1044,17 @@ def run_command(now: str | None, quiet: bool, db_url: str | None, playbook_ref: 
 
 @cli.group(cls=Cli, invoke_without_command=True)
 @click.option("--status", type=click.Choice(["pending", "sent", "dead"]))
-@click.option("--format", "fmt", type=FORMAT, default="table", show_default=True)
+@listing_options
 @common
 @click.pass_context
 def deliveries(
-    ctx: click.Context, status: str | None, fmt: str, db_url: str | None, playbook_ref: str | None
+    ctx: click.Context,
+    status: str | None,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
 ) -> None:
     """List the outbox: one row per (task or alert, channel), with its delivery status.
 
@@ -982,10 +1062,8 @@ def deliveries(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from salesplay.engine.delivery.dispatch import DELIVERY_COLUMNS
-    from salesplay.engine.delivery.dispatch import deliveries as listing
-
-    emit(listing(open_db(db_url), status), fmt, DELIVERY_COLUMNS)
+    rows = queries.deliveries(open_db(db_url), status, table=fmt == "table")
+    emit(rows, fmt, queries.DELIVERIES, wide, lang)
 
 
 @deliveries.command("retry")
@@ -1026,10 +1104,13 @@ class Session:
         return _as_of(self._as_of, self.playbook)
 
 
-def show(out: Output, fmt: str | None) -> None:
+def show(
+    out: Output, fmt: str | None, command: Command, wide: bool = False, lang: str | None = None
+) -> None:
     """Rows, then notes (after a table; on stderr beside JSON or CSV), then plain lines."""
     if fmt is not None:
-        emit(out.rows, fmt, out.columns)
+        listing = output.Listing(command.name, tuple(out.columns), tuple(out.columns))
+        emit(out.rows, fmt, listing, wide, lang, command.labels)
     for note in out.notes:
         click.echo(note, err=fmt not in (None, "table"))
     for line in out.lines:
@@ -1043,7 +1124,7 @@ def family_command(command: Command) -> click.Command:
     """A click command from a family's description of it."""
 
     def callback(db_url: str | None, playbook_ref: str | None, **given: Any) -> None:
-        fmt = given.pop("fmt", None)
+        fmt, wide, lang = given.pop("fmt", None), given.pop("wide", False), given.pop("lang", None)
         session = Session(db_url, playbook_ref, given.pop("as_of", None))
         values = {
             name: value.date() if isinstance(value, datetime) else value
@@ -1051,17 +1132,11 @@ def family_command(command: Command) -> click.Command:
         }
         if command.formats:
             values["fmt"] = fmt
-        show(command.run(session, **values), fmt)
+        show(command.run(session, **values), fmt, command, wide, lang)
 
     func: Callable[..., Any] = common(callback)
     if command.formats:
-        func = click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(command.formats),
-            default=command.formats[0],
-            show_default=True,
-        )(func)
+        func = listing_options(formats=command.formats)(func)
     if command.as_of:
         func = as_of_option(func)
     for option in reversed(command.options):

@@ -43,6 +43,13 @@ def pg_available() -> str | None:
 _PG_REASON = pg_available()
 
 
+@pytest.fixture(autouse=True)
+def _no_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables are cut to COLUMNS when it is set, and pytest-xdist's workers inherit one (80):
+    a test that means a terminal width says so (COLUMNS in the runner's env)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new database made the way salesplay makes every one (db.connect: the migrations up to

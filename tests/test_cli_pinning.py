@@ -178,9 +178,10 @@ def test_replay_prints_the_would_be_items_and_changes_nothing_stored(org: Engine
     # the items of tests/engine/run/test_pinning.py's replay, as a listing and a counts line
     lines = done.stdout.splitlines()
     assert lines[0] == "tasks (2):"
+    # a table in the playbook's language (the default playbook's is zh): 客户 = customer
     assert lines[3].split() == [
         "follow_up",
-        "customer",
+        "客户",
         "C2",
         "R2",
         "2024-06-20",
@@ -190,9 +191,10 @@ def test_replay_prints_the_would_be_items_and_changes_nothing_stored(org: Engine
         "2024-06-20",
         "前）",
     ]
-    assert lines[4].split()[:4] == ["escalation", "task", "follow_up/C2", "M1"]
-    assert lines[5] == "alerts (1):"
-    assert lines[8].split()[:5] == ["follow_up.overdue", "customer", "C2", "R2", "yellow"]
+    assert lines[4].split()[:4] == ["escalation", "任务", "follow_up/C2", "M1"]
+    assert lines[5] == "2 条任务"
+    assert lines[6] == "alerts (1):"
+    assert lines[9].split()[:5] == ["follow_up.overdue", "客户", "C2", "R2", "黄"]
     assert lines[-1] == (
         "replay as of 2024-06-25, nothing stored: alerts 1, grade_changes 1, tasks 2, "
         "tasks_closed 1"

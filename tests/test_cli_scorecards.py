@@ -108,7 +108,7 @@ def test_csv_and_table(db_url: str, book: str) -> None:
         ("R1", "sales", "56.0", "76"),
         ("R1", "satisfaction", "20.0", "76"),
     ]
-    table = invoke("scorecards", *args).output.splitlines()
+    table = invoke("scorecards", *args, "--lang", "en").output.splitlines()
     assert table[0].split() == [
         "card", "period", "team", "rep", "name", "score", "rank", "metric", "weight", "target",
         "actual", "attainment", "cap", "counted", "points", "note",

@@ -49,6 +49,12 @@ class Document:
     def timezone(self) -> str:
         return str(self.data.get("timezone") or "Asia/Shanghai")
 
+    @property
+    def language(self) -> str:
+        """The language of tables (`zh` or `en`): the bundled playbooks say zh, and a playbook
+        that extends one inherits it; one that says nothing and extends none is en."""
+        return str(self.data.get("language") or "en")
+
     def today(self, now: datetime | None = None) -> date:
         """Today in the playbook's time zone (now is passed in by tests and schedulers)."""
         zone = ZoneInfo(self.timezone)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang.dates import UNITS
+from salesplay.engine.lang.values import CHINESE_MULTIPLIERS, PERCENT_SIGNS
 
 DURATION_UNITS = UNITS  # one table of duration words, shared with dates.py
-CHINESE_MULTIPLIERS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 KEYWORDS = {"and", "or", "not", "in", "between", "is", "null", "true", "false", "today"}
 _VALUES = {"null", "true", "false", "today"}
 # How deeply a condition may nest. Every level becomes a level of SQL, and SQLite before 3.46
@@ -40,6 +40,8 @@ class Node:
 @dataclass(frozen=True)
 class Num(Node):
     value: Decimal
+    # written with a percent sign (80% is 0.8): a plain 80 beside a share is refused, 80% is not
+    percent: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -401,10 +403,10 @@ class _Parser:
         tok = self.tok
         if tok.kind == "number":
             self.advance()
-            percent = tok.text.endswith(("%", "％"))
-            value = Decimal(tok.text.rstrip("%％").strip())
+            percent = tok.text.endswith(PERCENT_SIGNS)
+            value = Decimal(tok.text.rstrip("".join(PERCENT_SIGNS)).strip())
             if percent:
-                return Num(tok.pos, value / 100)
+                return Num(tok.pos, value / 100, percent=True)
             if self.tok.kind == "name" and self.tok.text in CHINESE_MULTIPLIERS:
                 value *= CHINESE_MULTIPLIERS[self.advance().text]
             if self.tok.kind == "name" and self.tok.text.lower() in DURATION_UNITS:

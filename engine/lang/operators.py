@@ -29,7 +29,11 @@ COMPARISONS: dict[str, Comparison] = {
 }
 
 # Which value types each arithmetic operator accepts, and what it gives back. "amount" is an
-# exact quantity kept ×100 (money in cents, target values in hundredths).
+# exact quantity kept ×100 (money in cents, target values in hundredths). A "share" is a ratio
+# kept as a fraction of 1 (80% is 0.8): amount ÷ amount, completion, pace. A share of an amount
+# is an amount, of a count a count; shares combine into shares. (The compiler adds two cases a
+# table of types cannot say: a share times or divided by a constant stays a share, and a count
+# divided by a count — two numbers, neither a constant — is a share.)
 ARITHMETIC: dict[tuple[str, str, str], str] = {
     ("+", "amount", "amount"): "amount",
     ("-", "amount", "amount"): "amount",
@@ -40,15 +44,29 @@ ARITHMETIC: dict[tuple[str, str, str], str] = {
     ("*", "amount", "number"): "amount",
     ("*", "number", "amount"): "amount",
     ("/", "amount", "number"): "amount",
-    ("/", "amount", "amount"): "number",
+    ("/", "amount", "amount"): "share",
+    ("+", "share", "share"): "share",
+    ("-", "share", "share"): "share",
+    ("*", "share", "share"): "share",
+    ("/", "share", "share"): "share",
+    ("*", "share", "amount"): "amount",
+    ("*", "amount", "share"): "amount",
+    ("/", "amount", "share"): "amount",
+    ("*", "share", "number"): "number",
+    ("*", "number", "share"): "number",
+    ("/", "share", "number"): "number",
+    ("/", "number", "share"): "number",
     ("-", "date", "date"): "number",
     ("+", "date", "duration"): "date",
     ("-", "date", "duration"): "date",
 }
 
+NUMERIC = ("number", "amount", "share")  # what negates, abs() takes and arithmetic reads
+
 TYPE_WORDS = {
     "amount": "an amount",
     "number": "a number",
+    "share": "a share",
     "date": "a date",
     "text": "text",
     "bool": "a yes/no value",

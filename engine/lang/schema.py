@@ -11,12 +11,13 @@ import difflib
 import json
 import re
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import jsonschema
 
 from salesplay.engine.errors import ExpressionError, PlaybookError
-from salesplay.engine.lang import dates
+from salesplay.engine.lang import dates, values
 from salesplay.engine.lang.document import Document, YamlPath
 
 DURATION = {
@@ -35,11 +36,23 @@ TEMPLATE = {
     "description": "text with {placeholders}, e.g. '跟进 {customer.name}'",
 }
 LEVEL = {"enum": ["green", "yellow", "red"]}
+# Shares and amounts are checked by format (FORMATS below), each by the one parser in
+# lang/values.py, so that every one of them anywhere in a playbook is refused at its own line.
 SHARE = {
     "type": ["string", "number"],
-    "description": "a share, e.g. 80% or 0.8",
+    "format": "share",
+    "description": "a share of at most 100%: 80%, 80 % or 0.8",
 }
-MONEY = {"type": ["number", "string"], "description": "an amount in units, e.g. 20000"}
+ATTAINMENT = {
+    "type": ["string", "number"],
+    "format": "attainment",
+    "description": "a share of a target, which may pass 100%: 120% or 1.2",
+}
+MONEY = {
+    "type": ["number", "string"],
+    "format": "amount",
+    "description": "an amount in units: 20000, 2万 or 20,000.50",
+}
 NAME = {
     "type": "string",
     "pattern": r"^[^\W\d]\w*$",
@@ -85,6 +98,23 @@ _FORMULA = {
 }
 
 
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+def _checks(name: str, parse: Callable[[Any], Any]) -> None:
+    def check(instance: Any) -> bool:
+        if isinstance(instance, str | int | float | Decimal) and not isinstance(instance, bool):
+            parse(instance)  # anything else is the type check's to report
+        return True
+
+    FORMATS.checks(name, raises=ExpressionError)(check)
+
+
+_checks("share", values.share)
+_checks("attainment", lambda v: values.share(v, over_100=True))
+_checks("amount", values.cents)
+
+
 def base_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -100,6 +130,10 @@ def base_schema() -> dict[str, Any]:
             },
             "timezone": {"type": "string", "description": "IANA zone, e.g. Asia/Shanghai"},
             "currency": {"type": "string"},
+            "language": {
+                "enum": ["zh", "en"],
+                "description": "the language of tables' headers and values (default en)",
+            },
             "fields": {
                 "type": "object",
                 "description": "custom customer columns the rules use, with their type",
@@ -183,7 +217,7 @@ def _type_words(types: Any) -> str:
 
 def errors(playbook: Document, schema: dict[str, Any]) -> list[PlaybookError]:
     """Every schema problem, one PlaybookError each (the same line twice is reported once)."""
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=FORMATS)
     out: list[PlaybookError] = []
     for error in validator.iter_errors(playbook.data):
         for found in _translate(playbook, error):
@@ -243,6 +277,8 @@ def _translate(playbook: Document, error: jsonschema.ValidationError) -> list[Pl
                 f"small letters, e.g. '{count} {unit}'",
             )
         ]
+    if error.validator == "format" and isinstance(error.cause, ExpressionError):
+        return [playbook.error(path, error.cause.message)]
     if error.validator == "additionalProperties":
         known = list(error.schema.get("properties", {}))
         patterns = list(error.schema.get("patternProperties", {}))

@@ -202,6 +202,19 @@ class _Converter:
                     render_path(path),
                 )
             here = (*path, key)
+            if _without_value(key_node, value_node):
+                hint = "write key: value"
+                if key.isdigit():
+                    hint = (
+                        "a comma starts the next entry, so 20,000 reads as 20 and then "
+                        "'000': write 20000, or quote it: '20,000'"
+                    )
+                raise PlaybookError(
+                    f"'{key}' has no ':' and no value: inside {{ }} {hint}",
+                    self.file,
+                    line,
+                    render_path(path),
+                )
             if key in out:
                 raise PlaybookError(
                     f"duplicate key '{key}' (it is already on line "
@@ -213,6 +226,17 @@ class _Converter:
             self.lines[here] = line
             out[key] = self.convert(value_node, here)
         return out
+
+
+def _without_value(key: yaml.Node, value: yaml.Node) -> bool:
+    """A key written alone in a flow map (`{amount: 20,000}` holds `000`): YAML reads it as
+    a key whose value is empty, and a merged playbook would drop it as a deletion unseen."""
+    return (
+        isinstance(value, yaml.ScalarNode)
+        and value.value == ""
+        and value.style is None
+        and value.start_mark.index == key.end_mark.index
+    )
 
 
 def _plain_scalar(text: str) -> Any:

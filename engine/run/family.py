@@ -229,6 +229,9 @@ class Command:
     as_of: bool = False  # takes --as-of
     formats: tuple[str, ...] = ()  # takes --format, the first being the default
     group_help: str = ""  # for a subcommand: the help of its group
+    # the words of its table by language, over the shared ones (engine/present/labels.py):
+    # {"zh": {"target": "目标", "light.red": "红", "count.many": "{n} 个目标"}}
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass

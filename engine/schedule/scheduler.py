@@ -439,8 +439,9 @@ LEDGER_COLUMNS = [
 ]
 
 
-def runs_ledger(engine: Engine, job: str | None = None) -> list[dict[str, Any]]:
-    """The run ledger, slots as ISO 8601 with offsets."""
+def runs_ledger(engine: Engine, job: str | None = None, iso: bool = True) -> list[dict[str, Any]]:
+    """The run ledger, slots and times as ISO 8601 with offsets (iso=False: as UTC datetimes,
+    for a table that shows them in the playbook's zone)."""
     runs = table_of(Run)
     query = sa.select(
         runs.c.id,
@@ -461,6 +462,7 @@ def runs_ledger(engine: Engine, job: str | None = None) -> list[dict[str, Any]]:
     for row in rows:
         for key in ("slot", "started_at", "finished_at"):
             if row[key] is not None:
-                row[key] = row[key].replace(tzinfo=UTC).isoformat()
+                moment = row[key].replace(tzinfo=UTC)
+                row[key] = moment.isoformat() if iso else moment
         row["emitted"] = dict(row["emitted"] or {})
     return rows

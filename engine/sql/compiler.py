@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from salesplay.engine.errors import ExpressionError, UnknownName
-from salesplay.engine.lang import dates
+from salesplay.engine.lang import dates, values
 from salesplay.engine.lang import expressions as ex
-from salesplay.engine.lang.operators import ARITHMETIC, COMPARISONS, TYPE_WORDS
+from salesplay.engine.lang.operators import ARITHMETIC, COMPARISONS, NUMERIC, TYPE_WORDS
 from salesplay.engine.store.dialects import add_days, days_between
 from salesplay.engine.store.models import CalendarDay, CalendarMonth, table_of
 
@@ -31,15 +31,20 @@ Sql = ColumnElement[Any]
 
 @dataclass(frozen=True)
 class Typed:
-    """A compiled expression with its value type; constants keep their Python value."""
+    """A compiled expression with its value type; constants keep their Python value.
+
+    `plain`: a number constant written without a percent sign (80, not 80%), or computed from
+    one; beside a share it must be at most 1, since 80 would be 8000%.
+    """
 
     sql: Sql
     type: str
     const: Any = None
     is_const: bool = False
+    plain: bool = False
 
 
-def constant(value: Any, type_: str) -> Typed:
+def constant(value: Any, type_: str, plain: bool = False) -> Typed:
     """A constant; numbers keep their exact value (Decimal or Fraction) for folding."""
     if type_ == "duration":
         return Typed(sa.null(), "duration", value, True)
@@ -47,7 +52,7 @@ def constant(value: Any, type_: str) -> Typed:
         bound: Any = int(value) if value == int(value) else float(value)
     else:
         bound = value
-    return Typed(sa.literal(bound), type_, value, True)
+    return Typed(sa.literal(bound), type_, value, True, plain)
 
 
 @dataclass
@@ -150,7 +155,7 @@ def compile_condition(text: str, scope: Scope) -> Sql:
 
 def _compile(node: ex.Node, scope: Scope) -> Typed:
     if isinstance(node, ex.Num):
-        return constant(node.value, "number")
+        return constant(node.value, "number", plain=not node.percent)
     if isinstance(node, ex.Str):
         return constant(node.value, "text")
     if isinstance(node, ex.Bool):
@@ -168,10 +173,10 @@ def _compile(node: ex.Node, scope: Scope) -> Typed:
         if node.op == "not":
             _need(inner, "bool", "'not'", node.pos)
             return Typed(sa.not_(inner.sql), "bool")
-        if inner.type not in ("number", "amount"):
+        if inner.type not in NUMERIC:
             raise ExpressionError(f"cannot negate {TYPE_WORDS[inner.type]}", node.pos)
         if inner.is_const:
-            return constant(-inner.const, inner.type)
+            return constant(-inner.const, inner.type, inner.plain)
         return Typed(-inner.sql, inner.type)
     if isinstance(node, ex.Binary):
         if node.op in ("and", "or"):
@@ -193,15 +198,16 @@ def _compile(node: ex.Node, scope: Scope) -> Typed:
                     "the list after 'in' must hold constants, e.g. channel in ('visit', 'video')",
                     source.pos,
                 )
-            items.append(_coerce_for(operand, item, source.pos))
+            items.append(_coerce_for(operand, item, source.pos, _called(node.operand)))
         member = operand.sql.in_([item.sql for item in items])
         return Typed(sa.not_(member) if node.negated else member, "bool")
     if isinstance(node, ex.Between):
         operand = _compile(node.operand, scope)
         low, high = _compile(node.low, scope), _compile(node.high, scope)
-        operand, low = _unify(operand, low, node.low.pos)
-        operand, high = _unify(operand, high, node.high.pos)
-        operand, low = _unify(operand, low, node.low.pos)  # operand may have become an amount
+        about = _called(node.operand)
+        operand, low = _unify(operand, low, node.low.pos, about)
+        operand, high = _unify(operand, high, node.high.pos, about)
+        operand, low = _unify(operand, low, node.low.pos, about)  # operand may be an amount now
         inside = sa.and_(operand.sql >= low.sql, operand.sql <= high.sql)
         return Typed(sa.not_(inside) if node.negated else inside, "bool")
     if isinstance(node, ex.IsNull):
@@ -220,12 +226,21 @@ def _need(value: Typed, type_: str, where: str, pos: int) -> None:
         )
 
 
-def _coerce_for(target: Typed, other: Typed, pos: int) -> Typed:
-    """Make a constant comparable with target: scale numbers to amounts, read date text."""
+def _called(node: ex.Node) -> str:
+    """How a message names the value beside a constant: its name, if it has one."""
+    return node.name if isinstance(node, ex.Name) else "the value compared"
+
+
+def _coerce_for(target: Typed, other: Typed, pos: int, about: str = "") -> Typed:
+    """Make a constant comparable with target: scale numbers to amounts, read date text, and
+    take a number beside a share as a fraction of 1 (refusing a plain 80, which would be
+    8000%). `about` names target in messages."""
     if other.type == target.type or other.type == "null":
         return other
     if target.type == "amount" and other.type == "number" and other.is_const:
         return _as_amount(other)
+    if target.type == "share" and other.type == "number" and other.is_const:
+        return _as_share(other, pos, about or "the value compared")
     if target.type == "date" and other.type == "text" and other.is_const:
         try:
             return constant(date.fromisoformat(other.const), "date")
@@ -243,13 +258,13 @@ def _coerce_for(target: Typed, other: Typed, pos: int) -> Typed:
     )
 
 
-def _unify(left: Typed, right: Typed, pos: int) -> tuple[Typed, Typed]:
+def _unify(left: Typed, right: Typed, pos: int, about: str = "") -> tuple[Typed, Typed]:
     """Make two values comparable, converting whichever side is a constant."""
     if left.type == right.type or "null" in (left.type, right.type):
         return left, right
     if left.is_const and not right.is_const:
-        return _coerce_for(right, left, pos), right
-    return left, _coerce_for(left, right, pos)
+        return _coerce_for(right, left, pos, about), right
+    return left, _coerce_for(left, right, pos, about)
 
 
 def _number_text(value: Any) -> str:
@@ -262,6 +277,19 @@ def _as_amount(number: Typed) -> Typed:
     return constant(Fraction(number.const) * 100, "amount")
 
 
+def _as_share(number: Typed, pos: int, about: str) -> Typed:
+    """A number constant beside a share: 80% and 0.8 are 80%; a plain number above 1 is
+    refused, since 80 would be 8000% (1.2 could mean 120% or 1.2%: it is refused too)."""
+    value = Fraction(number.const)
+    if number.plain and abs(value) > 1:
+        written, meant = values.plain_text(value), values.percent_text(value)
+        fix = f"write {written}%"
+        if abs(value) <= values.MOST_PLAIN_OVER_100:
+            fix = f"write {written}% or {meant}, whichever you mean"
+        raise ExpressionError(f"{about} is a share, so {written} would be {meant}; {fix}", pos)
+    return constant(number.const, "share")
+
+
 def _comparison(node: ex.Binary, scope: Scope) -> Typed:
     left, right = _compile(node.left, scope), _compile(node.right, scope)
     if left.type == "null" or right.type == "null":
@@ -272,8 +300,10 @@ def _comparison(node: ex.Binary, scope: Scope) -> Typed:
             "- 30 days) or numbers of days (days_since(last_contact) > 30)",
             node.pos,
         )
-    const_pos = node.left.pos if left.is_const and not right.is_const else node.right.pos
-    left, right = _unify(left, right, const_pos)
+    left_const = left.is_const and not right.is_const
+    const_pos = node.left.pos if left_const else node.right.pos
+    about = _called(node.right if left_const else node.left)
+    left, right = _unify(left, right, const_pos, about)
     if left.type == "bool" and node.op not in ("=", "!="):
         raise ExpressionError("yes/no values compare only with = or !=", node.pos)
     return Typed(COMPARISONS[node.op].build(left.sql, right.sql), "bool")
@@ -283,13 +313,19 @@ def _arithmetic(node: ex.Binary, scope: Scope) -> Typed:
     left, right = _compile(node.left, scope), _compile(node.right, scope)
     op = node.op
     if op in "+-":
-        if left.type == "amount" and right.type == "number" and right.is_const:
-            right = _as_amount(right)
-        elif right.type == "amount" and left.type == "number" and left.is_const:
-            left = _as_amount(left)
+        if left.type in ("amount", "share") and right.type == "number" and right.is_const:
+            right = _coerce_for(left, right, node.right.pos, _called(node.left))
+        elif right.type in ("amount", "share") and left.type == "number" and left.is_const:
+            left = _coerce_for(right, left, node.left.pos, _called(node.right))
     if op == "+" and left.type == "duration" and right.type == "date":
         left, right = right, left  # 1 month + d reads as d + 1 month
     result = ARITHMETIC.get((op, left.type, right.type))
+    if op in "*/" and {left.type, right.type} == {"share", "number"}:
+        number = left if left.type == "number" else right
+        if number.is_const:
+            result = "share"  # a share scaled by a constant: 2 × completion, completion / 2
+    if op == "/" and left.type == right.type == "number" and not (left.is_const or right.is_const):
+        result = "share"  # one count over another: won deals ÷ customers
     if result is None:
         hint = ""
         if {left.type, right.type} == {"date", "number"} and op in "+-":
@@ -306,7 +342,7 @@ def _arithmetic(node: ex.Binary, scope: Scope) -> Typed:
         if op == "/" and b == 0:
             return Typed(sa.null(), result)
         value = {"+": a + b, "-": a - b, "*": a * b}[op] if op != "/" else a / b
-        return constant(value, result)
+        return constant(value, result, left.plain or right.plain)
     if op == "*":
         const, other = (left, right) if left.is_const else (right, left)
         if const.is_const:
@@ -383,12 +419,12 @@ def _call(node: ex.Call, scope: Scope) -> Typed:
         return _coerce_for(Typed(sa.null(), "date"), args[0], node.pos)
     if node.func == "abs":
         arity(1)
-        if args[0].type not in ("number", "amount"):
+        if args[0].type not in NUMERIC:
             raise ExpressionError(f"abs() takes a number, not {TYPE_WORDS[args[0].type]}", node.pos)
         if args[0].is_const:
-            return constant(abs(args[0].const), args[0].type)
+            return constant(abs(args[0].const), args[0].type, args[0].plain)
         return Typed(sa.func.abs(args[0].sql), args[0].type)
     arity(2)  # coalesce
-    first, second = _unify(args[0], args[1], node.args[1].pos)
+    first, second = _unify(args[0], args[1], node.args[1].pos, _called(node.args[0]))
     kind = second.type if first.type == "null" else first.type
     return Typed(sa.func.coalesce(first.sql, second.sql), kind)

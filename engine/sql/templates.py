@@ -21,6 +21,9 @@ from salesplay.engine.sql.compiler import Scope, Typed
 from salesplay.engine.store.dialects import date_text, floor_int
 
 Sql = ColumnElement[Any]
+# What {name:%} prints as a percentage: a share, or a number someone computed as a ratio. Either
+# prints as a plain number without the format, as it always has.
+RATIOS = ("share", "number")
 
 
 def compile_template(template: str, scope: Scope) -> Sql:
@@ -87,14 +90,14 @@ def scaled_text(scaled: Sql, places: int) -> Sql:
 def value_text(value: Typed, fmt: str = "") -> Sql:
     """SQL text for a value, formatted by its type: amounts in units, dates ISO, % as percent."""
     if fmt == "%":
-        if value.type != "number":
+        if value.type not in RATIOS:
             raise ExpressionError(
                 f"{{name:%}} formats a ratio such as completion, not {value.type} values"
             )
         return scaled_text(value.sql * 1000, 1).op("||")("%")
     if value.type == "amount":
         return scaled_text(value.sql, 2)
-    if value.type == "number":
+    if value.type in RATIOS:
         return scaled_text(value.sql * 100, 2)
     if value.type == "date":
         return date_text(value.sql)
@@ -122,7 +125,7 @@ def format_value(value: Any, type_: str, fmt: str = "") -> str:
         return _decimal_text(Decimal(str(value)) * 100, 1) + "%"
     if type_ == "amount":
         return _decimal_text(Decimal(str(value)) / 100, 2)
-    if type_ == "number":
+    if type_ in RATIOS:
         return _decimal_text(Decimal(str(value)), 2)
     if isinstance(value, date):
         return value.isoformat()
@@ -143,5 +146,5 @@ def check_template(template: str, scope: Scope) -> None:
                         f"unknown name '{piece.name}'", f"unknown placeholder {{{piece.name}}}", 1
                     )
                 ) from None
-            if piece.format == "%" and typed.type != "number":
+            if piece.format == "%" and typed.type not in RATIOS:
                 raise ExpressionError(f"{{{piece.name}:%}}: only ratios format as a percentage")

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Connection
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
+from salesplay.engine.lang.operators import NUMERIC
 from salesplay.engine.lang.schema import SHARE
 from salesplay.engine.lang.values import share
 from salesplay.engine.run.family import Playbook
@@ -106,21 +107,9 @@ def settings(playbook: Playbook) -> Settings:
 
 
 def check(playbook: Playbook) -> None:
-    """The goals section's values: shares, light order, a known country, known metrics."""
-    spec = playbook.section(SECTION) or {}
+    """The goals section's values: light order, a known country, known metrics (each share was
+    read where the schema's format checks it)."""
     path = (SECTION,)
-    for key in ("green", "red"):
-        if key in (spec.get("lights") or {}):
-            try:
-                share(spec["lights"][key])
-            except ExpressionError as exc:
-                raise playbook.expression_error((*path, "lights", key), exc) from None
-    for stage, value in ((spec.get("forecast") or {}).get("stages") or {}).items():
-        try:
-            if share(value) > 1:
-                raise ExpressionError(f"a probability is at most 100%, not {value}")
-        except ExpressionError as exc:
-            raise playbook.expression_error((*path, "forecast", "stages", stage), exc) from None
     found = settings(playbook)
     if found.red > found.green:
         raise playbook.error(
@@ -176,8 +165,8 @@ BASE_COLUMNS: dict[str, str] = {
     # filled last from the columns above (see derived()): plain columns compile fast
     "expected_by_now": "amount",
     "gap": "amount",
-    "completion": "number",
-    "pace": "number",
+    "completion": "share",
+    "pace": "share",
     "light": "text",
 }
 
@@ -200,6 +189,7 @@ def _sql_type(kind: str) -> Any:
     return {
         "amount": sa.Float(),
         "number": sa.Float(),
+        "share": sa.Float(),
         "text": sa.String(),
         "date": sa.Date(),
         "bool": sa.Boolean(),
@@ -261,8 +251,8 @@ def derived(table: Any, s: Settings) -> dict[str, tuple[Any, str]]:
     return {
         "expected_by_now": (expected, "amount"),
         "gap": (t.target - t.actual, "amount"),
-        "completion": (completion, "number"),
-        "pace": (pace, "number"),
+        "completion": (completion, "share"),
+        "pace": (pace, "share"),
         "light": (light, "text"),
     }
 
@@ -415,7 +405,7 @@ def materialize(
             typed = compile_expression(name, formulas)
         except ExpressionError:
             continue  # a metric no target can be measured by (e.g. a customer field)
-        if typed.type not in ("amount", "number"):
+        if typed.type not in NUMERIC:
             continue
         cases.append((f.metric == name, typed.sql if typed.type == "amount" else typed.sql * 100))
     actual = sa.case(*cases) if cases else sa.null()
@@ -474,9 +464,8 @@ def _weighted_deals(s: Settings, f: Any, as_of: date) -> Any:
 
 
 def shares(playbook: Playbook) -> set[str]:
-    """Goal metrics that are ratios (a formula of two like quantities): shown as percentages."""
-    declared = metrics.declared(playbook)
-    return {n for n, kind in _types(playbook).items() if declared[n].formula and kind == "number"}
+    """Goal metrics that are shares (a ratio of two like quantities): shown as percentages."""
+    return {name for name, kind in _types(playbook).items() if kind == "share"}
 
 
 def amounts(playbook: Playbook) -> set[str]:

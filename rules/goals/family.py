@@ -77,7 +77,7 @@ class Goals:
 def _finding(row: Any, cols: dict[str, str]) -> Finding:
     def shown(name: str) -> str:
         kind = cols[name]
-        return str(format_value(row[name], kind, "%" if kind == "number" else ""))
+        return str(format_value(row[name], kind, "%" if kind == "share" else ""))
 
     label = periods.label(row["period_start"], row["period_end"])
     elapsed, days = int(row["elapsed_days"] or 0), int(row["period_days"] or 0)

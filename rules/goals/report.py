@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, money, number_text
+from salesplay.engine.present.output import FORMATS, Money, money, number_text
 from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
@@ -223,6 +223,8 @@ def _hundredths(value: Any, is_money: bool, exact: bool) -> Decimal | float | No
 def _row(row: dict[str, Any], is_money: bool) -> dict[str, Any]:
     exact = bool(row["cumulative"])
     target = Decimal(round(float(row["target"]))) / 100  # imported as whole hundredths
+    if is_money:
+        target = Money(target)
     current = _hundredths(row["actual"], is_money, exact)
     forecast = _hundredths(row["forecast"], is_money, exact)
     label = periods.label(row["period_start"], row["period_end"])
@@ -257,7 +259,8 @@ def _row(row: dict[str, Any], is_money: bool) -> dict[str, Any]:
 
 
 def table_rows(report_: Report) -> list[dict[str, Any]]:
-    """The rows as people read them: thousands separators and percentages."""
+    """The rows as people read them: thousands separators and percentages; amounts stay
+    Money, which the table shows with two decimals and the currency."""
     out = []
     for row in report_.rows:
         shown = dict(row)
@@ -265,7 +268,7 @@ def table_rows(report_: Report) -> list[dict[str, Any]]:
         for key in ("target", "current", "forecast", "expected"):
             if share and row[key] is not None:
                 shown[key] = format_value(row[key], "number", "%")
-            else:
+            elif not isinstance(row[key], Money):
                 shown[key] = number_text(row[key])
         for key in ("completion", "pace"):
             shown[key] = None if row[key] is None else format_value(row[key], "number", "%")
@@ -293,6 +296,33 @@ def command(session: Session, period: str | None, under: str | None, fmt: str) -
     return Output(found.rows, JSON_COLUMNS, found.notes)
 
 
+LABELS = {
+    "en": {"count.one": "{n} goal", "count.many": "{n} goals"},
+    "zh": {
+        "dimension": "维度",
+        "sub_goal": "子目标",
+        "owner": "负责人",
+        "current": "当前值",
+        "completion": "完成率",
+        "expected": "应达",
+        "pace": "进度",
+        "light": "灯",
+        "forecast": "预测",
+        "reason": "原因",
+        "plan": "改进计划",
+        "dimension.rep": "销售",
+        "dimension.org_unit": "组织",
+        "dimension.company": "公司",
+        "dimension.region": "大区",
+        "dimension.city": "城市",
+        "dimension.team": "团队",
+        "light.green": "绿",
+        "light.yellow": "黄",
+        "light.red": "红",
+        "count.many": "{n} 个目标",
+    },
+}
+
 COMMAND = Command(
     "goals",
     """The goal tracking table: target, current, completion, pace, light, forecast, reason, plan.
@@ -318,4 +348,5 @@ COMMAND = Command(
     ),
     as_of=True,
     formats=FORMATS,
+    labels=LABELS,
 )

@@ -32,7 +32,6 @@ from sqlmodel import SQLModel
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates, periods, schema
 from salesplay.engine.lang.schema import DURATION, EXPRESSION, LEVEL, MONEY, TEMPLATE
-from salesplay.engine.lang.values import cents, share
 from salesplay.engine.run.emit import Signal
 from salesplay.engine.run.family import (
     Command,
@@ -50,14 +49,15 @@ from salesplay.engine.store.models import Customer, Order, Rep, table_of
 from salesplay.rules.incentives import impact, payouts, statements
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
-SHARE = {**schema.SHARE, "description": "a share, e.g. 5% or 0.05"}
+SHARE = {**schema.SHARE, "description": "a share of at most 100%: 5%, 5 % or 0.05"}
+UPTO = {**schema.ATTAINMENT, "description": "attainment, which may pass 100%: 120% or 1.2"}
 PERIOD = {"enum": list(payouts.UNITS)}
 _TIERS = {
     "type": "array",
     "minItems": 1,
     "items": {
         "type": "object",
-        "properties": {"upto": SHARE, "rate": SHARE},
+        "properties": {"upto": UPTO, "rate": SHARE},
         "required": ["rate"],
         "additionalProperties": False,
     },
@@ -194,7 +194,7 @@ class Incentives:
                     raise playbook.error((*path, key), unknown_name(raw[key], known, noun="metric"))
             if kind != "top_seller":
                 scope = playbook.subject("target").scope(playbook, None, date(2000, 1, 1))
-                scope.names["attainment"] = Typed(sa.null(), "number")
+                scope.names["attainment"] = Typed(sa.null(), "share")
                 try:
                     compile_condition(str(raw.get("when", "true")), scope)
                 except ExpressionError as exc:
@@ -213,7 +213,8 @@ class Incentives:
                 raise playbook.expression_error((*path, "message"), exc) from None
 
     def _check_values(self, playbook: Playbook, spec: dict[str, Any]) -> None:
-        """Each share, amount, date and duration where it is written: file:line: path: reason."""
+        """Each date and duration where it is written: file:line: path: reason (shares and
+        amounts are read where the schema's format checks them)."""
 
         def value(path: tuple[str | int, ...], parse: Any, raw: Any) -> None:
             try:
@@ -236,23 +237,6 @@ class Incentives:
             for at, entry in entries:
                 if "from" in entry:
                     value((*at, "from"), dates.as_date, entry["from"])
-                for j, tier in enumerate(entry.get("tiers") or []):
-                    for key in ("upto", "rate"):
-                        if key in tier:
-                            value((*at, "tiers", j, key), share, tier[key])
-                if "gate" in entry:
-                    value((*at, "gate"), share, entry["gate"])
-                if "cap" in entry:
-                    value((*at, "cap"), _amount, entry["cap"])
-        for name, raw in (spec.get("bonuses") or {}).items():
-            path = (self.section, "bonuses", name)
-            if "rate" in raw:
-                value((*path, "rate"), share, raw["rate"])
-            if "amount" in raw:
-                value((*path, "amount"), _amount, raw["amount"])
-        for name, raw in (spec.get("recognition") or {}).items():
-            if "reward" in raw:
-                value((self.section, "recognition", name, "reward"), _amount, raw["reward"])
 
     # ---- running ------------------------------------------------------------------------
 
@@ -409,8 +393,3 @@ def _recognition_scope(table: Any) -> Scope:
         "occurred_on": Typed(col("occurred_on"), "date"),
     }
     return Scope(names, date(2000, 1, 1), "recognition messages")
-
-
-def _amount(raw: Any) -> int:
-    """An amount in units with at most two decimals, as cents."""
-    return cents(raw)

@@ -145,7 +145,8 @@ def settings(playbook: Playbook) -> Settings:
 
 def _plan(name: str, raw: dict[str, Any]) -> Plan:
     tiers = tuple(
-        Tier(share(t["upto"]) if "upto" in t else None, share(t["rate"])) for t in raw["tiers"]
+        Tier(share(t["upto"], over_100=True) if "upto" in t else None, share(t["rate"]))
+        for t in raw["tiers"]
     )
     return Plan(
         name,
@@ -531,7 +532,7 @@ def _goal_bonus(
     )
     f = table.c
     scope = targets.scope(playbook, table, as_of)
-    scope.names["attainment"] = Typed(f.completion, "number")
+    scope.names["attainment"] = Typed(f.completion, "share")
     when = compile_condition(bonus.when or "true", scope)
     if bonus.rate is not None:
         amount = rounded(

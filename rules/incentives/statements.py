@@ -11,26 +11,36 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, number_text
+from salesplay.engine.present.output import FORMATS, Money, number_text
 from salesplay.engine.run.family import Command, Option, Output, Session
-from salesplay.engine.store.models import table_of
+from salesplay.engine.store.models import OrgUnit, Rep, table_of
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
 
 def statements(
-    engine: Engine, span: tuple[date, date], rep: str | None = None
+    engine: Engine, span: tuple[date, date], rep: str | None = None, named: bool = False
 ) -> list[dict[str, Any]]:
-    """Statements whose period lies within span: reps' first, then teams'."""
+    """Statements whose period lies within span: reps' first, then teams'. With named, each
+    owner's id has its name beside it (`R1 张三`), for a table."""
     lines, closings = table_of(PayoutLine), table_of(PayoutClosing)
-    query = (
-        sa.select(lines, closings.c.closed_on)
-        .outerjoin(
-            closings,
-            sa.and_(
-                closings.c.period_start == lines.c.period_start,
-                closings.c.period_end == lines.c.period_end,
-            ),
+    joined = lines.outerjoin(
+        closings,
+        sa.and_(
+            closings.c.period_start == lines.c.period_start,
+            closings.c.period_end == lines.c.period_end,
+        ),
+    )
+    owner_name: Any = sa.null()
+    if named:
+        reps, units = table_of(Rep), table_of(OrgUnit)
+        owner_id, kind = lines.c.owner_id, lines.c.owner_type
+        joined = joined.outerjoin(reps, sa.and_(kind == "rep", reps.c.id == owner_id)).outerjoin(
+            units, sa.and_(kind == "org_unit", units.c.id == owner_id)
         )
+        owner_name = sa.func.coalesce(reps.c.name, units.c.name)
+    query = (
+        sa.select(lines, closings.c.closed_on, owner_name.label("owner_name"))
+        .select_from(joined)
         .where(lines.c.period_start >= span[0], lines.c.period_end <= span[1])
         .order_by(
             lines.c.owner_type.desc(),  # rep before org_unit
@@ -50,10 +60,11 @@ def statements(
             key = (row["owner_type"], row["owner_id"], row["period_start"], row["period_end"])
             if not out or out[-1]["_key"] != key:
                 owner = "rep_id" if row["owner_type"] == "rep" else "org_unit_id"
+                name = row["owner_name"]
                 out.append(
                     {
                         "_key": key,
-                        owner: row["owner_id"],
+                        owner: f"{row['owner_id']} {name}" if name else row["owner_id"],
                         "period": periods.label(row["period_start"], row["period_end"]),
                         "status": "closed" if row["closed_on"] else "provisional",
                         "total": 0,
@@ -81,9 +92,9 @@ def statements(
     return out
 
 
-def _money(value: int | None) -> Decimal | None:
-    """Cents as an exact decimal amount (JSON prints 40800 or 37037.04)."""
-    return None if value is None else Decimal(int(value)) / 100
+def _money(value: int | None) -> Money | None:
+    """Cents as an exact amount (JSON prints 40800 or 37037.04, a table ¥40,800.00)."""
+    return None if value is None else Money(Decimal(int(value)) / 100)
 
 
 def money_text(value: int | None) -> str:
@@ -117,10 +128,26 @@ def flat(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def command(session: Session, period: str, rep_id: str | None, fmt: str) -> Output:
-    found = statements(session.engine, periods.parse_option(period, "--period"), rep_id)
+    span = periods.parse_option(period, "--period")
+    found = statements(session.engine, span, rep_id, named=fmt == "table")
     if fmt == "json":
         return Output(found, list(found[0]) if found else [])
     return Output(flat(found), FLAT_COLUMNS)
+
+
+LABELS = {
+    "en": {"count.one": "{n} line", "count.many": "{n} lines"},
+    "zh": {
+        "owner": "对象",
+        "base": "基数",
+        "rate": "比例",
+        "amount": "金额",
+        "total": "合计",
+        "status.provisional": "暂估",
+        "status.closed": "已结算",
+        "count.many": "{n} 条明细",
+    },
+}
 
 
 COMMAND = Command(
@@ -143,4 +170,5 @@ COMMAND = Command(
         Option("rep_id", "--rep", "Only this rep's statements.", metavar="ID"),
     ),
     formats=FORMATS,
+    labels=LABELS,
 )

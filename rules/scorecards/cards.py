@@ -32,7 +32,8 @@ from sqlalchemy.engine import Connection
 
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
-from salesplay.engine.lang.schema import SHARE
+from salesplay.engine.lang.operators import NUMERIC
+from salesplay.engine.lang.schema import ATTAINMENT, SHARE
 from salesplay.engine.lang.values import share
 from salesplay.engine.run.family import Playbook
 from salesplay.engine.sql import metrics
@@ -51,7 +52,7 @@ _KPI = {
         "metric": {"type": "string", "description": "a goal metric of `metrics:`"},
         "weight": {**SHARE, "description": "its share of the score, e.g. 50%"},
         "cap": {
-            **SHARE,
+            **ATTAINMENT,
             "description": "attainment counts at most this much, e.g. 120% (default: no cap)",
         },
         "description": {"type": "string"},
@@ -143,7 +144,7 @@ def cards(playbook: Playbook) -> list[Card]:
                     Kpi(
                         str(k["metric"]),
                         share(k["weight"]),
-                        None if k.get("cap") is None else share(k["cap"]),
+                        None if k.get("cap") is None else share(k["cap"], over_100=True),
                     )
                     for k in v["kpis"]
                 ),
@@ -196,12 +197,6 @@ def check(playbook: Playbook) -> None:
                 if metric in seen:
                     raise playbook.error((*where, "metric"), f"'{metric}' is listed twice")
                 seen.add(metric)
-                for key in ("weight", "cap"):
-                    if kpi.get(key) is not None:
-                        try:
-                            share(kpi[key])
-                        except ExpressionError as exc:
-                            raise playbook.expression_error((*where, key), exc) from None
                 total += share(kpi["weight"])
                 if declared[metric].better == "lower" and kpi.get("cap") is None:
                     raise playbook.error(
@@ -226,7 +221,7 @@ def _measurable(playbook: Playbook) -> set[str]:
     out = set()
     for name in metrics.declared(playbook):
         try:
-            if scope.resolve(name, 0).type in ("amount", "number"):
+            if scope.resolve(name, 0).type in NUMERIC:
                 out.add(name)
         except ExpressionError:
             continue

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import FORMATS, money
+from salesplay.engine.present.output import FORMATS, Money, money
 from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
@@ -95,7 +95,7 @@ def cards_of(
     order = [c.card, c.period_start, c.org_unit_id, c.rank, c.rep_id, c.position]
     declared = metrics.declared(playbook)
     types = _types(playbook)
-    shares = {n for n, kind in types.items() if declared[n].formula and kind == "number"}
+    shares = {n for n, kind in types.items() if kind == "share"}
     out: list[dict[str, Any]] = []
     for row in conn.execute(query.order_by(*order)).mappings():
         label = periods.label(row["period_start"], row["period_end"])
@@ -197,6 +197,12 @@ def _amount(value: Any, share: bool) -> str | None:
     return f"{number:,f}"
 
 
+def _shown(value: Any, share: bool) -> Money | str | None:
+    """A target or actual in the table: an amount stays Money (the table adds separators, two
+    decimals and the currency), a share is a percentage, any other number plain text."""
+    return value if isinstance(value, Money) else _amount(value, share)
+
+
 def _points(value: float) -> str:
     return f"{Decimal(repr(value)).quantize(Decimal('0.01'), ROUND_HALF_UP):f}"
 
@@ -236,8 +242,8 @@ def table_rows(cards_: list[dict[str, Any]], long: bool = False) -> list[dict[st
                 {
                     "metric": kpi["metric"],
                     "weight": _pct(kpi["weight"]),
-                    "target": _amount(kpi["target"], kpi["share"]),
-                    "actual": _amount(kpi["actual"], kpi["share"]),
+                    "target": _shown(kpi["target"], kpi["share"]),
+                    "actual": _shown(kpi["actual"], kpi["share"]),
                     "attainment": _share(kpi["attainment"]),
                     "cap": _pct(kpi["cap"]),
                     "counted": _share(kpi["capped"]),
@@ -307,7 +313,7 @@ def describe(card: dict[str, Any], unit_name: str | None = None) -> tuple[str, d
 
 def _types(playbook: Playbook) -> dict[str, str]:
     """The value type of every goal metric over the target facts: `amount` (money, read back as
-    exact cents), `number` (a formula of that type is a ratio, shown as a percentage) …"""
+    exact cents), `share` (a ratio, shown as a percentage), `number` …"""
     scope = playbook.subject("target").scope(playbook, None, date(2000, 1, 1))
     out = {}
     for name in metrics.declared(playbook):
@@ -327,6 +333,30 @@ def command(
         return Output(json_rows(found), JSON_COLUMNS)
     return Output(table_rows(found, long=fmt == "csv"), TABLE_COLUMNS)
 
+
+LABELS = {
+    "en": {"count.one": "{n} KPI", "count.many": "{n} KPIs"},
+    "zh": {
+        "card": "考核卡",
+        "team": "团队",
+        "rep": "销售",
+        "name": "姓名",
+        "score": "得分",
+        "rank": "排名",
+        "weight": "权重",
+        "actual": "实际",
+        "attainment": "达成率",
+        "cap": "封顶",
+        "counted": "计入",
+        "points": "分数",
+        "note": "说明",
+        "note.capped": "已封顶",
+        "note.no target for this period: 0 points": "本期无目标：0 分",
+        "note.target is 0: 0 points": "目标为 0：0 分",
+        "note.nothing to measure yet: 0 points": "尚无数据：0 分",
+        "count.many": "{n} 项指标",
+    },
+}
 
 COMMAND = Command(
     "scorecards",
@@ -355,4 +385,5 @@ COMMAND = Command(
     ),
     as_of=True,
     formats=FORMATS,
+    labels=LABELS,
 )

@@ -210,7 +210,7 @@ def test_unknown_section_lists_the_sections(rejects: Rejects) -> None:
     rejects(
         "extends: default\nnotify:\n  managers: {levels: [red]}\n",
         "company.yaml:2: notify: unknown key 'notify'; allowed: playbook, description, "
-        "extends, timezone, currency, fields, metrics, grading, pool, follow_up, goals, "
+        "extends, timezone, currency, language, fields, metrics, grading, pool, follow_up, goals, "
         "scorecards, warnings, escalation, incentives, jobs, delivery",
     )
 
@@ -639,7 +639,7 @@ def test_a_file_named_like_a_bundled_playbook_is_reached_as_a_path(rejects: Reje
     rejects(
         "extends: ./default\n",
         "default:2: not_a_section: unknown key 'not_a_section'; allowed: playbook, description, "
-        "extends, timezone, currency, fields, metrics, grading, pool, follow_up, goals, "
+        "extends, timezone, currency, language, fields, metrics, grading, pool, follow_up, goals, "
         "scorecards, warnings, escalation, incentives, jobs, delivery",
     )
 

@@ -14,6 +14,7 @@ import json
 import re
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,9 @@ from sqlalchemy.engine import Engine
 from salesplay.cli import cli
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
+from salesplay.engine.present.output import Money, cell_text
 from salesplay.engine.run.family import Playbook
+from salesplay.rules.goals import facts
 from salesplay.rules.goals import report as goal_report
 from tests.conftest import load, load_playbook, run
 
@@ -515,10 +518,10 @@ def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
             values = [row[k] for k in ("target", "current", "forecast", "expected")]
             # a level: expected at the target all period, forecast at the current value
             assert values == [TARGET, AVERAGE[rep], AVERAGE[rep], TARGET]
-            assert all(type(v) is Decimal for v in values)
+            assert all(type(v) is Money for v in values)  # exact, and shown as an amount
         sales = got[rep, "sales"]
         assert (sales["current"], sales["forecast"]) == (SALES[rep], SALES[rep])  # the 30th
-        assert type(sales["current"]) is Decimal
+        assert type(sales["current"]) is Money
     # on the 12th (12 of 30 days), sales are forecast at actual × 30 / 12 and expected at
     # target × 12 / 30: R2's 25 cents × 2.5 = 62.5 cents → 0.63 (half up; round() says 0.62),
     # and 123,456,789 cents × 0.4 = 49,382,715.6 cents → 493,827.16
@@ -530,12 +533,12 @@ def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
         "R3": (Decimal("9259259.20"), Decimal("493827.16")),
     }
     shown = {(r["owner_id"], r["metric"]): r for r in goal_report.table_rows(found)}
-    assert [shown[r, "avg_order_value"]["current"] for r in MONEY_ORDERS] == [
+    assert [cell_text(shown[r, "avg_order_value"]["current"]) for r in MONEY_ORDERS] == [
         "0.23",
         "0.13",
         "1,234,567.89",
     ]
-    assert shown["R3", "sales"]["current"] == "3,703,703.68"
+    assert cell_text(shown["R3", "sales"]["current"]) == "3,703,703.68"
 
 
 def test_money_in_json_is_printed_exactly(engine: Engine, tmp_path: Path) -> None:
@@ -564,3 +567,47 @@ def test_money_in_json_is_printed_exactly(engine: Engine, tmp_path: Path) -> Non
     assert len(amounts) == 3 * 3 * 3  # 3 reps, 3 goals each
     assert [a for a in amounts if not re.fullmatch(r"\d+(\.\d\d?)?", a)] == []
     assert '"current": 1234567.89,' in result.stdout
+
+
+# ---- shares as written: the lights and the stages' probabilities are at most 100% -----------
+
+
+def test_lights_and_probabilities_written_as_fractions_of_1(tmp_path: Path) -> None:
+    path = tmp_path / "company.yaml"
+    path.write_text(
+        "extends: default\ngoals:\n  lights: {green: 0.9, red: 70 %}\n"
+        "  forecast:\n    stages: {lead: 0.1, contract: 1}\n",
+        "utf-8",
+    )
+    found = facts.settings(load_playbook(str(path)))
+    assert (found.green, found.red) == (Fraction(9, 10), Fraction(7, 10))
+    assert dict(found.stages)["lead"] == Fraction(1, 10)
+    assert dict(found.stages)["contract"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "  lights:\n    green: 80\n    red: 60%\n",
+            "company.yaml:4: goals.lights.green: 80 would be 8000%; write 80% (or 0.8)",
+        ),
+        (
+            "  forecast:\n    stages:\n      lead: 10\n",
+            "company.yaml:5: goals.forecast.stages.lead: 10 would be 1000%; write 10% (or 0.1)",
+        ),
+        (
+            "  forecast:\n    stages:\n      lead: 120%\n",
+            "company.yaml:5: goals.forecast.stages.lead: 120% is more than 100%, the most it can "
+            "be here",
+        ),
+    ],
+)
+def test_a_plain_percentage_is_refused_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, expected: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("company.yaml").write_text("extends: default\ngoals:\n" + body, "utf-8")
+    with pytest.raises(SalesplayError) as caught:
+        load_playbook("company.yaml")
+    assert str(caught.value) == expected

@@ -142,6 +142,60 @@ def test_a_cap_takes_the_excess_back_in_one_line(engine: Engine, tmp_path: Path)
     assert commission(engine) == 30_000
 
 
+@pytest.mark.parametrize(
+    "tiers",
+    [
+        "[{upto: 100%, rate: 3%}, {upto: 1.2, rate: 5%}, {rate: 8%}]",
+        "[{upto: 1, rate: 0.03}, {upto: 120%, rate: 5 %}, {rate: 8%}]",
+    ],
+)
+def test_a_tier_bound_of_1_2_is_120_percent(engine: Engine, tmp_path: Path, tiers: str) -> None:
+    """Attainment may pass 100%, so a plain 1.2 is 120%; 5 % is 5%. 1,296,000 of 1,200,000
+    (108%), marginal: 1,200,000 × 3% + 96,000 × 5% = 36,000 + 4,800 = 40,800."""
+    setup(engine, {"R1": "1296000"})
+    run(engine, "2024-06-30", book(tmp_path, f"      tiers: {tiers}\n"))
+    assert lines(engine, "R1", "sales_commission") == [
+        (1_200_000, 0.03, 36_000),
+        (96_000, 0.05, 4_800),
+    ]
+    assert commission(engine) == 40_800
+
+
+def test_a_cap_written_in_wan(engine: Engine, tmp_path: Path) -> None:
+    """cap 2万 = 20,000 on 40,800: a line of −20,800."""
+    setup(engine, {"R1": "1296000"})
+    run(engine, "2024-06-30", book(tmp_path, "      cap: 2万\n"))
+    assert [a for _, _, a in lines(engine, "R1", "sales_commission")] == [36_000, 4_800, -20_800]
+    assert commission(engine) == 20_000
+
+
+@pytest.mark.parametrize(
+    ("written", "expected_cents"),
+    [
+        ("20000", 2_000_000),
+        ("2万", 2_000_000),
+        ('"20,000"', 2_000_000),
+        ("20,000", 2_000_000),  # plain YAML text, read as the amount it says
+        ("1.5万", 1_500_000),
+        ("20,000.50", 2_000_050),
+    ],
+)
+def test_amounts_are_read_as_written(tmp_path: Path, written: str, expected_cents: int) -> None:
+    """The commission cap, a bonus amount and a recognition reward are all amounts."""
+    path = tmp_path / "company.yaml"
+    path.write_text(
+        "extends: default\nincentives:\n  commission:\n    sales_commission:\n"
+        f"      cap: {written}\n  bonuses:\n    travel_fund:\n      amount: {written}\n"
+        f"  recognition:\n    decision_maker:\n      reward: {written}\n",
+        "utf-8",
+    )
+    found = payouts.settings(load_playbook(str(path)))
+    ((_, plan),) = found.plans["sales_commission"]
+    (travel_fund,) = [b for b in found.bonuses if b.name == "travel_fund"]
+    (reward,) = found.rewards
+    assert (plan.cap_cents, travel_fund.amount_cents, reward.amount_cents) == (expected_cents,) * 3
+
+
 def test_a_mid_period_hire_has_a_prorated_target(engine: Engine, tmp_path: Path) -> None:
     """Hired 06-16: active 15 of June's 30 days, so the target is 600,000. 660,000 is 110%:
     600,000 × 3% + 60,000 × 5% = 18,000 + 3,000 = 21,000."""
@@ -404,7 +458,50 @@ def test_commission_on_money_collected_in_the_period(engine: Engine, tmp_path: P
             "  bonuses:\n    travel_fund: {amount: abc}\n",
             4,
             "incentives.bonuses.travel_fund.amount",
-            "'abc' is not an amount like 20000 or 199.50",
+            "'abc' is not an amount: write e.g. 20000, 2万 or 20,000.50",
+        ),
+        (
+            "  commission:\n    sales_commission:\n      tiers:\n        - {upto: 100%, rate: 3}\n",
+            6,
+            "incentives.commission.sales_commission.tiers[0].rate",
+            "3 would be 300%; write 3% (or 0.03)",
+        ),
+        (
+            "  commission:\n    sales_commission:\n      tiers:\n"
+            "        - {upto: 100%, rate: 3%}\n        - {upto: 120, rate: 5%}\n",
+            7,
+            "incentives.commission.sales_commission.tiers[1].upto",
+            "120 would be 12000%; write 120% (or 1.2)",
+        ),
+        (
+            "  commission:\n    sales_commission:\n      tiers:\n        - {rate: 300%}\n",
+            6,
+            "incentives.commission.sales_commission.tiers[0].rate",
+            "300% is more than 100%, the most it can be here",
+        ),
+        (
+            "  commission:\n    sales_commission:\n      gate: 50\n",
+            5,
+            "incentives.commission.sales_commission.gate",
+            "50 would be 5000%; write 50% (or 0.5)",
+        ),
+        (
+            "  bonuses:\n    top_seller:\n      rate: 5\n",
+            5,
+            "incentives.bonuses.top_seller.rate",
+            "5 would be 500%; write 5% (or 0.05)",
+        ),
+        (
+            "  recognition:\n    decision_maker:\n      reward: 200元\n",
+            5,
+            "incentives.recognition.decision_maker.reward",
+            "'200元' is not an amount: write e.g. 20000, 2万 or 20,000.50",
+        ),
+        (
+            "  bonuses:\n    travel_fund:\n      when: attainment >= 120\n",
+            5,
+            "incentives.bonuses.travel_fund.when",
+            "attainment is a share, so 120 would be 12000%; write 120%",
         ),
     ],
 )

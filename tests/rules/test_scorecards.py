@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,10 @@ from click.testing import CliRunner
 from sqlalchemy.engine import Engine
 
 from salesplay.cli import cli
-from salesplay.engine.errors import PlaybookError, SalesplayError
+from salesplay.engine.errors import PlaybookError, PlaybookErrors, SalesplayError
+from salesplay.engine.present.output import Money, cell_text
 from salesplay.engine.run import explain
+from salesplay.rules.scorecards import cards as card_rules
 from salesplay.rules.scorecards import report as scorecards
 from tests.conftest import load, load_playbook
 
@@ -217,9 +220,10 @@ def test_table_and_explain_show_the_arithmetic(teams: Engine) -> None:
     rows = rows[4:]  # 上海 (SH) after 北京 (BJ)
     first = rows[0]
     assert (first["rep"], first["score"], first["rank"]) == ("S1", "107.33", "1/4")
-    assert (first["target"], first["actual"], first["attainment"]) == (
-        "1,200,000",
-        "1,296,000",
+    # amounts stay Money, which a table shows with two decimals (and the playbook's currency)
+    assert (cell_text(first["target"]), cell_text(first["actual"]), first["attainment"]) == (
+        "1,200,000.00",
+        "1,296,000.00",
         "108%",
     )
     assert rows[2]["metric"] == "collection_rate" and rows[2]["target"] == "90%"
@@ -323,7 +327,7 @@ def test_a_lower_is_better_kpi(engine: Engine, tmp_path: Path) -> None:
     assert (found["X"]["rank"], found["Y"]["rank"]) == (1, 2)
 
 
-# ---- bad cards: one located line each ---------------------------------------------------------
+# ---- shares as written; bad cards: one located line each ------------------------------------
 
 
 def card_text(kpi_lines: str, start: str = "2024-01-01") -> str:
@@ -336,6 +340,23 @@ scorecards:
       - from: {start}
         kpis:
 {kpi_lines}"""
+
+
+def test_a_cap_of_1_2_is_120_percent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attainment may pass 100%, so a KPI's plain cap 1.2 is 120%; a weight of 0.5 is 50%."""
+    monkeypatch.chdir(tmp_path)
+    Path("company.yaml").write_text(
+        card_text(
+            "          - {metric: sales, weight: 0.5, cap: 1.2}\n"
+            "          - {metric: new_customers, weight: 50 %, cap: 120%}\n"
+        ),
+        "utf-8",
+    )
+    card = next(c for c in card_rules.cards(load_playbook("company.yaml")) if c.name == "quarterly")
+    assert [(k.weight, k.cap) for k in card.versions[0].kpis] == [
+        (Fraction(1, 2), Fraction(6, 5)),
+        (Fraction(1, 2), Fraction(6, 5)),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -380,6 +401,19 @@ scorecards:
             "company.yaml:8: scorecards.quarterly.versions[0].kpis[0].cap: 'lots' is not a share: "
             "write e.g. 80% or 0.8",
         ),
+        (
+            card_text(
+                "          - {metric: sales, weight: 50%}\n"
+                "          - {metric: new_customers, weight: 50}\n"
+            ),
+            "company.yaml:9: scorecards.quarterly.versions[0].kpis[1].weight: 50 would be 5000%; "
+            "write 50% (or 0.5)",
+        ),
+        (
+            card_text("          - {metric: sales, weight: 100%, cap: 120}\n"),
+            "company.yaml:8: scorecards.quarterly.versions[0].kpis[0].cap: 120 would be 12000%; "
+            "write 120% (or 1.2)",
+        ),
     ],
 )
 def test_bad_cards_are_rejected_at_their_line(
@@ -387,7 +421,7 @@ def test_bad_cards_are_rejected_at_their_line(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("company.yaml").write_text(text, "utf-8")
-    with pytest.raises(PlaybookError) as caught:
+    with pytest.raises((PlaybookError, PlaybookErrors)) as caught:
         load_playbook("company.yaml")
     assert str(caught.value) == expected
 
@@ -478,9 +512,10 @@ def test_money_is_read_back_exactly(engine: Engine, tmp_path: Path) -> None:
     for rep, (sales, average) in expected.items():
         values = [got[rep][m][k] for m in ("sales", "avg_amount") for k in ("target", "actual")]
         assert values == [Decimal("1234567.89"), sales, Decimal("1234567.89"), average]
-        assert all(type(v) is Decimal for v in values)
+        assert all(type(v) is Money for v in values)  # exact, and shown as an amount
     table = [r for r in scorecards.table_rows(found) if r["metric"] == "avg_amount"]
-    assert [r["actual"] for r in table] == ["1,234,567.89", "0.23", "0.13"]  # R3 ranks first
+    shown = [cell_text(r["actual"]) for r in table]
+    assert shown == ["1,234,567.89", "0.23", "0.13"]  # R3 ranks first
     url = engine.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(
         cli,

@@ -4,10 +4,14 @@ coaching task for their manager. June 2024 has 30 days; a 1,200,000 target expec
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from sqlalchemy.engine import Engine
 
+from salesplay.engine.errors import SalesplayError
 from salesplay.engine.present import queries
-from tests.conftest import load, run
+from tests.conftest import load, load_playbook, run
 
 
 def setup_june(engine: Engine, r1: str, r2: str) -> None:
@@ -174,3 +178,57 @@ def test_a_light_turning_red_raises_the_alerts_level_not_a_second_alert(org: Eng
     alerts = queries.alerts(org, rule="goal_lag")
     assert [(a["subject_id"], a["level"], a["status"]) for a in alerts] == [("R1", "red", "open")]
     assert len(lag_tasks(org)) == 1
+
+
+# ---- a share beside a plain number: by the type of what is compared, not its name ------------
+
+
+def warning(tmp_path: Path, when: str, subject: str = "targets") -> Path:
+    path = tmp_path / "company.yaml"
+    path.write_text(
+        "extends: default\nwarnings:\n  check:\n"
+        f"    for: {subject}\n    level: yellow\n    message: look\n    when: {when}\n",
+        "utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("when", "reason"),
+    [
+        ("completion >= 80", "completion is a share, so 80 would be 8000%; write 80%"),
+        ("collection_rate < 90", "collection_rate is a share, so 90 would be 9000%; write 90%"),
+        ("80 <= pace", "pace is a share, so 80 would be 8000%; write 80%"),
+        ("pace between 80 and 120", "pace is a share, so 80 would be 8000%; write 80%"),
+        # NPS is kept as a share (an NPS of 70 is 70%), so it is written 70% like any share
+        ("nps >= 70", "nps is a share, so 70 would be 7000%; write 70%"),
+        ("actual / target < 80", "the value compared is a share, so 80 would be 8000%; "
+         "write 80%"),
+    ],
+)  # fmt: skip
+def test_a_share_compared_with_a_plain_number_is_refused_at_its_line(
+    tmp_path: Path, when: str, reason: str
+) -> None:
+    path = warning(tmp_path, when)
+    with pytest.raises(SalesplayError) as caught:
+        load_playbook(str(path))
+    assert str(caught.value) == f"{path}:7: warnings.check.when: {reason}"
+
+
+@pytest.mark.parametrize(
+    ("when", "subject"),
+    [
+        ("completion >= 80%", "targets"),
+        ("completion >= 0.8", "targets"),
+        ("pace between 80% and 120%", "targets"),
+        ("nps >= 70%", "targets"),
+        ("satisfaction >= 80", "targets"),  # an average score of 0–100, not a share
+        ("actual < 80% * expected_by_now", "targets"),
+        ("revenue_6m >= 500000", "customers"),  # an amount: a plain number is yuan
+        ("revenue_6m >= 50万", "customers"),
+    ],
+)
+def test_a_percentage_beside_a_share_and_a_number_beside_an_amount(
+    tmp_path: Path, when: str, subject: str
+) -> None:
+    load_playbook(str(warning(tmp_path, when, subject)))

@@ -201,6 +201,25 @@ def test_duplicate_key_in_a_flow_map(rejects: Callable[..., Any]) -> None:
     )
 
 
+def test_a_thousands_separator_inside_a_flow_map(rejects: Callable[..., Any]) -> None:
+    # {amount: 20,000} is YAML for amount 20 and a key '000' without a value, which a playbook
+    # extending another would drop unseen: a 20 paid where 20,000 was meant
+    rejects(
+        "extends: default\nincentives:\n  bonuses:\n    travel_fund: {amount: 20,000}\n",
+        "company.yaml:4: incentives.bonuses.travel_fund: '000' has no ':' and no value: inside "
+        "{ } a comma starts the next entry, so 20,000 reads as 20 and then '000': write 20000, "
+        "or quote it: '20,000'",
+    )
+
+
+def test_a_key_without_a_value_inside_a_flow_map(rejects: Callable[..., Any]) -> None:
+    rejects(
+        "extends: default\nfollow_up:\n  cadence:\n    A: {every: 1 week, visit}\n",
+        "company.yaml:4: follow_up.cadence.A: 'visit' has no ':' and no value: inside { } write "
+        "key: value",
+    )
+
+
 def test_alias_is_refused(rejects: Callable[..., Any]) -> None:
     # the anchor comes first, so it is what the message names
     rejects(

@@ -302,6 +302,7 @@ def test_conditions_at_the_bound_evaluate_and_explain(org: Engine, tmp_path: Pat
 SQL_TYPES = {
     "amount": sa.BigInteger(),
     "number": sa.Float(),
+    "share": sa.Float(),
     "date": sa.Date(),
     "text": sa.String(),
     "bool": sa.Boolean(),
@@ -595,6 +596,90 @@ def test_a_condition_is_true_or_false() -> None:
         "a condition must be true or false, but this is an amount: "
         "compare it with something, e.g. revenue_6m >= 500000"
     )
+
+
+# ---- shares: a ratio beside a plain number ------------------------------------------------
+
+SHARES = {
+    "completion": lit(0.8, "share"),  # 80%
+    "pace": lit(1.2, "share"),  # 120%
+    "revenue_6m": lit(50000000, "amount"),  # 500,000.00 yuan
+    "won": lit(3, "number"),
+    "customers": lit(4, "number"),
+}
+
+
+def test_a_share_compares_with_a_percentage_or_a_fraction_of_1(engine: Engine) -> None:
+    """completion is 0.8 and pace 1.2: 80% and 0.8 are the same share, 1 is 100%."""
+    check(
+        engine,
+        [
+            ("completion >= 80%", True),
+            ("completion > 80%", False),
+            ("completion >= 0.8", True),
+            ("80% <= completion", True),
+            ("pace > 1", True),
+            ("pace between 80% and 120%", True),
+            ("pace not between 80% and 119.9%", True),
+            ("completion in (80%, 90%)", True),
+            ("completion - 10% >= 70%", True),
+            ("coalesce(completion, 0) = 0.8", True),
+            ("revenue_6m >= 500000", True),  # an amount: a plain number is yuan
+            ("revenue_6m > 500000", False),
+            ("won / customers >= 75%", True),  # 3 of 4
+            ("won / customers > 75%", False),
+        ],
+        scope(**SHARES),
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("actual / expected", "share"),  # an amount of an amount
+        ("won / customers", "share"),  # a count of a count
+        ("won / 2", "number"),  # half of a count
+        ("revenue_6m / 10000", "amount"),
+        ("revenue_6m / won", "amount"),  # an average
+        ("completion * pace", "share"),
+        ("completion / 2", "share"),
+        ("2 * completion", "share"),
+        ("80% * expected", "amount"),  # a share of an amount is an amount
+        ("completion * expected", "amount"),
+        ("completion * won", "number"),  # a share of a count is a count
+        ("-completion", "share"),
+        ("abs(completion - pace)", "share"),
+    ],
+)
+def test_which_values_are_shares(text: str, kind: str) -> None:
+    assert compile_expression(text, scope(**SHARES)).type == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("completion >= 80", "completion is a share, so 80 would be 8000%; write 80%"),
+        ("80 <= pace", "pace is a share, so 80 would be 8000%; write 80%"),
+        ("pace between 80 and 120", "pace is a share, so 80 would be 8000%; write 80%"),
+        ("pace between 80% and 120", "pace is a share, so 120 would be 12000%; write 120%"),
+        ("completion in (80%, 90)", "completion is a share, so 90 would be 9000%; write 90%"),
+        ("completion - 10 > 0", "completion is a share, so 10 would be 1000%; write 10% or "
+         "1000%, whichever you mean"),
+        ("pace <= 1.2", "pace is a share, so 1.2 would be 120%; write 1.2% or 120%, whichever "
+         "you mean"),
+        ("won / customers >= 75", "the value compared is a share, so 75 would be 7500%; "
+         "write 75%"),
+        ("completion * 100 >= 80", "the value compared is a share, so 80 would be 8000%; "
+         "write 80%"),
+        ("completion >= 0.5万", "completion is a share, so 5000 would be 500000%; write 5000%"),
+        ("completion > won", "cannot compare a share with a number"),
+        ("completion > revenue_6m", "cannot compare a share with an amount"),
+    ],
+)  # fmt: skip
+def test_a_plain_number_above_1_beside_a_share_is_refused(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError) as caught:
+        compile_expression(text, scope(**SHARES))
+    assert caught.value.message == message
 
 
 def test_names_are_built_once_and_recorded() -> None:
