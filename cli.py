@@ -568,12 +568,16 @@ def show_replay(found: Any) -> None:
 @cli.command("preview")
 @click.argument("proposed", metavar="PROPOSED")
 @as_of_option
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
-)
+@listing_options(formats=("table", "json"))
 @common
 def preview_command(
-    proposed: str, as_of: Any, fmt: str, db_url: str | None, playbook_ref: str | None
+    proposed: str,
+    as_of: Any,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
 ) -> None:
     """What a PROPOSED playbook would change on the live data, before it is put in force: grades
     moving, tasks and alerts added and removed, payouts, the follow-up load. Both playbooks are
@@ -596,7 +600,8 @@ def preview_command(
         click.echo(f"  {line}")
     for detail in found.details():
         click.echo(f"\n{detail.title}:")
-        emit(detail.rows, "table", detail.columns)
+        shown = output.Listing("preview", tuple(detail.columns), tuple(detail.columns))
+        emit(detail.rows, "table", shown, wide, lang, detail.labels)
 
 
 @cli.command()

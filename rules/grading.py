@@ -254,6 +254,7 @@ class Grading:
                     "grade moves (from the grade in force to the proposed one)",
                     rows,
                     ["from", "to", "count"],
+                    {"zh": {"from": "原等级", "to": "新等级", "count": "客户数"}},
                 )
             ],
         )

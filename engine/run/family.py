@@ -112,11 +112,13 @@ class Lints(Protocol):
 
 @dataclass
 class Detail:
-    """A table of a preview's details: a title, rows and their columns."""
+    """A table of a preview's details: a title, rows and their columns, and the table's words
+    by language like Command.labels (`{"zh": {"count": "客户数"}}`)."""
 
     title: str
     rows: list[dict[str, Any]]
     columns: list[str]
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
 @dataclass

@@ -33,6 +33,22 @@ _CAPACITY = [
     re.compile(r"\s*每周\s*(\d+)\s*次?\s*"),
 ]
 JSON_COLUMNS = ["rep_id", "customers", "required_per_week", "capacity", "utilisation", "over"]
+LABELS = {
+    "en": {"count.one": "{n} rep", "count.many": "{n} reps"},
+    "zh": {
+        "rep_id": "销售",
+        "rep": "姓名",
+        "team": "团队",
+        "required_per_week": "每周需跟进",
+        "required_now": "现每周需跟进",
+        "required": "每周需跟进",
+        "capacity": "每周可跟进",
+        "utilisation": "负荷率",
+        "over": "超负荷",
+        "over.OVER": "超出",
+        "count.many": "{n} 名销售",
+    },
+}
 
 
 def parse_capacity(text: Any) -> int:
@@ -252,6 +268,7 @@ def compare(current: Load | None, proposed: Load | None) -> Impact:
                 "follow-up load that changes or is over capacity (contacts a week)",
                 changed,
                 columns,
+                LABELS,
             )
         ],
     )
@@ -282,4 +299,5 @@ COMMAND = Command(
     command,
     as_of=True,
     formats=("table", "json"),
+    labels=LABELS,
 )

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from salesplay.engine.lang import periods
-from salesplay.engine.present.output import number_text
+from salesplay.engine.present.output import Money, number_text
 from salesplay.engine.run.family import Detail, EvalContext, Impact
 from salesplay.engine.store.models import table_of
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
@@ -43,7 +43,7 @@ def compare(current: dict[Statement, int] | None, proposed: dict[Statement, int]
     """payouts: every open statement under either playbook (reps' by rep_id, then teams' by
     org_unit_id), its total now and proposed and the change; payouts_total: their sums."""
     before, after = current or {}, proposed or {}
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in sorted(before.keys() | after.keys(), key=lambda k: (k[0] != "rep", *k[1:])):
         owner_type, owner_id, start, end = key
         now, then = before.get(key, 0), after.get(key, 0)
@@ -64,11 +64,34 @@ def compare(current: dict[Statement, int] | None, proposed: dict[Statement, int]
         f"{number_text(total['proposed'])} ({_signed(total['change'])}); "
         f"{len(changed)} of {len(rows)} statements change"
     )
-    shown = [{"owner": r.get("rep_id") or r.get("org_unit_id"), **r} for r in changed]
+    shown = [
+        {
+            "owner": r.get("rep_id") or r.get("org_unit_id"),
+            "period": r["period"],
+            "current": Money(r["current"]),
+            "proposed": Money(r["proposed"]),
+            "change": Money(r["change"]),
+        }
+        for r in changed
+    ]
     return Impact(
         {"payouts": rows, "payouts_total": total},
         [summary],
-        [Detail("payouts that change (open periods)", shown, COLUMNS)],
+        [
+            Detail(
+                "payouts that change (open periods)",
+                shown,
+                COLUMNS,
+                {
+                    "zh": {
+                        "owner": "负责人",
+                        "current": "现行",
+                        "proposed": "拟议",
+                        "change": "变化",
+                    }
+                },
+            )
+        ],
     )
 
 

@@ -132,7 +132,9 @@ def test_a_team_over_its_capacity_is_warned(engine: Engine, book: str, tmp_path:
     )
     table = (
         CliRunner()
-        .invoke(cli, ["load", "--as-of", "2024-07-05", "--db", db, "--playbook", book])
+        .invoke(
+            cli, ["load", "--as-of", "2024-07-05", "--lang", "en", "--db", db, "--playbook", book]
+        )
         .stdout.splitlines()
     )
     assert table[0].split() == [
@@ -159,7 +161,27 @@ def test_a_team_over_its_capacity_is_warned(engine: Engine, book: str, tmp_path:
         "113.3%",
         "OVER",
     ]
-    assert table[-1].startswith("warning: team 一组 (T1) needs 34.00")
+    assert table[-2:] == [
+        "2 reps",
+        "warning: team 一组 (T1) needs 34.00 contacts a week; its 1 active reps can make 30 "
+        "(30 per week each)",
+    ]
+    # in the playbook's own language (the default playbook's: zh)
+    zh = CliRunner().invoke(cli, ["load", "--as-of", "2024-07-05", "--db", db, "--playbook", book])
+    lines = zh.stdout.splitlines()
+    assert lines[0].split() == [
+        "销售",
+        "姓名",
+        "团队",
+        "A",
+        "B",
+        "C",
+        "每周需跟进",
+        "每周可跟进",
+        "负荷率",
+        "超负荷",
+    ]
+    assert lines[2].split()[-1] == "超出" and lines[-2] == "2 名销售"
 
 
 @pytest.mark.parametrize(
