@@ -417,7 +417,33 @@ def validate(file: str | None, db_url: str | None, playbook_ref: str | None) -> 
     Example: salesplay validate playbooks/fmcg.yaml
     """
     book = load(file or playbook_ref)
-    click.echo(f"{book.path}: ok ({book.name}, {len(book.data.get('metrics') or {})} metrics)")
+    findings = loader.lint(book)
+    summary = f"{book.path}: ok ({book.name}, {len(book.data.get('metrics') or {})} metrics"
+    click.echo(summary + (f", {len(findings)} warnings)" if findings else ")"))
+    for finding in findings:
+        click.echo(f"warning: {finding}", err=True)
+
+
+@cli.command("lint")
+@click.argument("file", metavar="[PLAYBOOK]", required=False)
+@common
+@click.pass_context
+def lint_command(
+    ctx: click.Context, file: str | None, db_url: str | None, playbook_ref: str | None
+) -> None:
+    """Look for what a valid playbook allows but surely does not mean: a grade that can never
+    match, a metric nothing uses, a warning that can never fire, a value no record holds, a
+    placeholder that prints as written. One FILE:LINE: path: message per finding; exit 1
+    when there are findings, 0 when there are none, 2 when the playbook is invalid.
+
+    Example: salesplay lint playbook.yaml
+    """
+    book = load(file or playbook_ref)
+    findings = loader.lint(book)
+    for finding in findings:
+        click.echo(str(finding))
+    click.echo(f"{book.path}: {len(findings) or 'no'} findings", err=True)
+    ctx.exit(1 if findings else 0)
 
 
 @cli.command("init")
@@ -620,6 +646,45 @@ def show_replay(found: Any) -> None:
     click.echo(f"replay as of {found.as_of}, nothing stored: {counts or 'nothing new'}")
     for note in found.notes:
         click.echo(note)
+
+
+@cli.command("preview")
+@click.argument("proposed", metavar="PROPOSED")
+@as_of_option
+@listing_options(formats=("table", "json"))
+@common
+def preview_command(
+    proposed: str,
+    as_of: Any,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """What a PROPOSED playbook would change on the live data, before it is put in force: grades
+    moving, tasks and alerts added and removed, payouts, the follow-up load. Both playbooks are
+    evaluated as of the date (default: the latest evaluation's) and rolled back: nothing is
+    stored.
+
+    Example: salesplay preview new-thresholds.yaml --format json
+    """
+    import json
+
+    from salesplay.engine.run.preview import preview
+
+    book = load(playbook_ref)
+    found = preview(open_db(db_url), book, loader.load(proposed, FAMILIES), as_of)
+    if fmt == "json":
+        click.echo(json.dumps(found.as_json(), ensure_ascii=False, indent=2))
+        return
+    click.echo(found.headline())
+    for line in found.summary():
+        click.echo(f"  {line}")
+    for detail in found.details():
+        click.echo(f"\n{detail.title}:")
+        shown = output.Listing("preview", tuple(detail.columns), tuple(detail.columns))
+        emit(detail.rows, "table", shown, wide, lang, detail.labels)
 
 
 @cli.command()

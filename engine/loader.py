@@ -11,6 +11,9 @@ one place that knows all of them. Every problem is a located PlaybookError (or s
 
     from salesplay.rules import FAMILIES
     playbook = load("playbooks/fmcg.yaml", FAMILIES)
+
+lint() then looks at a valid playbook for what it allows but its author almost surely did not
+mean: each finding is located like an error, and none stops the playbook from running.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from salesplay.engine.delivery import config as delivery
-from salesplay.engine.errors import PlaybookErrors
+from salesplay.engine.errors import PlaybookError, PlaybookErrors
 from salesplay.engine.lang import document, schema
-from salesplay.engine.run.family import Playbook, RuleFamily
+from salesplay.engine.lang.templates import lookalikes
+from salesplay.engine.run.family import Lints, Playbook, RuleFamily
 from salesplay.engine.schedule import jobs
+from salesplay.engine.sql import metrics
 from salesplay.engine.sql.metrics import check_metrics
 
 
@@ -66,3 +71,35 @@ def check(playbook: Playbook) -> None:
             family.check(playbook)
     jobs.check_jobs(playbook)
     delivery.check(playbook)
+
+
+def lint(playbook: Playbook) -> list[PlaybookError]:
+    """Findings in a valid playbook, in file and line order: metrics nothing uses, values a
+    record field never holds, placeholders that print as written, and each family's own
+    (a grade that can never match, a warning that can never fire)."""
+    found = [*metrics.unused(playbook), *metrics.unknown_values(playbook)]
+    found += _lookalike_placeholders(playbook, playbook.data, ())
+    for family in playbook.families:
+        if playbook.section(family.section) is not None and isinstance(family, Lints):
+            found += family.lint(playbook)
+    return sorted(found, key=lambda e: (e.file, e.line, e.path, e.message))
+
+
+def _lookalike_placeholders(
+    playbook: Playbook, value: Any, path: document.YamlPath
+) -> list[PlaybookError]:
+    if isinstance(value, str):
+        return [
+            playbook.error(
+                path,
+                f"{text} prints as it stands: a placeholder is written in plain braces, "
+                f"{{{text.strip('{}｛｝ ')}}}",
+            )
+            for text in lookalikes(value)
+        ]
+    items: list[tuple[Any, Any]] = []
+    if isinstance(value, dict):
+        items = [(k, v) for k, v in value.items() if k != "description"]
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    return [f for key, item in items for f in _lookalike_placeholders(playbook, item, (*path, key))]

@@ -14,6 +14,8 @@ A change of grade is recorded with the date and the values that decided it. A ma
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar
 
@@ -22,13 +24,17 @@ from sqlalchemy import JSON, Column
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel
 
-from salesplay.engine.errors import ExpressionError, SalesplayError
+from salesplay.engine.errors import ExpressionError, PlaybookError, SalesplayError
+from salesplay.engine.lang import expressions as ex
+from salesplay.engine.lang import logic
 from salesplay.engine.lang.schema import EXPRESSION
 from salesplay.engine.run.explain import one_subject, subject_values
 from salesplay.engine.run.family import (
     Command,
+    Detail,
     EvalContext,
     Finding,
+    Impact,
     Option,
     Outcome,
     Output,
@@ -106,6 +112,14 @@ Example: salesplay grade set C001 A --by M1 --reason "战略客户" --until 2024
 )
 
 
+@dataclass
+class Graded:
+    """The grades after one run, and the playbook's order of them."""
+
+    order: list[str]
+    grades: dict[str, str]  # customer id -> grade
+
+
 class Grading:
     """Grades customers; writes grades and grade_changes."""
 
@@ -167,6 +181,84 @@ class Grading:
                     compile_condition(str(item["when"]), scope)
                 except ExpressionError as exc:
                     raise playbook.expression_error((*path, "when"), exc) from None
+
+    def lint(self, playbook: Playbook) -> list[PlaybookError]:
+        """A grade that can never match: its condition never holds, or the grades before it
+        (the first that holds wins) take every customer it would (`revenue_6m >= 500000`
+        before `revenue_6m >= 600000`; any grade after a `when: true`)."""
+        found = []
+        before: list[tuple[str, ex.Node]] = []
+        for i, item in enumerate(playbook.section(self.section)["grades"]):
+            path: tuple[str | int, ...] = (self.section, "grades", i)
+            name = item["grade"]
+            if "when" in item:
+                node = ex.parse(str(item["when"]))
+                path = (*path, "when")
+            else:
+                node = ex.Bool(0, True)  # the default: whoever no grade before it took
+                path = (*path, "grade")
+            if "when" in item and logic.never_holds(node):
+                reason = "its condition can never hold"
+            elif before and logic.shadowed(node, [b for _, b in before]):
+                alone = [g for g, b in before if logic.shadowed(node, [b])]
+                if alone:
+                    reason = f"grade {alone[0]} before it takes every customer it would"
+                else:
+                    listed = ", ".join(g for g, _ in before)
+                    reason = f"the grades before it ({listed}) take every customer it would"
+            else:
+                reason = ""
+            if reason:
+                found.append(playbook.error(path, f"grade {name} can never match: {reason}"))
+            before.append((name, node))
+        return found
+
+    def snapshot(self, ctx: EvalContext) -> Graded:
+        """Every live customer's grade after a run (for `salesplay preview`)."""
+        g, c = table_of(Grade), table_of(Customer)
+        rows = ctx.conn.execute(
+            sa.select(g.c.customer_id, g.c.grade)
+            .join(c, c.c.id == g.c.customer_id)
+            .where(c.c.deleted == sa.false())
+        )
+        order = [
+            item["grade"] for item in (ctx.playbook.section(self.section) or {}).get("grades", [])
+        ]
+        return Graded(order, {row.customer_id: row.grade for row in rows})
+
+    def compare(self, current: Graded | None, proposed: Graded | None) -> Impact:
+        """grade_moves: every (from, to) pair of grades with its count of customers, unchanged
+        grades included (A → A); from or to is null for a customer graded under one only."""
+        before = current.grades if current else {}
+        after = proposed.grades if proposed else {}
+        order = [*(proposed.order if proposed else []), *(current.order if current else [])]
+
+        def rank(grade: str | None) -> tuple[int, str]:
+            return (order.index(grade) if grade in order else len(order), grade or "")
+
+        moves = Counter((before.get(c), after.get(c)) for c in before.keys() | after.keys())
+        pairs = sorted(moves.items(), key=lambda m: (rank(m[0][0]), rank(m[0][1])))
+        rows: list[dict[str, Any]] = [
+            {"from": old, "to": new, "count": n} for (old, new), n in pairs
+        ]
+        moved = [(old, new, n) for (old, new), n in pairs if old != new]
+        biggest = sorted(moved, key=lambda m: -m[2])[:4]
+        shown = ", ".join(f"{old or '—'} → {new or '—'} {n}" for old, new, n in biggest)
+        more = ", …" if len(moved) > len(biggest) else ""
+        total = sum(moves.values())
+        summary = f"grades: {sum(n for _, _, n in moved)} of {total} customers change grade"
+        return Impact(
+            {"grade_moves": rows},
+            [summary + (f" ({shown}{more})" if moved else "")],
+            [
+                Detail(
+                    "grade moves (from the grade in force to the proposed one)",
+                    rows,
+                    ["from", "to", "count"],
+                    {"zh": {"from": "原等级", "to": "新等级", "count": "客户数"}},
+                )
+            ],
+        )
 
     def _case(self, ctx: EvalContext, facts: Any) -> tuple[Any, list[str]]:
         scope = ctx.scope("customer", facts)

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from salesplay.engine.errors import ExpressionError
-from salesplay.engine.lang import dates, expressions
+from salesplay.engine.errors import ExpressionError, PlaybookError
+from salesplay.engine.lang import dates, expressions, logic
 from salesplay.engine.lang.schema import EXPRESSION, LEVEL, TEMPLATE
 from salesplay.engine.lang.templates import parse_template
 from salesplay.engine.run.emit import Signal
@@ -37,8 +37,8 @@ from salesplay.engine.run.family import (
     Playbook,
     SubjectFacts,
 )
-from salesplay.engine.sql.compiler import Scope, compile_condition
-from salesplay.engine.sql.metrics import placeholder_table, subject_scope
+from salesplay.engine.sql.compiler import Scope, compile_condition, unknown_name
+from salesplay.engine.sql.metrics import declared, placeholder_table, subject_scope
 from salesplay.engine.sql.templates import check_template, compile_template, format_value
 from salesplay.engine.store.dialects import date_text, json_object
 from salesplay.engine.store.models import Alert, Task, table_of
@@ -139,6 +139,44 @@ class Warnings:
                         check_template(text, scope)
                     except ExpressionError as exc:
                         raise playbook.expression_error(where, exc) from None
+
+    def lint(self, playbook: Playbook) -> list[PlaybookError]:
+        """A warning that can never fire: its `when` (or `where`, or the two together) can
+        never hold (`x > 10 and x < 5`), or a target warning looks for a metric there is no
+        such metric for (`metric = 'sale'`)."""
+        found = []
+        for name, spec in playbook.section(self.section).items():
+            path = (self.section, name)
+            parsed = {k: expressions.parse(str(spec[k])) for k in ("where", "when") if k in spec}
+            never = [k for k, node in parsed.items() if logic.never_holds(node)]
+            for key in never:
+                found.append(
+                    playbook.error((*path, key), f"can never hold, so warning {name} never fires")
+                )
+            if not never and len(parsed) == 2:
+                both = expressions.Binary(0, "and", parsed["where"], parsed["when"])
+                if logic.never_holds(both):
+                    found.append(
+                        playbook.error(
+                            (*path, "when"),
+                            f"can never hold together with its where, so warning {name} "
+                            "never fires",
+                        )
+                    )
+            if spec["for"] == "targets":
+                metrics = declared(playbook)
+                for key, node in parsed.items():
+                    for field, text, _ in logic.literals(node):
+                        if field == "metric" and text not in metrics:
+                            message = unknown_name(text, metrics, noun="metric")
+                            found.append(
+                                playbook.error(
+                                    (*path, key),
+                                    f"{message}: no target is measured by it, so warning "
+                                    f"{name} never fires for it",
+                                )
+                            )
+        return found
 
     # ---- scopes -------------------------------------------------------------------------
 

@@ -13,6 +13,11 @@ from salesplay.engine.errors import ExpressionError
 
 _PLACEHOLDER = re.compile(r"\{([^{}:]+)(?::([^{}]*))?\}")
 FORMATS = ("", "%")
+# A placeholder written so that it prints as it stands: in full-width braces (what a Chinese
+# keyboard types) or doubled (how a literal brace is written).
+_LOOKALIKE = re.compile(
+    r"(｛\s*[^\W\d][\w.]*\s*(?::[^｝]*)?｝|\{\{\s*[^\W\d][\w.]*\s*(?::[^{}]*)?\}\})"
+)
 
 
 @dataclass(frozen=True)
@@ -46,3 +51,8 @@ def parse_template(template: str) -> list[Piece]:
     return [
         Piece(p.text.replace("\x00", "{").replace("\x01", "}"), p.name, p.format) for p in pieces
     ]
+
+
+def lookalikes(text: str) -> list[str]:
+    """Placeholders that are not ones and print as written: `｛grade｝`, `{{grade}}`."""
+    return _LOOKALIKE.findall(text)

@@ -152,6 +152,10 @@ LISTINGS: dict[str, dict[str, Words]] = {
         "en": {"count.one": "{n} fire time", "count.many": "{n} fire times"},
         "zh": {"count.many": "{n} 个触发时间"},
     },
+    "preview": {
+        "en": {"count.one": "{n} row", "count.many": "{n} rows"},
+        "zh": {"added": "新增", "removed": "取消", "count.many": "{n} 行"},
+    },
 }
 
 

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -33,6 +33,7 @@ from salesplay.engine.store.partitions import Partition
 
 FINAL = -1
 Progress = Callable[[str], None]
+Seen = TypeVar("Seen")
 
 
 @dataclass
@@ -203,6 +204,31 @@ def replay(
     PostgreSQL the id sequences the rows drew from stay advanced: sequences never roll back).
     The playbook is checked as for a run: another than the last evaluation's must be named."""
     tasks, alerts = table_of(Task), table_of(Alert)
+
+    def look(ctx: EvalContext, emitted: dict[str, int]) -> Replay:
+        return Replay(
+            as_of,
+            emitted,
+            _rows(ctx.conn, tasks, TASK_COLUMNS, ctx.run_id),
+            _rows(ctx.conn, alerts, ALERT_COLUMNS, ctx.run_id),
+            pinning.notes(ctx.conn, ctx.run_id),
+        )
+
+    return rolled_back(engine, playbook, as_of, look, progress, playbook_named=playbook_named)
+
+
+def rolled_back(
+    engine: Engine,
+    playbook: Playbook,
+    as_of: date,
+    look: Callable[[EvalContext, dict[str, int]], Seen],
+    progress: Progress | None = None,
+    *,
+    playbook_named: bool = True,
+) -> Seen:
+    """Evaluate in one transaction, hand `look` the run's context (its connection sees every
+    row the run wrote) and its counts, then roll back: what look returns is all that is left.
+    A process killed half way leaves nothing either: its transaction never commits."""
     with engine.connect() as conn:
         transaction = conn.begin()
         try:
@@ -214,13 +240,7 @@ def replay(
             _families(ctx, progress)
             emitted = {k: int(v) for k, v in sorted(ctx.counts.items())}
             _finish(conn, run_id, emitted)
-            found = Replay(
-                as_of,
-                emitted,
-                _rows(conn, tasks, TASK_COLUMNS, run_id),
-                _rows(conn, alerts, ALERT_COLUMNS, run_id),
-                pinning.notes(conn, run_id),
-            )
+            found = look(EvalContext(conn, playbook, as_of, run_id), emitted)
         finally:
             transaction.rollback()
     return found

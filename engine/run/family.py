@@ -21,6 +21,10 @@ The engine meets families only through this module and the list a playbook is lo
 
 A family may also say what its rules can produce (Outcomes), so that `salesplay test
 --coverage` can name the grades, warnings and tiers no playbook test reaches.
+A family may also offer `lint(playbook)` (Lints below): what is allowed but almost surely not
+meant, such as a grade the grades before it leave nothing to; and `snapshot(ctx)` with
+`compare(current, proposed)` (Previews below): its part of `salesplay preview`, what a proposed
+playbook would change (grades moving, payouts, the follow-up load).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from salesplay.engine.errors import SalesplayError
+from salesplay.engine.errors import PlaybookError, SalesplayError
 from salesplay.engine.lang.document import Document
 from salesplay.engine.run.emit import Signal, emit
 from salesplay.engine.sql import metrics
@@ -113,6 +117,52 @@ class Outcomes(Protocol):
 
     def outcomes(self, playbook: Playbook, conn: Connection) -> list[Outcome]:
         """Every outcome of its section, each reached or not in the database conn reads."""
+
+
+@runtime_checkable
+class Lints(Protocol):
+    """An optional hook of a family: findings in its section of a valid playbook."""
+
+    def lint(self, playbook: Playbook) -> list[PlaybookError]:
+        """What the section allows but its author almost surely did not mean (a grade that can
+        never match, a warning that can never fire), each located like an error; `salesplay
+        lint` prints them and `salesplay validate` shows them as warnings."""
+        ...
+
+
+@dataclass
+class Detail:
+    """A table of a preview's details: a title, rows and their columns, and the table's words
+    by language like Command.labels (`{"zh": {"count": "客户数"}}`)."""
+
+    title: str
+    rows: list[dict[str, Any]]
+    columns: list[str]
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Impact:
+    """A family's part of a preview: its keys of the JSON, sentences for the summary a manager
+    reads first, and the tables that follow it."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    summary: list[str] = field(default_factory=list)
+    details: list[Detail] = field(default_factory=list)
+
+
+@runtime_checkable
+class Previews(Protocol):
+    """An optional hook of a family: what a proposed playbook would change in its section."""
+
+    def snapshot(self, ctx: EvalContext) -> Any:
+        """Called inside an evaluation that is then rolled back, once with the playbook in force
+        and once with the proposed one: what of the outcome to compare, as plain values (the
+        rows are gone after the rollback)."""
+        ...
+
+    def compare(self, current: Any, proposed: Any) -> Impact:
+        """The two snapshots side by side."""
         ...
 
 

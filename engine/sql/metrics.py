@@ -11,6 +11,7 @@ for a target by the target's owner within the target's period.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,10 +22,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
-from salesplay.engine.errors import ExpressionError, Unusable
-from salesplay.engine.lang import dates
+from salesplay.engine.errors import ExpressionError, PlaybookError, Unusable
+from salesplay.engine.lang import dates, logic
 from salesplay.engine.lang import expressions as ex
-from salesplay.engine.lang.document import Document
+from salesplay.engine.lang.document import Document, bundled_names
 from salesplay.engine.sql import team
 from salesplay.engine.sql.compiler import (
     Scope,
@@ -47,6 +48,7 @@ from salesplay.engine.store.models import (
     table_of,
 )
 from salesplay.engine.store.partitions import Partition
+from salesplay.engine.store.records import KINDS
 
 Sql = Any
 AGGREGATES = ("sum", "count", "distinct", "min", "max", "avg", "latest")
@@ -474,6 +476,82 @@ def _formula_names(
 def formula_names(playbook: Document, metric: Metric) -> set[str]:
     """Every metric a formula metric is computed from, through other formulas too."""
     return _formula_names(playbook, metric)
+
+
+def goal_metric(playbook: Document, metric: Metric) -> bool:
+    """Whether a target can be measured by the metric: it is over the target period, or a
+    formula over such metrics (collection_rate = collected / sales)."""
+    if metric.formula:
+        return any(declared(playbook)[n].per_target for n in formula_names(playbook, metric))
+    return metric.per_target
+
+
+# Top-level keys that never name a metric: settings, and the metrics themselves.
+_NOT_NAMING = ("playbook", "description", "extends", "timezone", "currency", "fields", "metrics")
+
+
+def unused(playbook: Document) -> list[PlaybookError]:
+    """The playbook's own metrics that nothing uses: no condition, template, formula or other
+    setting (a scorecard's KPI, a commission's base) names them, and no target can be measured
+    by them. Metrics a playbook inherits through `extends` are its parent's business, and a
+    bundled playbook's metrics are a library for the playbooks that extend it (`last_contact`
+    is there for them to use)."""
+    if playbook.origin in bundled_names():
+        return []
+    metrics = declared(playbook)
+    words: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            words.update(_WORD.findall(value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if key != "description":
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk({k: v for k, v in playbook.data.items() if k not in _NOT_NAMING})
+    for metric in metrics.values():
+        words.update(_WORD.findall(metric.formula or ""))
+    own = playbook.path
+    return [
+        playbook.error(
+            metric.path,
+            "nothing uses this metric: no rule, formula, scorecard or incentive names it, and "
+            "no target can be measured by it (remove it, or use it)",
+        )
+        for name, metric in metrics.items()
+        if name not in words
+        and not goal_metric(playbook, metric)
+        and playbook.where(metric.path)[0] == own
+    ]
+
+
+def unknown_values(playbook: Document) -> list[PlaybookError]:
+    """A metric's `where` comparing a field with a value the field never holds (`channel =
+    'vist'`, `status = 'opened'`): the imports accept only the listed values, so nothing
+    matches."""
+    found = []
+    for metric in declared(playbook).values():
+        kind = KINDS.get(str(metric.source))
+        if metric.where is None or kind is None:
+            continue
+        choices = {c.name: c.choices for c in kind.columns if c.choices}
+        for field_name, text, _ in logic.literals(ex.parse(metric.where)):
+            values = choices.get(field_name)
+            if values and text not in values:
+                close = difflib.get_close_matches(text, values, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                found.append(
+                    playbook.error(
+                        (*metric.path, "where"),
+                        f"no {kind.name} record has {field_name} '{text}'{hint}: "
+                        f"{field_name} is one of {', '.join(values)}, so nothing matches it",
+                    )
+                )
+    return found
 
 
 def record_scope(source: Source, as_of: date, table: Any = None) -> Scope:

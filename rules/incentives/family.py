@@ -38,6 +38,7 @@ from salesplay.engine.run.family import (
     Command,
     EvalContext,
     Finding,
+    Impact,
     Outcome,
     Playbook,
     SubjectFacts,
@@ -47,11 +48,20 @@ from salesplay.engine.sql.compiler import Scope, Typed, compile_condition, unkno
 from salesplay.engine.sql.templates import check_template, compile_template
 from salesplay.engine.store.dialects import json_object
 from salesplay.engine.store.models import Alert, Customer, Order, Rep, table_of
-from salesplay.rules.incentives import payouts, statements
+from salesplay.rules.incentives import impact, payouts, statements
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
 SHARE = {**schema.SHARE, "description": "a share of at most 100%: 5%, 5 % or 0.05"}
-UPTO = {**schema.ATTAINMENT, "description": "attainment, which may pass 100%: 120% or 1.2"}
+# Read by the plan's `by` (check(), at their lines): attainment, or an amount of the base.
+UPTO = {
+    "type": ["string", "number"],
+    "description": "where the tier ends: attainment, which may pass 100% (120% or 1.2), or "
+    "with by: amount an amount of the base (300000 or 30万)",
+}
+GATE = {
+    "type": ["string", "number"],
+    "description": "nothing below it: attainment (50%), or with by: amount an amount of the base",
+}
 PERIOD = {"enum": list(payouts.UNITS)}
 _TIERS = {
     "type": "array",
@@ -62,7 +72,7 @@ _TIERS = {
         "required": ["rate"],
         "additionalProperties": False,
     },
-    "description": "ordered tiers by attainment: {upto: 100%, rate: 3%} … the last without upto",
+    "description": "ordered tiers: {upto: 100%, rate: 3%} … the last without upto",
 }
 _PLAN_KEYS = {
     "description": {"type": "string"},
@@ -70,8 +80,13 @@ _PLAN_KEYS = {
     "base": {"type": "string", "description": "the metric paid on: sales, paid …"},
     "target": {"type": "string", "description": "the target metric attainment is measured by"},
     "mode": {"enum": ["marginal", "retroactive"]},
+    "by": {
+        "enum": ["attainment", "amount"],
+        "description": "what the tiers' upto and the gate measure: attainment of the target "
+        "(the default) or the base's amount (no target needed)",
+    },
     "tiers": _TIERS,
-    "gate": SHARE,
+    "gate": GATE,
     "cap": MONEY,
 }
 RECOGNITION_WINDOW = 7  # days: a key action older than this raises no alert (history stays quiet)
@@ -167,7 +182,8 @@ class Incentives:
         known = metrics.declared(playbook)
         for name, raw in (spec.get("commission") or {}).items():
             path = (self.section, "commission", name)
-            for key in ("base", "target"):
+            measured = ["base"] if raw.get("by") == "amount" else ["base", "target"]
+            for key in measured:
                 metric = raw.get(key, "sales")
                 if metric not in known:
                     raise playbook.error((*path, key), unknown_name(metric, known, noun="metric"))
@@ -182,7 +198,8 @@ class Incentives:
                     raise playbook.error((*where, "tiers"), "only the last tier may omit upto")
                 ups = [b for b in bounds if b is not None]
                 if ups != sorted(set(ups)):
-                    raise playbook.error((*where, "tiers"), "tiers must rise: upto 100%, 120% …")
+                    example = "300000, 500000" if plan.by == "amount" else "100%, 120%"
+                    raise playbook.error((*where, "tiers"), f"tiers must rise: upto {example} …")
         for name, raw in (spec.get("bonuses") or {}).items():
             path = (self.section, "bonuses", name)
             kind = raw["type"]
@@ -238,6 +255,34 @@ class Incentives:
             for at, entry in entries:
                 if "from" in entry:
                     value((*at, "from"), dates.as_date, entry["from"])
+                by = entry.get("by", raw.get("by", "attainment"))
+                if at != path and "by" in entry and by != raw.get("by", "attainment"):
+                    missing = [k for k in ("tiers", "gate") if k in raw and k not in entry]
+                    if missing:
+                        raise playbook.error(
+                            (*at, "by"),
+                            f"a version measuring by {by} gives its own {' and '.join(missing)}: "
+                            "the plan's are measured otherwise",
+                        )
+                inherited = "by" in entry and (
+                    playbook.where((*at, "by"))[0] != playbook.where((*at, "tiers"))[0]
+                )
+                for i, tier in enumerate(entry.get("tiers") or []):
+                    if "upto" not in tier:
+                        continue
+                    if inherited:  # by written here, the tiers inherited through extends
+                        try:
+                            payouts.bound_parser(by)(tier["upto"])
+                        except ExpressionError:
+                            file, line = playbook.where((*at, "tiers"))
+                            raise playbook.error(
+                                (*at, "by"),
+                                f"the tiers this plan inherits ({file}:{line}) are not "
+                                f"measured by {by}: give it its own tiers",
+                            ) from None
+                    value((*at, "tiers", i, "upto"), payouts.bound_parser(by), tier["upto"])
+                if "gate" in entry:
+                    value((*at, "gate"), payouts.gate_parser(by), entry["gate"])
 
     # ---- running ------------------------------------------------------------------------
 
@@ -396,6 +441,13 @@ class Incentives:
                 )
             )
         return findings
+
+    def snapshot(self, ctx: EvalContext) -> dict[impact.Statement, int]:
+        """The open statements after a run (for `salesplay preview`)."""
+        return impact.snapshot(ctx)
+
+    def compare(self, current: Any, proposed: Any) -> Impact:
+        return impact.compare(current, proposed)
 
 
 def _order_rules(playbook: Playbook) -> set[str]:

@@ -9,19 +9,22 @@ evaluation recomputes its lines in place. At close the lines are frozen (payout_
 later change to a closed period's figures (a late order) adds an *adjustment* line, the
 difference, to the owner's open statement of the same kind of period, once.
 
-Tiered commission, with T the target pro-rated by days active (T × a ÷ d) and tiers bounded at
-shares u₁ < u₂ < … of it:
+Tiered commission `by: attainment` (the default), with T the target pro-rated by days active
+(T × a ÷ d) and tiers bounded at shares u₁ < u₂ < … of it:
   marginal      each slice of the base earns its own tier's rate (like tax brackets): one line
                 per slice, base = min(base, uᵢ·T) − uᵢ₋₁·T;
   retroactive   the whole base earns the rate of the tier the attainment falls in (a tier
                 includes its upper bound: exactly 100% → the ≤ 100% tier).
 Bounds are compared exactly: every quantity is scaled by d·Q (Q the bounds' common denominator)
-to an integer before any division.
+to an integer before any division. `by: amount` bounds the tiers at amounts of the base instead
+(3% to 300,000, 5% to 500,000, 7% above: 600,000 pays 9,000 + 10,000 + 7,000 = 26,000
+marginal, 600,000 × 7% = 42,000 retroactive), needs no target, and its gate is an amount too.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
@@ -63,7 +66,7 @@ LINE_COLUMNS: list[tuple[str, Any]] = [
 
 @dataclass(frozen=True)
 class Tier:
-    upto: Fraction | None  # None: no upper bound
+    upto: Fraction | None  # None: no upper bound; by amount, in cents
     rate: Fraction
 
 
@@ -75,8 +78,9 @@ class Plan:
     target: str
     mode: str
     tiers: tuple[Tier, ...]
-    gate: Fraction | None = None
+    gate: Fraction | None = None  # by amount, in cents
     cap_cents: int | None = None
+    by: str = "attainment"  # or amount: the tiers and the gate are amounts of the base
 
 
 @dataclass(frozen=True)
@@ -143,10 +147,25 @@ def settings(playbook: Playbook) -> Settings:
     return Settings(plans, tuple(bonuses), tuple(rewards), spec.get("rounding", "half_up"), lag)
 
 
+def bound_parser(by: str) -> Callable[[Any], Fraction]:
+    """How a tier's upto is read: attainment (120%, 1.2) or, by amount, cents (30万)."""
+    if by == "amount":
+        return lambda value: Fraction(cents(value))
+    return lambda value: share(value, over_100=True)
+
+
+def gate_parser(by: str) -> Callable[[Any], Fraction]:
+    """How a gate is read: a share of attainment (50%) or, by amount, cents (100000)."""
+    if by == "amount":
+        return lambda value: Fraction(cents(value))
+    return share
+
+
 def _plan(name: str, raw: dict[str, Any]) -> Plan:
+    by = raw.get("by", "attainment")
+    upto = bound_parser(by)
     tiers = tuple(
-        Tier(share(t["upto"], over_100=True) if "upto" in t else None, share(t["rate"]))
-        for t in raw["tiers"]
+        Tier(upto(t["upto"]) if "upto" in t else None, share(t["rate"])) for t in raw["tiers"]
     )
     return Plan(
         name,
@@ -155,8 +174,9 @@ def _plan(name: str, raw: dict[str, Any]) -> Plan:
         raw.get("target", "sales"),
         raw.get("mode", "marginal"),
         tiers,
-        share(raw["gate"]) if "gate" in raw else None,
+        gate_parser(by)(raw["gate"]) if "gate" in raw else None,
         cents(raw["cap"]) if "cap" in raw else None,
+        by,
     )
 
 
@@ -325,6 +345,9 @@ def _commission(
     as_of: date,
     mode: str,
 ) -> None:
+    if plan.by == "amount":
+        _commission_by_amount(conn, fresh, plan, metric, span, as_of, mode)
+        return
     t, r = table_of(Target), table_of(Rep)
     since = sa.case(
         (sa.and_(r.c.hired_on.is_not(None), r.c.hired_on > span.c.ps), r.c.hired_on),
@@ -426,6 +449,97 @@ def _commission(
         lower = tier.upto or lower
     if plan.cap_cents is not None:
         _cap(conn, fresh, plan, span)
+
+
+def _commission_by_amount(
+    conn: Connection,
+    fresh: sa.Table,
+    plan: Plan,
+    metric: metrics.Metric,
+    span: Any,
+    as_of: date,
+    mode: str,
+) -> None:
+    """Tiers at amounts of the base (in cents, so every bound is a whole number): every rep
+    working some day of the period, target or not; the same lines as by attainment."""
+    r = table_of(Rep)
+    cm = (
+        sa.select(
+            r.c.id.label("rep_id"),
+            span.c.ps,
+            span.c.pe,
+            _int(_base(metric, r.c.id, span.c.ps, span.c.pe, as_of)).label("base"),
+        )
+        .select_from(r)
+        .join(span, sa.true())
+        .where(
+            r.c.deleted == sa.false(),
+            sa.or_(r.c.hired_on.is_(None), r.c.hired_on <= span.c.pe),
+            sa.or_(r.c.left_on.is_(None), r.c.left_on >= span.c.ps),
+        )
+        .subquery("cm")
+    )
+    base = cm.c.base
+    common = {
+        "mode": sa.literal(plan.mode),
+        "by": sa.literal("amount"),
+        "base_total": sa.cast(base, sa.Double()) / 100,
+    }
+    gate = int(plan.gate) if plan.gate else 0
+    gate_ok = base >= gate if gate else sa.true()
+    if gate:
+        _insert(
+            conn,
+            fresh,
+            sa.select(
+                *_head(cm.c.rep_id, cm, plan.name),
+                base.label("base_cents"),
+                sa.literal(0.0).label("rate"),
+                sa.literal(0).label("amount_cents"),
+                _detail({**common, "below_gate": sa.literal(_amount_text(gate))}).label("detail"),
+            ).where(base > 0, ~gate_ok),
+        )
+    lower = 0
+    for i, tier in enumerate(plan.tiers, start=1):
+        upto = int(tier.upto) if tier.upto is not None else None
+        label = (
+            f"{_amount_text(lower)}–{_amount_text(upto)}" if upto else f"> {_amount_text(lower)}"
+        )
+        detail = _detail({**common, "tier": sa.literal(i), "tier_range": sa.literal(label)})
+        rate = tier.rate
+        if plan.mode == "marginal":
+            piece = _greatest((_least(base, upto) if upto else base) - lower, 0)
+            where = [piece > 0]
+            line_base, amount = piece, rounded(piece * rate.numerator, rate.denominator, mode)
+        else:
+            where = [base > lower] if i > 1 else [base > 0]
+            if upto is not None:
+                where.append(base <= upto)
+            line_base, amount = base, rounded(base * rate.numerator, rate.denominator, mode)
+        _insert(
+            conn,
+            fresh,
+            sa.select(
+                *_head(cm.c.rep_id, cm, plan.name, i),
+                _int(line_base).label("base_cents"),
+                sa.literal(float(rate)).label("rate"),
+                amount.label("amount_cents"),
+                detail.label("detail"),
+            ).where(gate_ok, *where),
+        )
+        lower = upto or lower
+    if plan.cap_cents is not None:
+        _cap(conn, fresh, plan, span)
+
+
+def _amount_text(value_cents: int | None) -> str:
+    """Cents for a tier's range: 30000000 → '300,000'."""
+    units = Fraction(value_cents or 0, 100)
+    return (
+        f"{units.numerator // units.denominator:,}"
+        if units.denominator == 1
+        else f"{float(units):,.2f}"
+    )
 
 
 def _cap(conn: Connection, fresh: sa.Table, plan: Plan, span: Any) -> None:

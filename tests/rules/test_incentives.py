@@ -196,6 +196,155 @@ def test_amounts_are_read_as_written(tmp_path: Path, written: str, expected_cent
     assert (plan.cap_cents, travel_fund.amount_cents, reward.amount_cents) == (expected_cents,) * 3
 
 
+AMOUNT_TIERS = (
+    "      by: amount\n"
+    "      tiers: [{upto: 300000, rate: 3%}, {upto: 50万, rate: 5%}, {rate: 7%}]\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        # 300,000 × 3% + 200,000 × 5% + 100,000 × 7% = 9,000 + 10,000 + 7,000 = 26,000
+        ("marginal", [(300_000, 0.03, 9_000), (200_000, 0.05, 10_000), (100_000, 0.07, 7_000)]),
+        ("retroactive", [(600_000, 0.07, 42_000)]),  # all of 600,000 at the top tier's 7%
+    ],
+)
+@pytest.mark.parametrize("upto", ["300000", "30万", "'300,000'"])
+def test_tiers_by_amount(
+    engine: Engine, tmp_path: Path, mode: str, expected: list[Any], upto: str
+) -> None:
+    """Tiers at amounts of the base need no target: R2 has none and is paid all the same. An
+    amount is written as people write it: 300000, 30万, 300,000."""
+    setup(engine, {"R1": "600000", "R2": "600000"})
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE targets SET deleted = true WHERE owner_id = 'R2'")
+    tiers = AMOUNT_TIERS.replace("upto: 300000", f"upto: {upto}")
+    run(engine, "2024-06-30", book(tmp_path, tiers, mode=mode))
+    assert lines(engine, "R1", "sales_commission") == expected
+    assert lines(engine, "R2", "sales_commission") == expected
+    total = sum(amount for _, _, amount in expected)
+    assert commission(engine) == total == (26_000 if mode == "marginal" else 42_000)
+    (statement,) = [s for s in statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
+    ranges = [
+        line["detail"]["tier_range"]
+        for line in statement["lines"]
+        if line["rule"] == "sales_commission"
+    ]
+    assert ranges == (
+        ["0–300,000", "300,000–500,000", "> 500,000"] if mode == "marginal" else ["> 500,000"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("sold", "mode", "expected"),
+    [
+        ("300000", "retroactive", [(300_000, 0.03, 9_000)]),  # a tier includes its upper bound
+        ("300000.01", "retroactive", [(Decimal("300000.01"), 0.05, Decimal("15000"))]),
+        ("500000", "marginal", [(300_000, 0.03, 9_000), (200_000, 0.05, 10_000)]),
+    ],
+)
+def test_amount_bounds_are_exact(
+    engine: Engine, tmp_path: Path, sold: str, mode: str, expected: list[Any]
+) -> None:
+    setup(engine, {"R1": sold})
+    run(engine, "2024-06-30", book(tmp_path, AMOUNT_TIERS, mode=mode))
+    assert lines(engine, "R1", "sales_commission") == expected
+
+
+def test_gate_cap_and_versions_by_amount(engine: Engine, tmp_path: Path) -> None:
+    """A gate of 10万 in amount: 99,999.99 earns 0 and says so; a cap of 2万 takes 6,000 back
+    from 26,000; from July the plan is measured by attainment again, against July's target."""
+    setup(engine, {"R1": "99999.99", "R2": "600000"})
+    load(
+        engine,
+        "orders",
+        [{"id": "JULY", "customer_id": "CR2", "rep_id": "R2", "amount": "1200000",
+          "ordered_on": "2024-07-05"}],
+    )  # fmt: skip
+    load(
+        engine,
+        "targets",
+        [{"id": "TJ", "owner_type": "rep", "owner_id": "R2", "metric": "sales",
+          "period_start": "2024-07-01", "period_end": "2024-07-31", "value": "1200000"}],
+    )  # fmt: skip
+    extra = AMOUNT_TIERS + (
+        "      gate: 10万\n"
+        "      cap: 2万\n"
+        "      versions:\n"
+        "        - from: 2024-07-01\n"
+        "          by: attainment\n"
+        "          gate: 50%\n"
+        "          tiers: [{upto: 100%, rate: 4%}, {rate: 8%}]\n"
+    )
+    run(engine, "2024-07-31", book(tmp_path, extra))
+    assert lines(engine, "R1", "sales_commission") == [(Decimal("99999.99"), 0.0, 0)]
+    (june,) = [s for s in statements(engine, JUNE, "R1") if s["period"] == "2024-06"]
+    assert june["lines"][0]["detail"]["below_gate"] == "100,000"
+    assert [a for _, _, a in lines(engine, "R2", "sales_commission")] == [
+        9_000,
+        10_000,
+        7_000,
+        -6_000,
+    ]
+    july = statements(engine, (date(2024, 7, 1), date(2024, 7, 31)), "R2")
+    commission_lines = [line for line in july[0]["lines"] if line["rule"] == "sales_commission"]
+    # 1,200,000 × 4% = 48,000, capped at 20,000
+    assert [line["amount"] for line in commission_lines] == [48_000, -28_000]
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "where", "reason"),
+    [
+        (
+            "      by: amount\n      tiers: [{upto: 30万元, rate: 3%}, {rate: 5%}]\n",
+            8,
+            "incentives.commission.sales_commission.tiers[0].upto",
+            "'30万元' is not an amount: write e.g. 20000, 2万 or 20,000.50",
+        ),
+        (
+            "      by: amount\n      tiers: [{upto: 500000, rate: 3%}, {upto: 30万, rate: 5%},"
+            " {rate: 7%}]\n",
+            8,
+            "incentives.commission.sales_commission.tiers",
+            "tiers must rise: upto 300000, 500000 …",
+        ),
+        (
+            "      by: amount\n      tiers: [{upto: 30万, rate: 3%}, {rate: 5%}]\n"
+            "      gate: 50%\n",
+            9,
+            "incentives.commission.sales_commission.gate",
+            "'50%' is not an amount: write e.g. 20000, 2万 or 20,000.50",
+        ),
+        (
+            "      by: amount\n",
+            7,
+            "incentives.commission.sales_commission.by",
+            "the tiers this plan inherits (playbooks/default.yaml:214) are not measured by "
+            "amount: give it its own tiers",
+        ),
+        (
+            "      gate: 10万\n",
+            7,
+            "incentives.commission.sales_commission.gate",
+            "'10万' is not a share: write e.g. 80% or 0.8",
+        ),
+        (
+            "      versions:\n        - {from: 2024-07-01, by: amount}\n",
+            8,
+            "incentives.commission.sales_commission.versions[0].by",
+            "a version measuring by amount gives its own tiers: the plan's are measured otherwise",
+        ),
+    ],
+)
+def test_a_bad_amount_tier_is_an_error_at_its_line(
+    tmp_path: Path, body: str, line: int, where: str, reason: str
+) -> None:
+    with pytest.raises(SalesplayError) as caught:
+        book(tmp_path, body)
+    assert str(caught.value) == f"{tmp_path / 'company.yaml'}:{line}: {where}: {reason}"
+
+
 def test_a_mid_period_hire_has_a_prorated_target(engine: Engine, tmp_path: Path) -> None:
     """Hired 06-16: active 15 of June's 30 days, so the target is 600,000. 660,000 is 110%:
     600,000 × 3% + 60,000 × 5% = 18,000 + 3,000 = 21,000."""

@@ -376,8 +376,11 @@ def test_a_cap_of_1_2_is_120_percent(tmp_path: Path, monkeypatch: pytest.MonkeyP
             "'sale' (did you mean 'sales'?)",
         ),
         (
-            card_text("          - {metric: last_contact, weight: 100%}\n"),
-            "company.yaml:8: scorecards.quarterly.versions[0].kpis[0].metric: 'last_contact' is "
+            card_text("          - {metric: last_contact, weight: 100%}\n").replace(
+                "scorecards:",
+                "metrics:\n  last_contact: {latest: activities.occurred_on}\nscorecards:",
+            ),
+            "company.yaml:10: scorecards.quarterly.versions[0].kpis[0].metric: 'last_contact' is "
             "not a number a target can be measured by",
         ),
         (

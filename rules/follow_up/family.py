@@ -25,13 +25,21 @@ from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
 from salesplay.engine.lang.schema import DURATION, LEVEL, TEMPLATE
 from salesplay.engine.run.emit import Signal
-from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Impact,
+    Playbook,
+    SubjectFacts,
+)
 from salesplay.engine.sql.compiler import Typed, add_duration, unknown_name
 from salesplay.engine.sql.metrics import placeholder_table, subject_scope
 from salesplay.engine.sql.templates import check_template, compile_template, format_value
 from salesplay.engine.store import dialects
 from salesplay.engine.store.dialects import analyze, date_text, days_between, json_object
 from salesplay.engine.store.models import Activity, Customer, Grade, table_of
+from salesplay.rules.follow_up import load
 
 CHANNELS = ["visit", "video", "call", "wechat", "email", "message"]
 RULE = "follow_up"
@@ -45,11 +53,15 @@ class FollowUp:
     settings_only = False
     tables: ClassVar[tuple[type[SQLModel], ...]] = ()
     subjects: ClassVar[dict[str, SubjectFacts]] = {}
-    commands: ClassVar[tuple[Command, ...]] = ()
+    commands: ClassVar[tuple[Command, ...]] = (load.COMMAND,)
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
             "description": {"type": "string"},
+            "capacity": {
+                "type": ["string", "integer"],
+                "description": "contacts one rep can make in a week, e.g. '30 per week'",
+            },
             "cadence": {
                 "type": "object",
                 "minProperties": 1,
@@ -96,6 +108,11 @@ class FollowUp:
                 raise playbook.expression_error((*path, "every"), exc) from None
             if count < 1:
                 raise playbook.error((*path, "every"), "the cadence must be at least 1 day")
+        if "capacity" in section:
+            try:
+                load.parse_capacity(section["capacity"])
+            except ExpressionError as exc:
+                raise playbook.expression_error((self.section, "capacity"), exc) from None
         if "after" in section.get("overdue", {}):
             _, unit = dates.parse_duration(section["overdue"]["after"])
             if unit != "days":
@@ -112,6 +129,13 @@ class FollowUp:
                     check_template(section[key][field], scope)
                 except ExpressionError as exc:
                     raise playbook.expression_error((self.section, key, field), exc) from None
+
+    def snapshot(self, ctx: EvalContext) -> load.Load:
+        """The follow-up load after a run (for `salesplay preview`)."""
+        return load.compute(ctx.conn, ctx.playbook, ctx.as_of)
+
+    def compare(self, current: load.Load | None, proposed: load.Load | None) -> Impact:
+        return load.compare(current, proposed)
 
     def _scope(self, playbook: Playbook, facts: Any, as_of: date, due: Any) -> Any:
         due_typed = Typed(due if due is not None else sa.column("due"), "date")
