@@ -46,6 +46,7 @@ playbook: {name}
 # 跟进节奏：按等级设置（只写要改的等级）
 # Follow-up cadence per grade (only the grades you change).
 # follow_up:
+#   capacity: 30 per week      # contacts one rep can make a week: salesplay load checks it
 #   cadence:
 {cadence}
 
@@ -62,6 +63,9 @@ playbook: {name}
 #   commission:
 #     sales_commission:
 #       tiers: [{{upto: 100%, rate: 3%}}, {{upto: 120%, rate: 5%}}, {{rate: 8%}}]
+#       # by amount sold instead (no target needed; 月销售额 30 万以下 3% …):
+#       # by: amount
+#       # tiers: [{{upto: 30万, rate: 3%}}, {{upto: 50万, rate: 5%}}, {{rate: 7%}}]
 """
 
 
