@@ -50,7 +50,7 @@ def server() -> Iterator[Server]:
 WEBHOOK = """
 delivery:
   channels:
-    hook: {type: webhook, url_env: HOOK_URL, max_attempts: 3, timeout: 0.5}
+    hook: {type: webhook, url_env: HOOK_URL, max_attempts: 3}
   routes:
     - {channel: hook, kinds: [tasks]}
 """
