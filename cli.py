@@ -417,6 +417,7 @@ def validate(file: str | None, db_url: str | None, playbook_ref: str | None) -> 
     Example: salesplay validate playbooks/fmcg.yaml
     """
     book = load(file or playbook_ref)
+    _warn(book)
     findings = loader.lint(book)
     summary = f"{book.path}: ok ({book.name}, {len(book.data.get('metrics') or {})} metrics"
     click.echo(summary + (f", {len(findings)} warnings)" if findings else ")"))
@@ -444,6 +445,14 @@ def lint_command(
         click.echo(str(finding))
     click.echo(f"{book.path}: {len(findings) or 'no'} findings", err=True)
     ctx.exit(1 if findings else 0)
+
+
+def _warn(book: Playbook) -> None:
+    """What the checks let pass but a person should hear of, on stderr."""
+    from salesplay.engine.delivery import config as delivery
+
+    for warning in delivery.warnings(book):
+        click.echo(warning, err=True)
 
 
 @cli.command("init")
@@ -1083,8 +1092,20 @@ def _scheduler(db_url: str | None, playbook_ref: str | None, quiet: bool) -> Any
                 click.echo(note)
 
     book = load(playbook_ref)
+    if not quiet:
+        _warn(book)
     named = _named(playbook_ref)
     return Scheduler(open_db(db_url), book, on_outcome=report, playbook_named=named)
+
+
+def _delivery_errors(sent: Any) -> None:
+    """One line per failed delivery; with --debug, the redacted traceback of anything a channel
+    raised other than its SendError."""
+    for error in sent.errors:
+        click.echo(f"delivery: {error}", err=True)
+    if _debug(click.get_current_context()):
+        for trace in sent.tracebacks:
+            click.echo(trace.rstrip(), err=True)
 
 
 def scheduler_line(outcome: Any) -> str:
@@ -1115,8 +1136,7 @@ def tick(now: str | None, quiet: bool, db_url: str | None, playbook_ref: str | N
     sched.clock = clock.now
     sched.tick(start or clock.now())  # exactly --now: a replayed pass decides the same
     sent = dispatch(sched.engine, sched.playbook, clock.now)
-    for error in sent.errors:
-        click.echo(f"delivery: {error}", err=True)
+    _delivery_errors(sent)
     if not quiet and (sent.sent or sent.retried or sent.dead):
         click.echo(f"deliveries: {sent.sent} sent, {sent.retried} to retry, {sent.dead} dead")
 
@@ -1154,9 +1174,13 @@ def run_command(now: str | None, quiet: bool, db_url: str | None, playbook_ref: 
     sched.should_stop = stop.is_set
 
     def deliver(at: Any) -> float | None:
-        sent = dispatch(sched.engine, sched.playbook, clock.now, should_stop=stop.is_set)
-        for error in sent.errors:
-            click.echo(f"delivery: {error}", err=True)
+        try:
+            sent = dispatch(sched.engine, sched.playbook, clock.now, should_stop=stop.is_set)
+        except Exception as exc:  # the database, say: the daemon lives on and tries again
+            reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+            click.echo(f"delivery: the pass failed: {type(exc).__name__}: {reason}", err=True)
+            return None
+        _delivery_errors(sent)
         if sent.next_due is None:
             return None
         return max((sent.next_due - clock.now()).total_seconds(), 5.0)

@@ -83,6 +83,10 @@ def check(playbook: Document) -> None:
                         else ""
                     ),
                 )
+        for concern in kind.check(spec):
+            if not concern.warning:
+                where = (SECTION, "channels", name, *([concern.key] if concern.key else []))
+                raise playbook.error(where, concern.message)
     for i, route in enumerate(routes(playbook)):
         if route["channel"] not in known:
             names = ", ".join(known) or "none defined under delivery.channels"
@@ -90,3 +94,15 @@ def check(playbook: Document) -> None:
                 (SECTION, "routes", i, "channel"),
                 f"unknown channel '{route['channel']}' (channels: {names})",
             )
+
+
+def warnings(playbook: Document) -> list[str]:
+    """What the checks let pass but a person should hear of (an email channel without TLS),
+    one located line each: `FILE:LINE: delivery.channels.mail.tls: warning: …`."""
+    found = []
+    for name, spec in channels(playbook).items():
+        for concern in KINDS[spec["type"]].check(spec):
+            if concern.warning:
+                where = (SECTION, "channels", name, *([concern.key] if concern.key else []))
+                found.append(str(playbook.error(where, f"warning: {concern.message}")))
+    return found

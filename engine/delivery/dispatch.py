@@ -7,6 +7,10 @@ each message sent, or schedules a retry with exponential backoff and jitter, or 
 and the mark leaves the claim to expire, and the row is sent again: receivers deduplicate by
 the delivery id (the webhook's Idempotency-Key, the JSON line's `key`).
 
+Whatever a channel raises for one message is that message's failed attempt, never the end of
+the pass: the other messages and the other channels go on. A channel's secrets (the values of
+the variables its settings name) are redacted from every error before it is stored or shown.
+
 A channel's rate limit (`rate_per_minute`; 20 for WeCom and DingTalk robots) counts the
 messages every process attempted on it in the last minute, as recorded in the database.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +30,15 @@ from sqlalchemy.engine import Engine
 
 from salesplay.engine.delivery import channels as registry
 from salesplay.engine.delivery import config
-from salesplay.engine.delivery.channels import Item, Message, Recipient, SendError
+from salesplay.engine.delivery.channels import (
+    Item,
+    Message,
+    Recipient,
+    SendError,
+    one_line,
+    redact,
+    secrets,
+)
 from salesplay.engine.lang.document import Document
 from salesplay.engine.store import dialects
 from salesplay.engine.store.models import Alert, Delivery, Rep, Task, table_of
@@ -35,6 +48,7 @@ BACKOFF_BASE = 30.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 3600.0
 MAX_ATTEMPTS = 8
 BATCH = 200
+ERROR_LENGTH = 500  # of the one line kept as last_error
 
 
 @dataclass
@@ -43,6 +57,8 @@ class DispatchResult:
     retried: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+    # the tracebacks of what channels raised other than SendError (secrets redacted), for --debug
+    tracebacks: list[str] = field(default_factory=list)
     next_due: datetime | None = None  # the earliest pending retry, for the daemon's sleep
 
 
@@ -71,7 +87,8 @@ def dispatch(
     rng = rng or random.Random()
     result = DispatchResult()
     for name, spec in config.channels(playbook).items():
-        channel = registry.make(name, spec, env)
+        hidden = secrets(spec, env)
+        channel = _make(name, spec, env)
         rate = config.rate_per_minute(spec)
         attempts = int(spec.get("max_attempts", MAX_ATTEMPTS))
         while not should_stop():
@@ -79,9 +96,32 @@ def dispatch(
             if not batch:
                 break
             for message in batch:
-                _send(engine, channel, message, clock, attempts, rng, result)
+                _send(engine, channel, message, clock, attempts, rng, result, hidden)
     result.next_due = _next_due(engine)
     return result
+
+
+class _Unusable:
+    """A channel that could not be made: each of its messages fails with the reason, so that
+    its deliveries back off and die like any other failure while the other channels go on."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def send(self, message: Message) -> None:
+        raise SendError(self.reason)
+
+
+def _make(name: str, spec: dict[str, Any], env: Mapping[str, str]) -> registry.Channel:
+    try:
+        return registry.make(name, spec, env)
+    except Exception as exc:
+        return _Unusable(name, f"cannot set the channel up: {_described(exc)}")
+
+
+def _described(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _snoozed(d: Any) -> Any:
@@ -216,6 +256,7 @@ def _send(
     max_attempts: int,
     rng: random.Random,
     result: DispatchResult,
+    hidden: list[str],
 ) -> None:
     d = table_of(Delivery)
     ids = [int(i) for i in message.key.split(",")]
@@ -227,6 +268,11 @@ def _send(
             error = None
         except SendError as exc:
             error = exc
+        except Exception as exc:  # a channel's bug or an unforeseen failure: one failed attempt
+            error = SendError(_described(exc))
+            result.tracebacks.append(redact("".join(traceback.format_exception(exc)), hidden))
+    if error is not None:  # stored and shown: one line, no secret in it
+        error.reason = redact(one_line(error.reason), hidden)[:ERROR_LENGTH]
     now = clock()
     with engine.begin() as conn:
         if error is None:

@@ -58,6 +58,13 @@ NAME = {
     "pattern": r"^[^\W\d]\w*$",
     "description": "letters, digits and _, not starting with a digit",
 }
+# Where a secret is named (delivery's url_env, password_env): only the variable's name. What is
+# written there instead is never echoed: it may be the URL or password itself.
+ENV_NAME = {
+    "type": "string",
+    "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+    "description": "the name of an environment variable that holds the secret",
+}
 
 BETTER = {
     "enum": ["higher", "lower"],
@@ -275,6 +282,16 @@ def _translate(playbook: Document, error: jsonschema.ValidationError) -> list[Pl
                 path,
                 f"'{error.instance}' is not a duration: write the unit in "
                 f"small letters, e.g. '{count} {unit}'",
+            )
+        ]
+    if error.validator == "pattern" and error.schema.get("pattern") == ENV_NAME["pattern"]:
+        url = "://" in str(error.instance) or str(error.instance).startswith("http")
+        what = "a URL" if url else "not the name of an environment variable"
+        return [
+            playbook.error(
+                path,
+                f"{what}: write the name of the environment variable that holds the secret "
+                "(letters, digits and _, e.g. HOOK_URL) and put the secret in that variable",
             )
         ]
     if error.validator == "format" and isinstance(error.cause, ExpressionError):

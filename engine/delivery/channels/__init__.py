@@ -18,6 +18,9 @@ from salesplay.engine.delivery.channels.base import (
     Message,
     Recipient,
     SendError,
+    one_line,
+    redact,
+    secrets,
 )
 
 KINDS: dict[str, ChannelKind] = {
@@ -31,4 +34,16 @@ def make(name: str, spec: dict[str, Any], env: Mapping[str, str]) -> Channel:
     return KINDS[spec["type"]].make(name, spec, env)
 
 
-__all__ = ["KINDS", "Channel", "ChannelKind", "Item", "Message", "Recipient", "SendError", "make"]
+__all__ = [
+    "KINDS",
+    "Channel",
+    "ChannelKind",
+    "Item",
+    "Message",
+    "Recipient",
+    "SendError",
+    "make",
+    "one_line",
+    "redact",
+    "secrets",
+]

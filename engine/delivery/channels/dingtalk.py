@@ -11,8 +11,6 @@ from salesplay.engine.delivery.channels.base import (
     Configured,
     Message,
     SendError,
-    post_json,
-    secret,
 )
 
 
@@ -29,7 +27,7 @@ class DingTalk(Configured):
         return {"msgtype": "text", "text": {"content": content}, "at": at}
 
     def send(self, message: Message) -> None:
-        answer = post_json(secret(self.env, self.spec, "url_env"), self.body(message), self.timeout)
+        answer = self.post(self.body(message))
         if answer.get("errcode", 0) != 0:
             raise SendError(f"errcode {answer.get('errcode')}: {answer.get('errmsg', '')}")
 

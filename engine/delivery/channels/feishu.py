@@ -12,8 +12,6 @@ from salesplay.engine.delivery.channels.base import (
     Configured,
     Message,
     SendError,
-    post_json,
-    secret,
 )
 
 
@@ -26,7 +24,7 @@ class Feishu(Configured):
         return {"msg_type": "text", "content": {"text": text}}
 
     def send(self, message: Message) -> None:
-        answer = post_json(secret(self.env, self.spec, "url_env"), self.body(message), self.timeout)
+        answer = self.post(self.body(message))
         code = answer.get("code", answer.get("StatusCode", 0))
         if code != 0:
             raise SendError(f"code {code}: {answer.get('msg', answer.get('StatusMessage', ''))}")

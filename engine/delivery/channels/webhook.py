@@ -8,15 +8,12 @@ from salesplay.engine.delivery.channels.base import (
     ChannelKind,
     Configured,
     Message,
-    post_json,
-    secret,
 )
 
 
 class Webhook(Configured):
     def send(self, message: Message) -> None:
-        url = secret(self.env, self.spec, "url_env")
-        post_json(url, message.as_json(), self.timeout, {"Idempotency-Key": message.key})
+        self.post(message.as_json(), {"Idempotency-Key": message.key})
 
 
 KIND = ChannelKind("webhook", Webhook, {"url_env": ENV_NAME}, needs=("url_env",))

@@ -102,8 +102,8 @@ def test_without_the_registry_entry_the_type_is_unknown(tmp_path: Path) -> None:
     where = f"{tmp_path / 'playbook.yaml'}:4: delivery.channels.drop"
     assert str(caught.value).splitlines() == [
         f"{where}.dir: unknown key 'dir'; allowed: type, path, url_env, smtp_host, smtp_port, "
-        "sender, subject, user_env, password_env, starttls, rate_per_minute, max_attempts, "
-        "timeout, description",
+        "sender, subject, user_env, password_env, tls, starttls, ca_file, rate_per_minute, "
+        "max_attempts, timeout, description",
         f"{where}.type: must be one of jsonl, webhook, wecom, dingtalk, feishu, email, "
         "not 'folder'",
     ]

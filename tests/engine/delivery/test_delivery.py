@@ -1,4 +1,4 @@
-"""Delivery through the outbox against real local servers: HTTP on 127.0.0.1 and SMTP.
+"""Delivery through the outbox against real local servers on 127.0.0.1 (email: test_email.py).
 
 The clock is injected and the jitter seeded: with BACKOFF_BASE = 30 s, the first retry waits
 between 15 and 30 s (half of 30 plus up to another half), the second between 30 and 60 s.
@@ -6,72 +6,20 @@ between 15 and 30 s (half of 30 plus up to another half), the second between 30 
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
-import random
-import textwrap
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
-from salesplay.engine.delivery.dispatch import deliveries, dispatch, retry_dead
+from salesplay.engine.delivery.dispatch import deliveries, retry_dead
 from salesplay.engine.run.evaluate import evaluate
-from salesplay.engine.run.family import Playbook
-from tests.conftest import load, load_playbook, rows
-
-NOW = datetime(2024, 7, 1, 1, 0, tzinfo=UTC)
-
-
-@dataclass
-class Plan:
-    """What the server answers, in order; the last answer repeats."""
-
-    answers: list[tuple[int, Any, float, dict[str, str]]] = field(default_factory=list)
-    seen: list[dict[str, Any]] = field(default_factory=list)
-
-
-class Server:
-    def __init__(self) -> None:
-        self.plan = Plan()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.plan.seen.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(body)}
-                )
-                answers = outer.plan.answers
-                status, answer, delay, headers = answers.pop(0) if len(answers) > 1 else answers[0]
-                time.sleep(delay)
-                data = json.dumps(answer).encode()
-                try:
-                    self.send_response(status)
-                    for key, value in headers.items():
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except OSError:  # the client gave up (a timeout test)
-                    pass
-
-            def log_message(self, *args: Any) -> None: ...
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def answer(self, *answers: tuple[int, Any, float, dict[str, str]]) -> None:
-        self.plan.answers = list(answers)
+from tests.conftest import rows
+from tests.engine.delivery.support import NOW, OK, Server, at, make_book, seed, send
 
 
 @pytest.fixture
@@ -79,50 +27,6 @@ def server() -> Iterator[Server]:
     found = Server()
     yield found
     found.httpd.shutdown()
-
-
-OK = (200, {"errcode": 0, "errmsg": "ok"}, 0.0, {})
-
-
-def make_book(tmp_path: Path, delivery: str) -> Playbook:
-    path = tmp_path / "deliver.yaml"
-    path.write_text("extends: default\n" + textwrap.dedent(delivery), "utf-8")
-    return load_playbook(str(path))
-
-
-def seed(engine: Engine, customers: int = 2) -> None:
-    load(engine, "org_units", [{"id": "SH", "name": "上海", "parent_id": "", "kind": "city"}])
-    load(
-        engine,
-        "reps",
-        [
-            {
-                "id": "R1",
-                "name": "张伟",
-                "org_unit_id": "SH",
-                "active": "true",
-                "email": "zhangwei@example.com",
-                "mobile": "13800000001",
-                "im_id": "zhangwei",
-            }
-        ],
-    )
-    load(
-        engine,
-        "customers",
-        [
-            {"id": f"C{i}", "name": f"客户{i}", "owner_id": "R1", "created_on": "2024-06-01"}
-            for i in range(1, customers + 1)
-        ],
-    )
-
-
-def at(seconds: float) -> datetime:
-    return NOW + timedelta(seconds=seconds)
-
-
-def send(engine: Engine, book: Playbook, seconds: float, **env: str) -> Any:
-    return dispatch(engine, book, lambda: at(seconds), env=env, rng=random.Random(7))
 
 
 WEBHOOK = """
@@ -338,47 +242,6 @@ def test_levels_route_only_those_alerts_to_a_jsonl_file(engine: Engine, tmp_path
     assert [line["items"][0]["kind"] for line in lines] == ["alert", "alert"]
     assert lines[0]["text"].startswith("客户1（C 级）已逾期")
     assert lines[0]["key"] == "1" and lines[0]["channel"] == "file"
-
-
-def test_email_over_smtp(engine: Engine, tmp_path: Path) -> None:
-    from aiosmtpd.controller import Controller
-
-    received: list[Any] = []
-
-    class Sink:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-            received.append(envelope)
-            return "250 OK"
-
-    import socket
-
-    with socket.socket() as probe:  # a free port (the controller cannot start on port 0)
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        seed(engine, customers=1)
-        book = make_book(
-            tmp_path,
-            f"""
-            delivery:
-              channels:
-                mail: {{type: email, smtp_host: 127.0.0.1, smtp_port: {port},
-                        sender: salesplay@example.com}}
-              routes: [{{channel: mail, kinds: [tasks]}}]
-            """,
-        )
-        evaluate(engine, book, NOW.date())
-        assert send(engine, book, 0).sent == 1
-    finally:
-        controller.stop()
-    [envelope] = received
-    assert envelope.rcpt_tos == ["zhangwei@example.com"]
-    mail = email.message_from_bytes(envelope.content, policy=email.policy.default)
-    assert mail["To"] == "zhangwei@example.com"
-    assert mail["Subject"] == "跟进 客户1（C 级客户，应于 2024-06-01 前）"
-    assert mail.get_content().strip() == "跟进 客户1（C 级客户，应于 2024-06-01 前）"
 
 
 def test_nothing_is_queued_by_a_failed_run(

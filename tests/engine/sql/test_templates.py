@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from salesplay.engine.errors import ExpressionError
+from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang.templates import parse_template
+from salesplay.engine.run.family import Playbook
 from salesplay.engine.sql.compiler import Scope, Typed
 from salesplay.engine.sql.templates import compile_template, format_value, value_text
+from tests.conftest import load_playbook
 
 CASES: list[tuple[Any, str, str, str]] = [
     # value, type, format, printed (worked out by hand)
@@ -64,3 +67,49 @@ def test_template_errors() -> None:
         parse_template("{x:#}")
     with pytest.raises(ExpressionError, match="unbalanced"):
         parse_template("a } b")
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "why"),
+    [
+        ("{customer.__class__}", "names do not start with __"),
+        ("{owner.__init__}", "names do not start with __"),
+        ("{0}", "a placeholder names what to show, not a position"),
+        ("{0.__init__}", "a placeholder names what to show, not a position"),
+        ("{}", "a placeholder names what to show, not a position"),
+        ("{owner[0]}", "indexes are not supported"),
+        ("{owner.name!r}", "conversions such as !r are not supported"),
+        ("{owner.name + 1}", "a placeholder is a name, or names joined by dots"),
+    ],
+)
+def test_a_placeholder_is_a_name_and_nothing_more(
+    tmp_path: Path, placeholder: str, why: str
+) -> None:
+    """Python's format language (attributes, indexes, positions, conversions) is refused when the
+    playbook loads, at the template's line: a template only ever names a value to show."""
+    with pytest.raises(SalesplayError) as caught:
+        goal_lag_title(tmp_path, f"辅导 {placeholder}")
+    assert str(caught.value) == (
+        f"{tmp_path / 'book.yaml'}:5: warnings.goal_lag.task.title: placeholder "
+        f"'{placeholder}' is not allowed: {why}; write a name such as {{customer.name}}, or "
+        "{completion:%} for a percentage"
+    )
+
+
+def test_only_the_percent_format_is_known(tmp_path: Path) -> None:
+    with pytest.raises(SalesplayError) as caught:
+        goal_lag_title(tmp_path, "辅导 {owner.name:>10}")
+    assert str(caught.value) == (
+        f"{tmp_path / 'book.yaml'}:5: warnings.goal_lag.task.title: unknown format "
+        "'{owner.name:>10}': use {name} or {name:%} for a percentage"
+    )
+    book = goal_lag_title(tmp_path, "辅导 { owner.name }：完成 {completion:%}，{{不是占位符}}")
+    assert book.section("warnings")["goal_lag"]["task"]["title"].endswith("{{不是占位符}}")
+
+
+def goal_lag_title(tmp_path: Path, title: str) -> Playbook:
+    path = tmp_path / "book.yaml"
+    path.write_text(
+        f"extends: default\nwarnings:\n  goal_lag:\n    task:\n      title: '{title}'\n", "utf-8"
+    )
+    return load_playbook(str(path))
