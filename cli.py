@@ -474,7 +474,7 @@ def init_command(
     """
     from salesplay.engine.project import scaffold
 
-    made = scaffold.init(folder, industry, loader.schema_json(FAMILIES), db.connect)
+    made = scaffold.init(folder, industry, loader.schema_json(FAMILIES), db.connect, FAMILIES)
     click.echo(f"{made.folder}: {', '.join(made.files)} (playbook extends {made.base})")
     here = made.folder == Path.cwd().resolve()
     prefix = "salesplay" if here else f"salesplay --project {_shell_word(str(folder))}"

@@ -28,6 +28,7 @@ from salesplay.engine.errors import ExpressionError, PlaybookError, SalesplayErr
 from salesplay.engine.lang import expressions as ex
 from salesplay.engine.lang import logic
 from salesplay.engine.lang.schema import EXPRESSION
+from salesplay.engine.lang.yamlsafe import flow
 from salesplay.engine.run.explain import one_subject, subject_values
 from salesplay.engine.run.family import (
     Command,
@@ -126,6 +127,22 @@ class Grading:
     section = "grading"
     settings_only = False
     tables: ClassVar[tuple[type[SQLModel], ...]] = (GradeChange, GradeOverride)
+
+    def example(self, section: Any) -> list[str]:
+        """The inherited grades, to change the numbers of (`salesplay init`)."""
+        lines = [
+            "客户分级：第一个满足条件的等级生效（列表整体替换）；以下为继承的规则，改数字即可",
+            "Customer grades: the first grade whose condition holds wins (the list replaces the",
+            "whole). These are the inherited grades: change the numbers.",
+            "grading:",
+            "  grades:",
+        ]
+        for grade in section.get("grades") or []:
+            lines.append(f"    - grade: {flow(grade['grade'])}")
+            if grade.get("when"):
+                lines.append(f"      when: {flow(grade['when'])}")
+        return lines
+
     subjects: ClassVar[dict[str, SubjectFacts]] = {}
     commands: ClassVar[tuple[Command, ...]] = (GRADE_SET,)
     schema: ClassVar[dict[str, Any]] = {

@@ -251,3 +251,21 @@ def _plain_scalar(text: str) -> Any:
     if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
         return Decimal(text)
     return text
+
+
+def flow(value: object) -> str:
+    """A value as YAML a person would write it: plain where that reads back the same, quoted
+    where it might not (`revenue_6m >= 500000`, `[visit, video]`, `"1 week"` stays plain)."""
+    import json
+
+    if isinstance(value, list):
+        return "[" + ", ".join(flow(v) for v in value) + "]"
+    word = str(value)
+    plain = (
+        isinstance(value, str)
+        and word[:1] not in "-?:,[]{}#&*!|>'\"%@` "
+        and ": " not in word
+        and " #" not in word
+        and word.lower() not in ("true", "false", "null", "yes", "no", "on", "off")
+    )
+    return word if plain else json.dumps(value, ensure_ascii=False)

@@ -3,13 +3,14 @@ bundled one, the schema beside it for editors, and an empty database."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from salesplay.engine.errors import SalesplayError
-from salesplay.engine.lang.document import BUNDLED, bundled_names
+from salesplay.engine.lang.document import BUNDLED, bundled_names, read
 from salesplay.engine.project.settings import DEFAULT_DATABASE, FILE
+from salesplay.engine.run.family import Examples, RuleFamily
 
 PLAYBOOK = "playbook.yaml"
 SCHEMA = "playbook.schema.json"
@@ -36,21 +37,7 @@ PLAYBOOK_TEXT = """\
 extends: {base}
 playbook: {name}
 
-# 客户分级：第一个满足条件的等级生效（列表整体替换）；以下为继承的规则，改数字即可
-# Customer grades: the first grade whose condition holds wins (the list replaces the whole).
-# These are the inherited grades: change the numbers.
-# grading:
-#   grades:
-{grades}
-
-# 跟进节奏：按等级设置（只写要改的等级）
-# Follow-up cadence per grade (only the grades you change).
-# follow_up:
-#   capacity: 30 per week      # contacts one rep can make a week: salesplay load checks it
-#   cadence:
-{cadence}
-
-# 目标亮灯：达到预期进度的 80% 为绿灯，低于 60% 为红灯
+{examples}# 目标亮灯：达到预期进度的 80% 为绿灯，低于 60% 为红灯
 # Goal lights: green at or above this share of the expected pace, red below the other.
 # goals:
 #   lights:
@@ -81,6 +68,7 @@ def init(
     industry: str | None,
     schema_json: str,
     make_database: Callable[[str], object],
+    families: Sequence[RuleFamily] = (),
 ) -> Created:
     """Create the project's files in `folder` (made if missing). Refuses, changing nothing,
     when any of them already exists: a project is never overwritten."""
@@ -108,8 +96,8 @@ def init(
     name = "".join(ch if ch.isalnum() else "_" for ch in folder.name).strip("_") or "company"
     name = f"company_{name}" if name[0].isdigit() else name
     (folder / SCHEMA).write_text(schema_json, "utf-8")
-    grades, cadence = _examples(base)
-    text = PLAYBOOK_TEXT.format(schema=SCHEMA, base=base, name=name, grades=grades, cadence=cadence)
+    examples = _examples(base, families)
+    text = PLAYBOOK_TEXT.format(schema=SCHEMA, base=base, name=name, examples=examples)
     (folder / PLAYBOOK).write_text(text, "utf-8")
     (folder / TESTS).write_text(_tests(base), "utf-8")
     (folder / FILE).write_text(TOML.format(database=DEFAULT_DATABASE, playbook=PLAYBOOK), "utf-8")
@@ -117,40 +105,16 @@ def init(
     return Created(folder, [FILE, PLAYBOOK, TESTS, SCHEMA, DEFAULT_DATABASE], base)
 
 
-def _examples(base: str) -> tuple[str, str]:
-    """The base playbook's own grades and cadences, as commented YAML to start editing from:
-    uncommented as they are, they change nothing (an industry's grades may not be A/B/C)."""
-    import json
-
-    from salesplay.engine.lang.document import read
-
+def _examples(base: str, families: Sequence[RuleFamily]) -> str:
+    """Each family's own example of its section, from the base playbook, commented out."""
     data = read(base).data
-
-    def text(value: object) -> str:
-        """Plain YAML where that reads the same, quoted where it might not."""
-        if isinstance(value, list):
-            return "[" + ", ".join(text(v) for v in value) + "]"
-        word = str(value)
-        plain = (
-            isinstance(value, str)
-            and word[:1] not in "-?:,[]{}#&*!|>'\"%@` "
-            and ": " not in word
-            and " #" not in word
-            and word.lower() not in ("true", "false", "null", "yes", "no", "on", "off")
-        )
-        return word if plain else json.dumps(value, ensure_ascii=False)
-
-    grades = []
-    for grade in (data.get("grading") or {}).get("grades") or []:
-        grades.append(f"#     - grade: {text(grade['grade'])}")
-        if grade.get("when"):
-            grades.append(f"#       when: {text(grade['when'])}")
-    cadence = []
-    for key, spec in ((data.get("follow_up") or {}).get("cadence") or {}).items():
-        if spec:
-            shown = ", ".join(f"{k}: {text(v)}" for k, v in spec.items() if k != "description")
-            cadence.append(f"#     {text(key)}: {{{shown}}}")
-    return "\n".join(grades), "\n".join(cadence)
+    blocks = []
+    for family in families:
+        section = data.get(family.section)
+        if isinstance(family, Examples) and section:
+            lines = family.example(section)
+            blocks.append("".join(f"# {line}\n" if line else "#\n" for line in lines) + "\n")
+    return "".join(blocks)
 
 
 def _tests(base: str) -> str:

@@ -406,3 +406,15 @@ class EvalContext:
         for table in [*self._facts.values(), self._managers]:
             if table is not None:
                 self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table.name}")
+
+
+@runtime_checkable
+class Examples(Protocol):
+    """An optional hook of a family: its section as a new project's playbook shows it, to
+    start editing from (`salesplay init`)."""
+
+    def example(self, section: Any) -> list[str]:
+        """YAML lines, uncommented, of the section as the base playbook has it (its own
+        grades, its own cadences), with a comment line or two saying what to change; valid
+        as written, so that uncommenting them changes nothing until a number is edited."""
+        ...

@@ -24,6 +24,7 @@ from sqlmodel import SQLModel
 from salesplay.engine.errors import ExpressionError
 from salesplay.engine.lang import dates
 from salesplay.engine.lang.schema import DURATION, LEVEL, TEMPLATE
+from salesplay.engine.lang.yamlsafe import flow
 from salesplay.engine.run.emit import Signal
 from salesplay.engine.run.family import (
     Command,
@@ -52,6 +53,23 @@ class FollowUp:
     section = "follow_up"
     settings_only = False
     tables: ClassVar[tuple[type[SQLModel], ...]] = ()
+
+    def example(self, section: Any) -> list[str]:
+        """The inherited cadences and a capacity, to change (`salesplay init`)."""
+        lines = [
+            "跟进节奏：按等级设置（只写要改的等级）；每位销售每周能跟进的次数",
+            "Follow-up cadence per grade (only the grades you change), and the contacts one rep",
+            "can make a week (salesplay load checks the cadences against it).",
+            "follow_up:",
+            "  capacity: 30 per week",
+            "  cadence:",
+        ]
+        for grade, spec in (section.get("cadence") or {}).items():
+            if spec:
+                shown = ", ".join(f"{k}: {flow(v)}" for k, v in spec.items() if k != "description")
+                lines.append(f"    {flow(grade)}: {{{shown}}}")
+        return lines
+
     subjects: ClassVar[dict[str, SubjectFacts]] = {}
     commands: ClassVar[tuple[Command, ...]] = (load.COMMAND,)
     schema: ClassVar[dict[str, Any]] = {

@@ -320,7 +320,7 @@ def test_gate_cap_and_versions_by_amount(engine: Engine, tmp_path: Path) -> None
             "      by: amount\n",
             7,
             "incentives.commission.sales_commission.by",
-            "the tiers this plan inherits (playbooks/default.yaml:214) are not measured by "
+            "the tiers this plan inherits (playbooks/default.yaml:217) are not measured by "
             "amount: give it its own tiers",
         ),
         (
