@@ -229,6 +229,11 @@ class _Spelling:
     def ascii_lower(self, v: str) -> str:
         return f"lower({v})"  # A-Z only, as convert.ascii_lower (SQLite without ICU)
 
+    def starts_past_ascii(self, v: str, test: str) -> str:
+        """SQL: `test`, looked at only when the text does not start with ASCII (a byte-wise
+        comparison: SQLite compares text so)."""
+        return f"({v} > '~' AND {test})"
+
     def number_text_ok(self, v: str) -> str:
         """A custom number column's text as convert.plain_number() writes it: 0, 12, 1200.5."""
         return (
@@ -309,6 +314,9 @@ class _PostgresSpelling(_Spelling):
     def ascii_lower(self, v: str) -> str:  # lower() would fold every letter, not A-Z only
         return f"translate({v}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
 
+    def starts_past_ascii(self, v: str, test: str) -> str:
+        return test  # a collation may not compare byte-wise: no shortcut (one scan anyway)
+
     def number_text_ok(self, v: str) -> str:
         # signed too: a negative number written back by _fix() must pass (-0 is written 0)
         return (
@@ -384,7 +392,7 @@ class _Plan:
         if column.choices:
             parts.append(_one_of(v, column.choices))
         if column.name in self.words:  # a word of the file's: Python reads it
-            parts.append(f"NOT {_one_of(self.spell.ascii_lower(v), self.words[column.name])}")
+            parts.append(f"NOT {self._a_word(v, self.words[column.name])}")
         if column.low is not None:
             number = self.value(column, v)
             parts.append(f"{number} >= {column.low!r}")
@@ -405,6 +413,20 @@ class _Plan:
         if column.value:
             return f"({v} <> '' AND {test})"
         return f"({v} = '' OR {test})"
+
+    def _a_word(self, v: str, words: list[str]) -> str:
+        """SQL: the cell is one of these words (lowered), whatever the case of its A-Z. A word
+        with no a-z needs no lower(), and the Chinese ones only a cell that starts as they do
+        (a test on every row of the file: the deal stages' words are checked so)."""
+        cased = [w for w in words if any("a" <= ch <= "z" for ch in w)]
+        plain = [w for w in words if w not in cased]
+        tests = [_one_of(self.spell.ascii_lower(v), cased)] if cased else []
+        wide = [w for w in plain if w[0] > "~"]
+        if wide:
+            tests.append(self.spell.starts_past_ascii(v, _one_of(v, wide)))
+        if len(wide) < len(plain):
+            tests.append(_one_of(v, [w for w in plain if w not in wide]))
+        return "(" + " OR ".join(tests) + ")"
 
     def _shape(self, column: Column, v: str) -> str:
         spell = self.spell

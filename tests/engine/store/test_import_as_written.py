@@ -830,3 +830,25 @@ def test_amounts_read_exactly_whatever_their_size() -> None:
     assert converter(money, ZONE)("0.01万") == 10000
     with pytest.raises(ValueError, match="more than 2 decimal places"):
         converter(money, ZONE)("0.0000001万")
+
+
+def test_sql_leaves_every_word_of_the_file_to_python(engine: Engine) -> None:
+    # a text column with words: the SQL may keep a cell as it is only when Python would too
+    words = {**ImportMap.build("deals").words["stage"], "closing": "contract", "1": "lead"}
+    spec = _column("deals", "stage")
+    convert = converter(spec, ZONE, words)
+    sqlite = engine.dialect.name == "sqlite"
+    spell = fastload._Spelling() if sqlite else fastload._PostgresSpelling()
+    plan = fastload._Plan(KINDS["deals"], ["stage"], spell, ["c0"], False, {"stage": words})
+    test = plan.check(spec, "c0")
+    assert test is not None
+    sql = f"SELECT CASE WHEN {test} THEN 1 ELSE 0 END FROM (SELECT %(v)s AS c0) s"
+    if sqlite:
+        sql = sql.replace("%(v)s", "?")
+    samples = ["商机", "合同", "线索", "lead", "Lead", "CLOSING", "Closing", "closing", "1", "11"]
+    samples += ["商机 ", "~商机", "谈判", "", "ｃｌｏｓｉｎｇ", "ClosinG", "报价", "方案报价"]
+    with engine.connect() as conn:
+        for text in samples:
+            (taken,) = conn.exec_driver_sql(sql, (text,) if sqlite else {"v": text}).one()
+            if text and text == text.strip():  # SQL keeps exactly the cells Python keeps
+                assert bool(taken) == (convert(text) == text), text
