@@ -37,7 +37,8 @@ from salesplay.engine.run.evaluate import ALERT_COLUMNS, TASK_COLUMNS, work
 from salesplay.engine.run.evaluate import evaluate as run_evaluation
 from salesplay.engine.run.evaluate import replay as replay_evaluation
 from salesplay.engine.run.family import Command, Output, Playbook, Sheet
-from salesplay.engine.store import db, importer, migrate
+from salesplay.engine.store import db, importer, mapping, migrate
+from salesplay.engine.store.staging import ImportResult
 from salesplay.rules import FAMILIES
 
 
@@ -364,47 +365,132 @@ def cli() -> None:
 @click.option(
     "--full", is_flag=True, help="The file is a complete export: mark missing records deleted."
 )
+@click.option(
+    "--encoding",
+    metavar="NAME",
+    help="The text file's encoding: utf-8, gb18030 (GBK and GB2312 too) or utf-16 "
+    "(default: found from the file).",
+)
+@click.option(
+    "--map",
+    "map_file",
+    metavar="FILE.yaml",
+    type=click.Path(path_type=Path),
+    help="How the file names columns and values (columns:, values:, constants:, "
+    "date_format:), over the playbook's and salesplay.toml's imports:.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Check everything, write nothing: say what the import would do."
+)
 @click.option("--quiet", is_flag=True, help="Print nothing but errors.")
 @common
 def import_command(
-    kind: str, file: Path, full: bool, quiet: bool, db_url: str | None, playbook_ref: str | None
+    kind: str,
+    file: Path,
+    full: bool,
+    encoding: str | None,
+    map_file: Path | None,
+    dry_run: bool,
+    quiet: bool,
+    db_url: str | None,
+    playbook_ref: str | None,
 ) -> None:
     """Import records of KIND (org_units, reps, customers, orders, payments, surveys, deals,
-    activities, targets, plan_tasks) from a CSV, JSON Lines or .xlsx FILE: an upsert by id,
-    all or nothing.
+    activities, targets, plan_tasks) from a CSV (UTF-8, GB18030 or UTF-16), JSON Lines or
+    .xlsx FILE: an upsert by id, all or nothing. Headers and values may be the file's own
+    (编号, 客户名称, 拜访 …): see imports: and --map.
 
-    Example: salesplay import customers customers.csv
+    Example: salesplay import activities 跟进记录.csv --map 映射.yaml --dry-run
     """
-    zone = load(playbook_ref).timezone
-    progress = Progress(enabled=False if quiet else None)
+    book = load(playbook_ref)
     where = settings(db_url=db_url)
+    recipe = mapping.in_force(kind, book, where.document(), map_file)
+    progress = Progress(enabled=False if quiet else None)
+
+    def run(engine: sa.engine.Engine) -> ImportResult:
+        return importer.import_file(
+            engine,
+            kind,
+            file,
+            full,
+            book.timezone,
+            progress.rows,
+            encoding=encoding,
+            mapping=recipe,
+            dry_run=dry_run,
+        )
+
+    result = _dry_run(where, db_url, run) if dry_run else _import(where, db_url, run)
+    progress.close()
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    if quiet:
+        return
+    if dry_run:
+        deleted = result.missing if full else 0
+        also = f" ({result.missing} with --full)" if not full and result.missing else ""
+        click.echo(
+            f"{result.kind}: {result.rows} rows: {result.inserted} new, {result.updated} "
+            f"updated, {result.unchanged} unchanged, {deleted} deleted{also} "
+            "(dry run: nothing written)"
+        )
+        return
+    seconds = progress.elapsed
+    click.echo(
+        f"{result.kind}: {result.rows} rows ({result.inserted} new, {result.updated} "
+        f"updated"
+        + (f", {result.deleted} marked deleted" if full else "")
+        + f") in {seconds:.2f}s, {result.rows / max(seconds, 1e-9):,.0f} rows/s"
+    )
+
+
+def _import(
+    where: Settings,
+    db_url: str | None,
+    run: Callable[[sa.engine.Engine], ImportResult],
+) -> ImportResult:
+    """An import into the database in force, which it creates if there is none yet (and
+    removes again when the first import is refused)."""
     path = where.database_file()
     new = path is not None and not path.exists()
     try:
-        result = importer.import_file(
-            open_db(db_url, create=True), kind, file, full, zone, progress.rows
-        )
+        result = run(open_db(db_url, create=True))
     except BaseException:
         if new and path is not None:  # a refused first import leaves no empty database behind
             for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
                 leftover.unlink(missing_ok=True)
         raise
-    progress.close()
     if new:
         made = f"note: created the database {path}"
         if where.project is None:
             made += " (no salesplay.toml here or above; salesplay init starts a project)"
         click.echo(made, err=True)
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    if not quiet:
-        seconds = progress.elapsed
+    return result
+
+
+def _dry_run(
+    where: Settings,
+    db_url: str | None,
+    run: Callable[[sa.engine.Engine], ImportResult],
+) -> ImportResult:
+    """A dry run changes no database and creates none: with no database yet it checks against
+    an empty one (as the first import would find it), and says so."""
+    path = where.database_file()
+    if path is not None and not path.exists():
         click.echo(
-            f"{result.kind}: {result.rows} rows ({result.inserted} new, {result.updated} "
-            f"updated"
-            + (f", {result.deleted} marked deleted" if full else "")
-            + f") in {seconds:.2f}s, {result.rows / max(seconds, 1e-9):,.0f} rows/s"
+            f"note: no database at {path} yet: checked as an import into an empty one would be "
+            "(a dry run creates none)",
+            err=True,
         )
+        with db.scratch() as engine:
+            return run(engine)
+    engine = open_db(db_url, prepare=False)
+    status = migrate.status(engine)
+    if not status.current:
+        raise SalesplayError(
+            f"--db {status}; a dry run changes nothing, so it checks only a current database"
+        )
+    return run(engine)
 
 
 @cli.command()

@@ -3,8 +3,8 @@
     1. parse      strict YAML, every value's line kept          (lang/yamlsafe.py)
     2. extends    merged over the playbooks it extends           (lang/document.py)
     3. schema     validated against the schema assembled from the families' fragments, the
-                  jobs' and the delivery's                       (lang/schema.py)
-    4. checks     time zone, metrics, each family's own checks, jobs, delivery
+                  jobs', the delivery's and the import mappings' (lang/schema.py)
+    4. checks     time zone, metrics, each family's own checks, jobs, delivery, imports
 
 Each phase sees only what the ones before it produced; this module, above every layer, is the
 one place that knows all of them. Every problem is a located PlaybookError (or several at once).
@@ -29,6 +29,7 @@ from salesplay.engine.run.family import Lints, Playbook, RuleFamily
 from salesplay.engine.schedule import jobs
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.metrics import check_metrics
+from salesplay.engine.store import mapping
 
 
 def playbook_schema(families: Sequence[RuleFamily]) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def playbook_schema(families: Sequence[RuleFamily]) -> dict[str, Any]:
     sections: dict[str, dict[str, Any]] = {f.section: dict(f.schema) for f in families}
     sections["jobs"] = jobs.SCHEMA
     sections["delivery"] = delivery.schema()
+    sections["imports"] = mapping.section_schema()
     return schema.assemble(sections)
 
 
@@ -71,6 +73,8 @@ def check(playbook: Playbook) -> None:
             family.check(playbook)
     jobs.check_jobs(playbook)
     delivery.check(playbook)
+    if playbook.section("imports"):
+        mapping.check_section(playbook, ("imports",), playbook.section("fields") or {})
 
 
 def lint(playbook: Playbook) -> list[PlaybookError]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import calendar
 import difflib
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from salesplay.engine.errors import ExpressionError
@@ -147,8 +147,15 @@ def as_date(value: Any) -> date:
 
 # ---- what people type: days and time zones ---------------------------------------------
 
-_DAY = re.compile(r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*")
+_DAY_TEXT = r"\s*(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?\s*"
+_DAY = re.compile(_DAY_TEXT)
+# a time after the day: 9:30, 09:30:15, 09:30:15.250000, 9时30分 (T between them as ISO has it)
+_MOMENT = re.compile(
+    _DAY_TEXT + r"(?:[T\s]\s*(\d{1,2})\s*[:时]\s*(\d{2})\s*(?:[:分]\s*(\d{2})(?:\.(\d{1,6}))?\s*秒?"
+    r"|分)?\s*)?"
+)
 DAY_FORMS = "2024-07-05, 2024/7/5 or 2024年7月5日"
+MOMENT_FORMS = "2024-07-05 09:30, 2024/7/5 9:30:15 or 2024年7月5日 9:30"
 
 
 def parse_day(text: str) -> date:
@@ -160,6 +167,28 @@ def parse_day(text: str) -> date:
         except ValueError:
             raise ExpressionError(f"'{text}' is no such day") from None
     raise ExpressionError(f"'{text}' is not a date: write {DAY_FORMS}")
+
+
+def parse_moment(text: str) -> datetime:
+    """A local date and time as people write them, without an offset: any day parse_day
+    reads, then a time with or without seconds (2024/7/5 9:30, 2024-07-05 09:30:15.25,
+    2024年7月5日 9时30分); a day alone is its midnight."""
+    found = _MOMENT.fullmatch(str(text))
+    if found is None:
+        raise ExpressionError(f"'{text}' is not a date and time: write {MOMENT_FORMS}")
+    year, month, day, hour, minute, second, fraction = found.groups()
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0").ljust(6, "0")),
+        )
+    except ValueError:
+        raise ExpressionError(f"'{text}' is no such date and time") from None
 
 
 # Names people give a zone that no IANA name resembles (Beijing is not a zone: China is one).

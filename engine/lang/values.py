@@ -1,5 +1,7 @@
 """Values people write in a playbook: shares (`80%`, `0.8`) and amounts (`20000`, `2万`,
-`20,000.50`), read exactly: a share is a Fraction, an amount integer cents.
+`20,000.50`), read exactly: a share is a Fraction, an amount integer cents. The tables of how
+people write numbers (万 and 亿; and for imported records also ¥, 元 and full-width digits,
+see store/convert.py) are here once, for both.
 
 A share written as a plain number is a fraction of 1, so `rate: 3` would be 300%. Nobody means
 that, so it is refused where a share cannot pass 100% (a rate, a weight, a light), with the way
@@ -19,6 +21,11 @@ from salesplay.engine.errors import ExpressionError
 
 CHINESE_MULTIPLIERS = {"万": Decimal(10_000), "亿": Decimal(100_000_000)}
 PERCENT_SIGNS = ("%", "％")
+CURRENCY_SIGNS = ("¥", "￥")  # before an amount: ¥1,200
+CURRENCY_UNITS = ("元",)  # after it: 1,200元, 12.5万元
+# What a Chinese input method types in full width, read as its ASCII twin: １２３４，５ → 1234,5.
+# Not NFKC, which would also read ² as 2 and ½ as 1⁄2.
+FULL_WIDTH = str.maketrans("０１２３４５６７８９，．－＋", "0123456789,.-+")
 # The most a plain number may be where a share may pass 100%: 10 (1000%) is still a multiple
 # someone could mean; 80 or 120 is a percentage written without its sign.
 MOST_PLAIN_OVER_100 = 10
@@ -109,3 +116,28 @@ def cents(value: Any) -> int:
     if scaled != scaled.to_integral_value():
         raise ExpressionError(f"'{value}' has more than 2 decimal places")
     return int(scaled)
+
+
+def without_currency(text: str) -> str:
+    """An amount's text without its currency and in half-width digits: '¥1,200' and '１２００元'
+    → '1,200' and '1200'; '-¥5' → '-5'. Anything else is left for the caller to refuse."""
+    text = text.strip().translate(FULL_WIDTH)
+    sign = text[:1] if text[:1] in "+-" else ""
+    rest = text[len(sign) :].lstrip()
+    for mark in CURRENCY_SIGNS:
+        if rest.startswith(mark):
+            rest = rest[len(mark) :].lstrip()
+            break
+    for mark in CURRENCY_UNITS:
+        if rest.endswith(mark):
+            rest = rest[: -len(mark)].rstrip()
+            break
+    return sign + rest
+
+
+def multiplied(text: str) -> tuple[str, Decimal]:
+    """A number's text and its Chinese multiplier: '12.5万' → ('12.5', 10000), '3' → ('3', 1)."""
+    text = text.strip()
+    if text[-1:] in CHINESE_MULTIPLIERS:
+        return text[:-1].rstrip(), CHINESE_MULTIPLIERS[text[-1]]
+    return text, Decimal(1)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from salesplay.engine.errors import ProjectError, SalesplayError
-from salesplay.engine.lang.document import bundled_names
+from salesplay.engine.lang.document import Document, bundled_names
 
 FILE = "salesplay.toml"
 DEFAULT_DATABASE = "salesplay.db"
@@ -72,6 +72,16 @@ class Settings:
                 f"no database at {path} ({self.database.source}): {self.how_to_set()}"
             )
         return self.database.value
+
+    def document(self) -> Document | None:
+        """salesplay.toml's tables as a document whose keys know their lines, for messages
+        located in the file (the `imports` tables are checked so), or None without one."""
+        if self.toml is None:
+            return None
+        text = self.toml.read_text("utf-8-sig")
+        lines = {path: (str(self.toml), line) for path, line in toml_lines(text).items()}
+        lines[()] = (str(self.toml), 1)
+        return Document(str(self.toml), dict(self.config), lines, "")
 
     def how_to_set(self) -> str:
         if self.project is None:
@@ -158,6 +168,42 @@ def read(path: Path) -> dict[str, Any]:
         if key in KEYS and not (isinstance(value, str) and value.strip()):
             raise ProjectError(f"must be text: {KEYS[key]}", str(path), _key_line(text, key), key)
     return data
+
+
+_KEY = r'(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|\'[^\']*\')'
+_DOTTED = rf"{_KEY}(?:\s*\.\s*{_KEY})*"
+
+
+def toml_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """The line of each table and key of a TOML text, by its path (`[imports.customers]` and
+    `columns.客户名称 = "name"` under it). A key inside an inline table `{ … }` has the line of
+    the table's key: messages then point at that line."""
+    import re
+
+    lines: dict[tuple[str | int, ...], int] = {}
+    table: tuple[str, ...] = ()
+    header = re.compile(rf"\s*\[\[?\s*({_DOTTED})\s*\]\]?\s*(#.*)?$")
+    assignment = re.compile(rf"\s*({_DOTTED})\s*=")
+    for number, line in enumerate(text.splitlines(), 1):
+        found = header.match(line)
+        if found:
+            table = _key_parts(found.group(1))
+            for depth in range(1, len(table) + 1):
+                lines.setdefault(table[:depth], number)
+            continue
+        found = assignment.match(line)
+        if found:
+            path = (*table, *_key_parts(found.group(1)))
+            for depth in range(len(table) + 1, len(path) + 1):
+                lines.setdefault(path[:depth], number)
+    return lines
+
+
+def _key_parts(dotted: str) -> tuple[str, ...]:
+    import re
+
+    parts = re.findall(rf"{_KEY}", dotted)
+    return tuple(p[1:-1] if p[:1] in "\"'" else p for p in parts)
 
 
 def _line_of(message: str) -> int:

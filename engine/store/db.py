@@ -70,6 +70,20 @@ def _note(line: str) -> None:
 
 
 @contextmanager
+def scratch() -> Iterator[Engine]:
+    """A new, empty database in a temporary folder, removed with it afterwards: what a dry run
+    checks against when the database it names does not exist yet (and must not be created)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="salesplay-") as folder:
+        engine = connect(f"sqlite:///{folder}/scratch.db")
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+
+@contextmanager
 def transaction(engine: Engine) -> Iterator[Connection]:
     """One all-or-nothing unit of work."""
     with engine.begin() as conn:

@@ -32,7 +32,7 @@ import csv
 import io
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -42,15 +42,18 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from salesplay.engine.store import dialects
+from salesplay.engine.errors import RecordError
+from salesplay.engine.store import dialects, textfile
 from salesplay.engine.store.convert import (
     BIGGEST,
     FORMULA_START,
     RowConverter,
+    ascii_lower,
     blank,
     converter,
     unguard_formula,
 )
+from salesplay.engine.store.mapping import ImportMap
 from salesplay.engine.store.models import Customer, table_of
 from salesplay.engine.store.partitions import bucket_of
 from salesplay.engine.store.records import KINDS, Column, Kind
@@ -62,6 +65,7 @@ from salesplay.engine.store.staging import (
     kept_columns,
     staging_table,
 )
+from salesplay.engine.store.textfile import TextFormat
 
 CHUNK = 50_000  # rows staged per executemany / COPY write, and per progress report
 FIX_LIMIT = 50_000  # more rows than this not in canonical form: the exact path is as quick
@@ -109,13 +113,16 @@ def _not_space(code: str) -> str:
     return f"NOT ({' OR '.join(tests)})"
 
 
-def edges_clean(path: Path) -> bool:
+def edges_clean(path: Path, form: TextFormat = textfile.UTF8) -> bool:
     """Can no value in this CSV file start or end with whitespace, nor start with a quote `'`?
     Then no text needs trimming or unquoting, and no cell needs the (costly) test. Looks at the
     text around every comma, line break and quote, so a "yes" is certain; a comma followed by
-    a space inside a quoted value makes a "no" that only costs time."""
+    a space inside a quoted value makes a "no" that only costs time. A file separated by tabs
+    (themselves whitespace) is a "no"."""
+    if form.delimiter != ",":
+        return False
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with form.open(path) as handle:
             before = "\n\n"  # the file starts as a line does
             while block := handle.read(SCAN_BLOCK):
                 text = before + block
@@ -241,15 +248,34 @@ class _Spelling:
         full = f"CASE WHEN {guarded} THEN substr({t}, 2) ELSE {t} END"
         return f"(CASE WHEN instr({v}, '''') = 0 THEN {t} ELSE {full} END)"
 
+    def ascii_lower(self, v: str) -> str:
+        return f"lower({v})"  # A-Z only, as convert.ascii_lower (SQLite without ICU)
+
+    def starts_past_ascii(self, v: str, test: str) -> str:
+        """SQL: `test`, looked at only when the text does not start with ASCII (a byte-wise
+        comparison: SQLite compares text so)."""
+        return f"({v} > '~' AND {test})"
+
+    def number_text_ok(self, v: str) -> str:
+        """A custom number column's text as convert.plain_number() writes it: 0, 12, 1200.5."""
+        return (
+            f"(length({v}) <= 20 AND {v} GLOB '[0-9]*' AND {v} NOT GLOB '*[^0-9.]*' "
+            f"AND {v} NOT GLOB '*.*.*' AND {v} NOT GLOB '0[0-9]*' AND {v} NOT GLOB '*.' "
+            f"AND {v} NOT GLOB '*.*0')"
+        )
+
+    def json_flag(self, v: str) -> str:
+        """A custom yes/no column's canonical text as a JSON boolean (NULL when blank)."""
+        return f"(CASE {v} WHEN 'true' THEN json('true') WHEN 'false' THEN json('false') END)"
+
     def attrs(self, pairs: list[tuple[str, str]], clean: bool) -> str:
-        """The custom columns as one JSON object of their trimmed non-blank texts, or NULL.
-        Unless `clean`, a value may need trimming, or a quote taken from its front."""
+        """The custom columns as one JSON object, or NULL: (key, SQL of its value, NULL when
+        blank) pairs; `clean`: the only pair is a text cell with nothing to trim."""
         if len(pairs) == 1 and clean:
             ((key, v),) = pairs
             return f"(CASE WHEN {v} <> '' THEN json_object({_quote(key)}, {v}) END)"
-        value = self.trim if clean else self.unguarded
         # json_patch drops the keys whose value is null (RFC 7396): blank cells leave no key
-        args = ", ".join(f"{_quote(key)}, {value(v)}" for key, v in pairs)
+        args = ", ".join(f"{_quote(key)}, {value}" for key, value in pairs)
         return f"NULLIF(json_patch('{{}}', json_object({args})), '{{}}')"
 
 
@@ -315,9 +341,23 @@ class _PostgresSpelling(_Spelling):
     def trim(self, v: str) -> str:
         return f"NULLIF(btrim({v}, {_quote(WHITESPACE)}), '')"
 
+    def ascii_lower(self, v: str) -> str:  # lower() would fold every letter, not A-Z only
+        return f"translate({v}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+
+    def starts_past_ascii(self, v: str, test: str) -> str:
+        return test  # a collation may not compare byte-wise: no shortcut (one scan anyway)
+
+    def number_text_ok(self, v: str) -> str:
+        # signed too: a negative number written back by _fix() must pass (-0 is written 0)
+        return (
+            f"(length({v}) <= 20 AND {v} <> '-0' AND {v} ~ '^-?(0|[1-9][0-9]*)([.][0-9]*[1-9])?$')"
+        )
+
+    def json_flag(self, v: str) -> str:
+        return f"(CASE {v} WHEN 'true' THEN true WHEN 'false' THEN false END)"
+
     def attrs(self, pairs: list[tuple[str, str]], clean: bool) -> str:
-        value = self.trim if clean else self.unguarded
-        args = ", ".join(f"{_quote(key)}, {value(v)}" for key, v in pairs)
+        args = ", ".join(f"{_quote(key)}, {value}" for key, value in pairs)
         built = f"CAST(json_strip_nulls(json_build_object({args})) AS TEXT)"
         return f"CAST(NULLIF({built}, '{{}}') AS JSON)"
 
@@ -332,7 +372,14 @@ class _Plan:
     column i (a staged column on PostgreSQL, a parameter of the INSERT on SQLite)."""
 
     def __init__(
-        self, kind: Kind, header: list[str], spell: _Spelling, cells: list[str], clean: bool
+        self,
+        kind: Kind,
+        header: list[str],
+        spell: _Spelling,
+        cells: list[str],
+        clean: bool,
+        words: Mapping[str, Mapping[str, str]] | None = None,
+        constants: Mapping[str, str] | None = None,
     ) -> None:
         self.kind = kind
         self.clean = clean  # edges_clean(): text cells need no whitespace test
@@ -343,12 +390,29 @@ class _Plan:
         self.index = {name: i for i, name in enumerate(header) if name}
         known = {c.name for c in kind.columns}
         self.attrs = [(k, cells[i]) for k, i in self.index.items() if k not in known]
+        self.fields = {c.name: c for c in kind.fields}  # the custom columns to check
         self.customers = kind.model is Customer
+        # the file's words for values that SQL must leave to Python: a word a canonical cell
+        # could hold (for a listed column, only those spelled as one of its values)
+        self.words: dict[str, list[str]] = {}
+        for column in (*kind.columns, *kind.fields):
+            found = list((words or {}).get(column.name, {}))
+            if column.choices:
+                listed = {ascii_lower(c) for c in column.choices}
+                found = [w for w in found if w in listed]
+            if found:
+                self.words[column.name] = found
+        # the columns the file does not have that a constant fills: literals, canonical text
+        self.constant_text = dict(constants or {})
+        self.constants = {name: _quote(text) for name, text in self.constant_text.items()}
+        self.word_table = words or {}
 
     def cell(self, column: Column) -> str | None:
-        """How to read this record column's text, if the file has it."""
+        """How to read this record column's text, if the file has it (or a constant)."""
         i = self.index.get(column.name)
-        return None if i is None else self.cells[i]
+        if i is None:
+            return self.constants.get(column.name)
+        return self.cells[i]
 
     # -- checks
 
@@ -357,6 +421,8 @@ class _Plan:
         parts = [] if column.type == "text" and self.clean else [self._shape(column, v)]
         if column.choices:
             parts.append(_one_of(v, column.choices))
+        if column.name in self.words:  # a word of the file's: Python reads it
+            parts.append(f"NOT {self._a_word(v, self.words[column.name])}")
         if column.low is not None:
             number = self.value(column, v)
             parts.append(f"{number} >= {column.low!r}")
@@ -378,8 +444,29 @@ class _Plan:
             return f"({v} <> '' AND {test})"
         return f"({v} = '' OR {test})"
 
+    def _a_word(self, v: str, words: list[str]) -> str:
+        """SQL: the cell is one of these words (lowered), whatever the case of its A-Z. A word
+        with no a-z needs no lower(), and the Chinese ones only a cell that starts as they do
+        (a test on every row of the file: the deal stages' words are checked so)."""
+        cased = [w for w in words if any("a" <= ch <= "z" for ch in w)]
+        plain = [w for w in words if w not in cased]
+        tests = [_one_of(self.spell.ascii_lower(v), cased)] if cased else []
+        wide = [w for w in plain if w[0] > "~"]
+        if wide:
+            tests.append(self.spell.starts_past_ascii(v, _one_of(v, wide)))
+        if len(wide) < len(plain):
+            tests.append(_one_of(v, [w for w in plain if w not in wide]))
+        return "(" + " OR ".join(tests) + ")"
+
     def _shape(self, column: Column, v: str) -> str:
         spell = self.spell
+        if column.custom:  # kept as text in attrs: canonical is what plain_number() writes
+            custom: dict[str, Callable[[str], str]] = {
+                "number": spell.number_text_ok,
+                "date": spell.date_ok,
+                "bool": lambda x: _one_of(x, ("true", "false")),
+            }
+            return custom[column.type](v)
         shapes: dict[str, Callable[[str], str]] = {
             "text": spell.canonical_text,
             "date": spell.date_ok,
@@ -394,7 +481,8 @@ class _Plan:
 
     def row_check(self) -> str:
         """SQL: every cell of the row is canonical. (NULL, from any part, counts as false.)"""
-        tests = [self.check(c, v) for c in self.kind.columns if (v := self.cell(c))]
+        columns = (*self.kind.columns, *self.fields.values())
+        tests = [self.check(c, v) for c in columns if (v := self.cell(c))]
         return " AND ".join(t for t in tests if t) or "1 = 1"
 
     # -- values
@@ -459,7 +547,7 @@ class _Plan:
             elif name == "bucket" and self.customers:
                 sql = self.cells[len(self.header)]  # computed in Python as the rows stream by
             elif name == "attrs" and self.attrs:
-                sql = self.spell.attrs(self.attrs, self.clean)
+                sql = self._attrs(fix)
             elif name == "occurred_on" and occurred and (v := self.cell(occurred)):
                 # with `fix`, right for every canonical occurred_at; the rows whose occurred_at
                 # salesplay_fix() converts are corrected after the INSERT (see _Fixer.dates)
@@ -467,10 +555,30 @@ class _Plan:
             out.append((target_column, sql))
         return out
 
+    def _attrs(self, fix: bool) -> str:
+        """SQL: the custom columns as one JSON object. Text is kept trimmed; a custom column
+        with a type (`fields:`) holds its canonical text, or with `fix` the text salesplay_fix()
+        makes canonical, and yes/no as a JSON boolean."""
+        pairs = []
+        for key, v in self.attrs:
+            column = self.fields.get(key)
+            if column is None:  # text: trimmed, without the quote before a formula-like text
+                pairs.append((key, self.spell.unguarded(v)))
+                continue
+            test = self.check(column, v)
+            cell = f"(CASE WHEN {test} THEN {v} ELSE {FIX}('attrs:{key}', {v}) END)" if fix else v
+            if column.type == "bool":
+                pairs.append((key, self.spell.json_flag(cell)))
+            else:
+                pairs.append((key, f"NULLIF({cell}, '')"))
+        if len(self.attrs) == 1 and self.clean and not self.fields.get(self.attrs[0][0]):
+            return self.spell.attrs(self.attrs, clean=True)
+        return self.spell.attrs(pairs, clean=False)
+
     def _direct(self, column: Column, v: str, fallback: str) -> str | None:
         """SQLite: check and value in one CASE, where the commonest text takes the shortest way
         (an amount in whole units: two CASTs, no function call). None: check() then value()."""
-        if column.choices or column.low is not None:
+        if column.choices or column.low is not None or column.name in self.words:
             return None
         blank = "" if column.value else f"WHEN {v} = '' THEN NULL "
         if column.type in ("money", "decimal"):
@@ -508,22 +616,30 @@ class _Plan:
 
     def canonical(self, column: Column, value: Any) -> str:
         """PostgreSQL: the text check() accepts and value() turns into this converted value."""
-        if value is None:
-            return ""
-        if column.type == "date":
-            assert isinstance(value, date)
-            return value.isoformat()
-        if column.type == "datetime":
-            assert isinstance(value, datetime)
-            return value.isoformat(sep=" ")
-        if column.type in ("money", "decimal"):
-            sign, cents = ("-" if value < 0 else ""), abs(value)
-            return f"{sign}{cents // 100}.{cents % 100:02d}"
-        if column.type == "bool":
-            return TRUE_TEXT[0] if value else FALSE_TEXT[0]
-        if column.type == "number":
-            return repr(value)  # the shortest text that reads back as this double
-        return str(value)
+        return canonical(column, value)
+
+
+def canonical(column: Column, value: Any) -> str:
+    """The text check() accepts and value() turns into this converted value (PostgreSQL's
+    rows converted in Python, and constants)."""
+    if value is None:
+        return ""
+    if column.custom:  # attrs' own text, or a yes/no
+        return ("true" if value else "false") if isinstance(value, bool) else str(value)
+    if column.type == "date":
+        assert isinstance(value, date)
+        return value.isoformat()
+    if column.type == "datetime":
+        assert isinstance(value, datetime)
+        return value.isoformat(sep=" ")
+    if column.type in ("money", "decimal"):
+        sign, cents = ("-" if value < 0 else ""), abs(value)
+        return f"{sign}{cents // 100}.{cents % 100:02d}"
+    if column.type == "bool":
+        return TRUE_TEXT[0] if value else FALSE_TEXT[0]
+    if column.type == "number":
+        return repr(value)  # the shortest text that reads back as this double
+    return str(value)
 
 
 # ---- loading --------------------------------------------------------------------------------
@@ -557,58 +673,115 @@ def load_csv(
     full: bool,
     zone: ZoneInfo,
     progress: Callable[[int], None] | None = None,
+    *,
+    form: TextFormat = textfile.UTF8,
+    mapping: ImportMap | None = None,
+    compare: bool = False,
 ) -> ImportResult | Declined:
-    """Import a CSV file on the bulk path, or say why not (nothing changed) for the exact one."""
+    """Import a CSV file on the bulk path, or say why not (nothing changed) for the exact one.
+
+    `form`: the file's encoding and separator; `mapping`: the kind's import mapping (default:
+    the built-in names); `compare`: count unchanged rows (a dry run, see staging.apply). A
+    guessed encoding that fails raises textfile.Misread."""
+    mapping = mapping or ImportMap.build(kind.name)
+    kind = mapping.kind
     strategy = dialects.of(conn).bulk_csv
     if not takes(kind):
         return Declined(f"{kind.name} are always imported row by row")
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        handle = form.open(path)
     except OSError as exc:
         return Declined(f"cannot read the file: {exc.strerror}")
     with handle:
         try:
             # the exact path's reader: same dialect, strict, header trimmed
-            reader = csv.reader(handle, strict=True)
-            header = [h.strip() for h in next(reader, [])]
+            reader = form.reader(handle)
+            header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
         except UnicodeDecodeError:
-            return Declined("the file is not UTF-8")
+            if not form.sure:
+                raise textfile.Misread() from None
+            return Declined(f"the file is not {form.label} text")
         except csv.Error as exc:
             return Declined(f"line 1: not valid CSV: {exc}")
-        missing, notes = header_problems(kind, header, str(path))
+        try:
+            named = mapping.rename(header, str(path))
+        except RecordError:
+            return Declined("two columns of the header would be one")
+        dated = [c for c in (*kind.columns, *kind.fields) if c.type in ("date", "datetime")]
+        if mapping.date_format and any(c.name in named for c in dated):
+            return Declined(f"dates are read with date_format {mapping.date_format}")
+        constants = mapping.constants_for(named)
+        missing, notes = header_problems(kind, [*named, *constants], str(path))
         if missing:
-            return Declined(f"{len(missing)} missing column(s)")
+            return Declined(f"{len(missing) - 1} missing column(s)")
+        try:
+            literals = _literals(kind, mapping, constants, zone)
+        except ValueError as exc:
+            return Declined(f"a constant: {exc}")
         known = {c.name for c in kind.columns}
-        custom = len([h for h in header if h and h not in known])
+        custom = len([h for h in named if h and h not in known])
         if custom > MAX_ATTRS:
             return Declined(f"{custom} custom columns (the bulk path takes at most {MAX_ATTRS})")
+        setup = _Setup(named, mapping.words, literals, compare)
         savepoint = conn.begin_nested()
         # SQLite's conversion function; it remembers the first cell it refused, and where
-        fixer = _Fixer(conn, kind, zone, reader) if strategy == "insert" else None
+        fixer = _Fixer(conn, kind, zone, reader, mapping.words) if strategy == "insert" else None
         try:
             if fixer is not None:
-                result = _load_converting(conn, kind, path, header, reader, full, progress, fixer)
+                result = _load_converting(
+                    conn, kind, path, form, setup, reader, full, progress, fixer
+                )
             else:
-                result = _load_staged(conn, kind, path, header, reader, full, zone, progress)
+                result = _load_staged(conn, kind, path, form, setup, reader, full, zone, progress)
         except _Decline as exc:
             savepoint.rollback()
             return Declined(exc.reason)
+        except UnicodeDecodeError:
+            savepoint.rollback()
+            if not form.sure:
+                raise textfile.Misread() from None
+            return Declined(f"the file is not {form.label} text")
         except Exception as exc:  # anything else: the exact path decides, and reports
             savepoint.rollback()
             failed = fixer.failed if fixer is not None else None
-            return Declined(_diagnose(path, header, failed) or _unforeseen(exc))
+            return Declined(_diagnose(path, form, named, failed) or _unforeseen(exc))
         savepoint.commit()
     result.notes = notes
     return result
 
 
-def _diagnose(path: Path, header: list[str], failed: tuple[int, str] | None) -> str | None:
+@dataclass(frozen=True)
+class _Setup:
+    """What one file's load needs beyond the kind: its header (as the mapping names it), the
+    mapping's words for values, the constants' canonical text, and whether to compare."""
+
+    header: list[str]
+    words: Mapping[str, Mapping[str, str]]
+    constants: Mapping[str, str]
+    compare: bool
+
+
+def _literals(
+    kind: Kind, mapping: ImportMap, constants: Mapping[str, str], zone: ZoneInfo
+) -> dict[str, str]:
+    """Each constant as the canonical text the SQL reads as its value."""
+    columns = {c.name: c for c in kind.columns}
+    out = {}
+    for name, text in constants.items():
+        column = columns[name]
+        out[name] = canonical(column, converter(column, zone, mapping.words.get(name))(text))
+    return out
+
+
+def _diagnose(
+    path: Path, form: TextFormat, header: list[str], failed: tuple[int, str] | None
+) -> str | None:
     """Why a load failed, read from the file: the first row whose value count is not the
     header's (the INSERT or COPY cannot take it), or the row salesplay_fix() refused (`failed`:
     the line that row ends on, and the reason)."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle, strict=True)
+        with form.open(path) as handle:
+            reader = form.reader(handle)
             next(reader, None)
             ended = reader.line_num
             for values in reader:
@@ -669,8 +842,20 @@ class _Fixer:
     reports it. `other`: period_end's period_start (not after it), occurred_at's row id (the
     INSERT takes occurred_on from the text, so `dates` keeps the right one for that row)."""
 
-    def __init__(self, conn: Connection, kind: Kind, zone: ZoneInfo, reader: Any) -> None:
-        self.columns = {c.column: (c, converter(c, zone)) for c in kind.columns}
+    def __init__(
+        self,
+        conn: Connection,
+        kind: Kind,
+        zone: ZoneInfo,
+        reader: Any,
+        words: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        words = words or {}
+        self.columns = {c.column: (c, converter(c, zone, words.get(c.name))) for c in kind.columns}
+        # a custom column's cell, kept in attrs (see _Plan._attrs)
+        self.columns.update(
+            {f"attrs:{c.name}": (c, converter(c, zone, words.get(c.name))) for c in kind.fields}
+        )
         self.dates: list[tuple[Any, str]] = []  # (occurred_on, row id)
         self.reader = reader  # its line_num: where the row being inserted ends
         self.failed: tuple[int, str] | None = None  # the first refusal: (line, reason)
@@ -708,6 +893,8 @@ class _Fixer:
         return self.send(name, value)
 
     def send(self, name: str, value: Any) -> Any:
+        if name.startswith("attrs:"):  # the canonical text the plan's SQL then reads
+            return None if value is None else canonical(self.columns[name][0], value)
         process = self.process[name]
         return value if value is None or process is None else process(value)
 
@@ -716,15 +903,18 @@ def _load_converting(
     conn: Connection,
     kind: Kind,
     path: Path,
-    header: list[str],
+    form: TextFormat,
+    setup: _Setup,
     reader: Iterator[list[str]],
     full: bool,
     progress: Callable[[int], None] | None,
     fixer: _Fixer,
 ) -> ImportResult:
+    header = setup.header
     width = len(header)
     cells = [f"?{i + 1}" for i in range(width + 1)]  # the last one: a customer's bucket
-    plan = _Plan(kind, header, _Spelling(), cells, edges_clean(path))
+    clean = edges_clean(path, form)
+    plan = _Plan(kind, header, _Spelling(), cells, clean, setup.words, setup.constants)
     target = table_of(kind.model)
     empty = is_empty(conn, kind)
     if empty:
@@ -764,7 +954,8 @@ def _load_converting(
     _check_references(conn, kind, into, [target, into])
     if empty:
         return ImportResult(kind.name, count, count, 0, 0)
-    result = apply(conn, kind, into, full, kept_columns(kind, header))
+    keep = kept_columns(kind, [*header, *setup.constants])
+    result = apply(conn, kind, into, full, keep, compare=setup.compare)
     conn.exec_driver_sql(f"DROP TABLE {into.name}")
     return result
 
@@ -799,15 +990,18 @@ def _load_staged(
     conn: Connection,
     kind: Kind,
     path: Path,
-    header: list[str],
+    form: TextFormat,
+    setup: _Setup,
     reader: Iterator[list[str]],
     full: bool,
     zone: ZoneInfo,
     progress: Callable[[int], None] | None,
 ) -> ImportResult:
+    header = setup.header
     width = len(header)
     cells = [f"c{i}" for i in range(width + 1)]
-    plan = _Plan(kind, header, _PostgresSpelling(), cells, edges_clean(path))
+    clean = edges_clean(path, form)
+    plan = _Plan(kind, header, _PostgresSpelling(), cells, clean, setup.words, setup.constants)
     cols: list[sa.Column[Any]] = [sa.Column(f"c{i}", sa.Text()) for i in range(width)]
     if plan.customers:
         cols.append(sa.Column(f"c{width}", sa.Integer()))
@@ -827,7 +1021,8 @@ def _load_staged(
         _check_references(conn, kind, target, [target])
     else:
         _check_references(conn, kind, staged, [target, plan.typed("other")])
-        result = apply(conn, kind, staged, full, kept_columns(kind, header))
+        keep = kept_columns(kind, [*header, *setup.constants])
+        result = apply(conn, kind, staged, full, keep, compare=setup.compare)
     conn.exec_driver_sql(f"DROP TABLE {stage.name}")
     return result
 
@@ -875,8 +1070,9 @@ def _fix(conn: Connection, plan: _Plan, stage: sa.Table, zone: ZoneInfo) -> int:
             f"more than {FIX_LIMIT:,} rows hold values written otherwise than 2024-01-05, "
             "1200.50 or true (such as 2024/1/5, 1,200.50 or 是), converted one by one"
         )
-    convert = RowConverter(plan.kind, zone)
+    convert = RowConverter(plan.kind, zone, plan.word_table, constants=plan.constant_text)
     present = [(c, plan.index[c.name]) for c in plan.kind.columns if c.name in plan.index]
+    customs = [(c, plan.index[c.name]) for c in plan.kind.fields if c.name in plan.index]
     blank: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for rid, *values in rows:
@@ -890,6 +1086,8 @@ def _fix(conn: Connection, plan: _Plan, stage: sa.Table, zone: ZoneInfo) -> int:
         update = dict(zip(cells, values, strict=True))
         for column, i in present:
             update[cells[i]] = plan.canonical(column, record[column.column])
+        for column, i in customs:
+            update[cells[i]] = plan.canonical(column, (record["attrs"] or {}).get(column.name))
         update["rid"] = rid
         updates.append(update)
     where = "ctid = CAST(:rid AS tid)"

@@ -7,14 +7,19 @@ reason` lines and leaves the database as it was. A CSV file first tries the bulk
 path cannot vouch for (a bad row, a duplicate id) comes back here, so every message is written
 by this module. A good file that comes back says why in a note (`FILE: imported row by row, not
 in bulk: line 7: …`); a bad one needs none, its errors name every bad row.
+
+Both paths read a file through the same two things: its text format (textfile.py: UTF-8,
+GB18030 or UTF-16, commas or tabs) and the kind's import mapping (mapping.py: the file's own
+names for columns and values, the built-in ones and the configured ones). A dry run is either
+path in a transaction that is rolled back, counting what it would have done.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,9 +28,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection, Engine
 
 from salesplay.engine.errors import RecordError, SalesplayError
+from salesplay.engine.store import textfile
 from salesplay.engine.store.convert import RowConverter
 from salesplay.engine.store.fastload import Declined, load_csv, takes
-from salesplay.engine.store.records import KINDS, Kind
+from salesplay.engine.store.mapping import ImportMap
+from salesplay.engine.store.records import Kind, kind_named
 from salesplay.engine.store.staging import (
     ImportResult,
     apply,
@@ -35,6 +42,7 @@ from salesplay.engine.store.staging import (
     reference_problems,
     staging_table,
 )
+from salesplay.engine.store.textfile import TextFormat
 
 BATCH = 5000
 MAX_REPORTED = 1000  # a file with more bad rows than this is reported in part
@@ -54,29 +62,41 @@ Row = dict[str, Any] | RowProblem
 # ---- reading files ----------------------------------------------------------------------------
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
-    """(header, rows with their line numbers) from a .csv, .jsonl/.ndjson or .xlsx file."""
+def read_rows(
+    path: Path, form: TextFormat | None = None
+) -> tuple[list[str], Iterator[tuple[int, Row]]]:
+    """(header, rows with their line numbers) from a .csv/.txt/.tsv, .jsonl/.ndjson or .xlsx
+    file. `form`: a text file's encoding and separator (default: found from the file)."""
     suffix = path.suffix.lower()
     if not path.exists():
         raise SalesplayError(f"{path}: no such file")
-    if suffix in (".csv", ".txt"):
-        return _read_csv(path)
+    if suffix in TEXT_SUFFIXES:
+        return _read_csv(path, form or textfile.sniff(path))
     if suffix in (".jsonl", ".ndjson", ".json"):
-        return _read_jsonl(path)
+        return _read_jsonl(path, form or textfile.UTF8)
     if suffix in (".xlsx", ".xlsm"):
+        if form is not None and form.named:
+            raise SalesplayError(
+                f"--encoding {form.named}: {path.name} is a workbook, which has no encoding: "
+                "leave the option out"
+            )
         return _read_xlsx(path)
     raise SalesplayError(f"{path}: unknown file type '{suffix}': use .csv, .jsonl or .xlsx")
 
 
-def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
-    handle = path.open(encoding="utf-8-sig", newline="")  # utf-8-sig: Excel's BOM
+TEXT_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+def _read_csv(path: Path, form: TextFormat) -> tuple[list[str], Iterator[tuple[int, Row]]]:
+    handle = form.open(path)
     try:
-        # strict: a quote left open is an error, not a value that swallows the rest of the file
-        reader = csv.reader(handle, strict=True)
-        header = [h.strip() for h in next(reader, [])]
+        reader = form.reader(handle)
+        header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
     except UnicodeDecodeError:
         handle.close()
-        raise SalesplayError(f"{path}:1: the file is not UTF-8: save it as 'CSV UTF-8'") from None
+        if not form.sure:
+            raise textfile.Misread() from None
+        raise SalesplayError(textfile.undecodable(path, form)) from None
     except csv.Error as exc:
         handle.close()
         raise SalesplayError(f"{path}:1: not valid CSV: {exc}") from None
@@ -112,20 +132,25 @@ def _read_csv(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
             except csv.Error as exc:  # the reader cannot go on: report it with the rows before
                 yield ended + 1, RowProblem(f"not valid CSV: {exc}")
             except UnicodeDecodeError:
-                raise RecordError(
-                    [f"{path}:{reader.line_num + 1}: not UTF-8 text: save the file as 'CSV UTF-8'"]
-                ) from None
+                if not form.sure:
+                    raise textfile.Misread() from None
+                raise RecordError([textfile.undecodable(path, form)]) from None
 
     return header, rows()
 
 
-def _read_jsonl(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
+def _read_jsonl(path: Path, form: TextFormat) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     try:
         # split on \n only: str.splitlines() also breaks at U+2028, U+0085 … which JSON
         # strings may hold unescaped (json.dumps(ensure_ascii=False) writes them as they are)
-        lines = path.read_text("utf-8-sig").split("\n")
+        lines = path.read_text(form.encoding).split("\n")
     except UnicodeDecodeError:
-        raise SalesplayError(f"{path}:1: the file is not UTF-8") from None
+        if form.named:
+            raise SalesplayError(textfile.undecodable(path, form)) from None
+        raise SalesplayError(
+            f"{textfile.undecodable(path, form).split(': not ')[0]}: not UTF-8 text: save the "
+            "file as UTF-8, or name its encoding with --encoding NAME"
+        ) from None
     parsed: list[tuple[int, Row]] = []
     header: dict[str, None] = {}
     for number, line in enumerate(lines, start=1):
@@ -169,9 +194,6 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[int, Row]]]:
     return header, rows()
 
 
-# ---- converting values ----------------------------------------------------------------------
-
-
 # ---- importing ------------------------------------------------------------------------------
 
 
@@ -182,31 +204,74 @@ def import_file(
     full: bool = False,
     timezone_name: str = "Asia/Shanghai",
     progress: Callable[[int], None] | None = None,
+    *,
+    encoding: str | None = None,
+    mapping: ImportMap | None = None,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Import one file of one record kind; raise RecordError (data untouched) on any bad row."""
-    kind = _kind(kind_name)
+    """Import one file of one record kind; raise RecordError (data untouched) on any bad row.
+
+    `encoding`: a text file's encoding, as --encoding names it (default: found from the file);
+    `mapping`: the kind's import mapping in force (default: the built-in names only);
+    `dry_run`: check and count everything, then roll back: nothing is written."""
+    kind_named(kind_name)
+    mapping = mapping or ImportMap.build(kind_name)
     zone = ZoneInfo(timezone_name)
+    if not path.exists():
+        raise SalesplayError(f"{path}: no such file")
+    text = path.suffix.lower() in TEXT_SUFFIXES
+    form = textfile.sniff(path, encoding) if text else textfile.given(encoding)
+    try:
+        return _import(engine, mapping, path, form, full, zone, progress, dry_run)
+    except textfile.Misread:  # the first block's guess was wrong: read all of it to know
+        form = textfile.settle(path)
+        return _import(engine, mapping, path, form, full, zone, progress, dry_run)
+
+
+def _import(
+    engine: Engine,
+    mapping: ImportMap,
+    path: Path,
+    form: TextFormat | None,
+    full: bool,
+    zone: ZoneInfo,
+    progress: Callable[[int], None] | None,
+    dry_run: bool,
+) -> ImportResult:
+    kind = mapping.kind
     declined: Declined | None = None
-    if path.suffix.lower() in (".csv", ".txt") and path.exists() and takes(kind):
-        with engine.begin() as conn:
-            loaded = load_csv(conn, kind, path, full, zone, progress)
+    if path.suffix.lower() in TEXT_SUFFIXES and form is not None and takes(kind):
+        with _transaction(engine, dry_run) as conn:
+            loaded = load_csv(
+                conn, kind, path, full, zone, progress, form=form, mapping=mapping, compare=dry_run
+            )
         if not isinstance(loaded, Declined):
             return loaded
         declined = loaded
-    header, rows = read_rows(path)
-    with engine.begin() as conn:
-        result = import_rows(conn, kind, header, rows, str(path), full, zone, progress)
+    header, rows = read_rows(path, form)
+    with _transaction(engine, dry_run) as conn:
+        result = import_rows(
+            conn, kind, header, rows, str(path), full, zone, progress, mapping, compare=dry_run
+        )
     if declined is not None:  # only a good file gets here: a bad one raised RecordError
         result.notes.append(f"{path}: imported row by row, not in bulk: {declined.reason}")
     return result
 
 
-def _kind(name: str) -> Kind:
-    if name not in KINDS:
-        close = difflib.get_close_matches(name, list(KINDS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise SalesplayError(f"KIND: unknown record kind '{name}'{hint}; one of {', '.join(KINDS)}")
-    return KINDS[name]
+@contextmanager
+def _transaction(engine: Engine, dry_run: bool) -> Iterator[Connection]:
+    """One all-or-nothing transaction; a dry run's is rolled back however it ends."""
+    with engine.connect() as conn:
+        transaction = conn.begin()
+        try:
+            yield conn
+        except BaseException:
+            transaction.rollback()
+            raise
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
 
 
 def import_rows(
@@ -218,16 +283,27 @@ def import_rows(
     full: bool,
     zone: ZoneInfo,
     progress: Callable[[int], None] | None = None,
+    mapping: ImportMap | None = None,
+    compare: bool = False,
 ) -> ImportResult:
     """Stage, check and upsert rows inside the caller's transaction.
 
     Every bad row is reported, value problems and unknown references alike, one line each in
-    line order; the caller's transaction is then rolled back by the RecordError.
+    line order; the caller's transaction is then rolled back by the RecordError. The header
+    and values are read through the kind's import mapping (default: the built-in names);
+    `compare`: count the rows left unchanged (a dry run; see staging.apply).
     """
-    missing, notes = header_problems(kind, header, source)
+    mapping = mapping or ImportMap.build(kind.name)
+    kind = mapping.kind
+    named = mapping.rename(header, source)
+    constants = mapping.constants_for(named)
+    columns = [*named, *constants]
+    missing, notes = header_problems(kind, columns, source, header, mapping.names_of)
     if missing:
         raise RecordError(missing)
-    position = {c.name: i for i, c in enumerate(kind.columns)}
+    if named != header:
+        rows = _renamed(rows, dict(zip(header, named, strict=True)))
+    position = {c.name: i for i, c in enumerate((*kind.columns, *kind.fields))}
     problems: list[tuple[int, int, str]] = []  # (line, column position, text): sorted at the end
 
     def problem(line: int, column: str, reason: str) -> None:
@@ -237,7 +313,7 @@ def import_rows(
     stage = staging_table(kind)
     conn.exec_driver_sql(f"DROP TABLE IF EXISTS {stage.name}")
     stage.create(conn)
-    convert = RowConverter(kind, zone)
+    convert = RowConverter(kind, zone, mapping.words, mapping.date_format, constants)
     seen: dict[str, int] = {}
     batch: list[dict[str, Any]] = []
     count = 0
@@ -276,8 +352,18 @@ def import_rows(
                 f"{source}: … more bad rows not listed: fix these and import again",
             ]
         raise RecordError(texts)
-    result = apply(conn, kind, stage, full, kept_columns(kind, header), is_empty(conn, kind))
+    empty = is_empty(conn, kind)
+    result = apply(conn, kind, stage, full, kept_columns(kind, columns), empty, compare=compare)
     result.rows = count
     result.notes = notes
     conn.exec_driver_sql(f"DROP TABLE {stage.name}")
     return result
+
+
+def _renamed(rows: Iterator[tuple[int, Row]], names: dict[str, str]) -> Iterator[tuple[int, Row]]:
+    """The rows with each header name read as the mapping names it."""
+    for line, raw in rows:
+        if isinstance(raw, RowProblem):
+            yield line, RowProblem(raw.reason, names.get(raw.column, raw.column))
+        else:
+            yield line, {names.get(k, k): v for k, v in raw.items()}

@@ -6,7 +6,8 @@ Users' exports and scripts are written against these names; change them only wit
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.store.models import (
@@ -36,6 +37,7 @@ class Column:
     low: float | None = None
     high: float | None = None
     default: object = None
+    custom: bool = False  # a customer's custom column (playbook `fields:`), kept in attrs
 
     @property
     def column(self) -> str:
@@ -48,6 +50,31 @@ class Kind:
     model: type
     columns: tuple[Column, ...]
     extra_to_attrs: bool = False  # customers keep unknown columns as custom attributes
+    # the playbook's `fields:` that have a type to check (number, date, bool): kept in attrs,
+    # converted and checked as the columns are (see with_fields)
+    fields: tuple[Column, ...] = ()
+
+    def with_fields(self, fields: Mapping[str, str]) -> Kind:
+        """This kind with the playbook's custom columns (`fields:` name -> type) whose values
+        are checked on import; only customers keep custom columns."""
+        if not self.extra_to_attrs:
+            return self
+        typed = tuple(
+            Column(name, CUSTOM_TYPES[kind], header=False, custom=True)
+            for name, kind in fields.items()
+            if kind in CUSTOM_TYPES and name not in {c.name for c in self.columns}
+        )
+        return replace(self, fields=typed)
+
+
+# The types of `fields:` that an import checks, as the types of columns (text is kept as written).
+CUSTOM_TYPES = {
+    "number": "number",
+    "amount": "number",
+    "date": "date",
+    "bool": "bool",
+    "yes/no": "bool",
+}
 
 
 def _id() -> Column:

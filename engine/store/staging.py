@@ -6,6 +6,7 @@ Both import paths (importer.py, fastload.py) end here.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -26,10 +27,20 @@ class ImportResult:
     updated: int
     deleted: int = 0
     notes: list[str] = field(default_factory=list)
+    unchanged: int = 0  # counted by a dry run only: rows already stored exactly so (not updated)
+    missing: int = 0  # a dry run: the records --full would mark deleted, with or without it
 
 
-def header_problems(kind: Kind, header: list[str], source: str) -> tuple[list[str], list[str]]:
-    """(one line per required column the header lacks, notes on the columns it ignores)."""
+def header_problems(
+    kind: Kind,
+    header: list[str],
+    source: str,
+    found: Sequence[str] | None = None,
+    names_of: Callable[[str], list[str]] | None = None,
+) -> tuple[list[str], list[str]]:
+    """(one line per required column the header lacks and one listing the headers found and
+    the columns expected, notes on the columns it ignores). `found`: the header as the file
+    wrote it; `names_of`: the names a column's header may have (the import mapping's)."""
     known = {c.name for c in kind.columns}
     missing = [c.name for c in kind.columns if c.header and c.name not in header]
     notes: list[str] = []
@@ -38,7 +49,24 @@ def header_problems(kind: Kind, header: list[str], source: str) -> tuple[list[st
             close = difflib.get_close_matches(name, list(known), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             notes.append(f"{source}:1: {name}: not a column of {kind.name}{hint}; ignored")
-    return [f"{source}:1: {name}: missing column" for name in missing], notes
+    if not missing:
+        return [], notes
+    lines = []
+    for name in missing:
+        names = names_of(name) if names_of else [name]
+        shown = ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+        lines.append(
+            f"{source}:1: {name}: missing column: name a header {shown}, or map yours to "
+            f"{name} with columns: in the import mapping (--map FILE.yaml)"
+        )
+    written = [h for h in (found if found is not None else header) if h]
+    required = [c.name for c in kind.columns if c.header]
+    optional = [c.name for c in kind.columns if not c.header]
+    lines.append(
+        f"{source}:1: the header has {', '.join(written) or 'no names'}; {kind.name} takes "
+        f"{', '.join(required)}" + (f" (and optionally {', '.join(optional)})" if optional else "")
+    )
+    return lines, notes
 
 
 def kept_columns(kind: Kind, header: list[str]) -> set[str]:
@@ -122,10 +150,13 @@ def apply(
     full: bool,
     keep: set[str],
     empty: bool = False,
+    compare: bool = False,
 ) -> ImportResult:
     """Write the staged rows (a table, or the bulk path's converting subquery) into the kind's
     table. `empty`: the table has no row at all, so a plain INSERT does (a repeated id then
-    fails on the primary key instead of updating the row it inserted a moment before)."""
+    fails on the primary key instead of updating the row it inserted a moment before).
+    `compare` (a dry run, whose transaction is rolled back): also count the rows the upsert
+    leaves exactly as they were, and the records --full would mark deleted."""
     target = table_of(kind.model)
     names = [c.name for c in stage.columns if c.name != "_line"]
     total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
@@ -138,6 +169,15 @@ def apply(
         .select_from(stage)
         .where(sa.exists().where(target.c.id == stage.c.id))
     ).scalar_one()
+    live_elsewhere = sa.and_(
+        target.c.deleted == sa.false(), ~sa.exists().where(stage.c.id == target.c.id)
+    )
+    before = _copy_of_stored(conn, target, stage) if compare else None
+    missing = 0
+    if compare:
+        missing = conn.execute(
+            sa.select(sa.func.count()).select_from(target).where(live_elsewhere)
+        ).scalar_one()
     if kind.model is Customer:
         _record_owner_changes(conn, stage)
         keep = keep | POOL_COLUMNS
@@ -155,12 +195,57 @@ def apply(
     )
     deleted = 0
     if full:
-        deleted = conn.execute(
-            target.update()
-            .where(target.c.deleted == sa.false(), ~sa.exists().where(stage.c.id == target.c.id))
-            .values(deleted=True)
-        ).rowcount
-    return ImportResult(kind.name, total, total - existing, existing, deleted)
+        deleted = conn.execute(target.update().where(live_elsewhere).values(deleted=True)).rowcount
+    result = ImportResult(kind.name, total, total - existing, existing, deleted, missing=missing)
+    if before is not None:
+        result.unchanged = _unchanged(conn, target, before)
+        result.updated -= result.unchanged
+    return result
+
+
+def _copy_of_stored(conn: Connection, target: sa.Table, stage: sa.Table | sa.Subquery) -> sa.Table:
+    """The stored rows the staged ones will update, as they are before the upsert."""
+    copy = sa.Table(
+        "dry_run_before",
+        sa.MetaData(),
+        *[sa.Column(c.name, c.type) for c in target.columns],
+        prefixes=["TEMPORARY"],
+    )
+    conn.exec_driver_sql(f"DROP TABLE IF EXISTS {copy.name}")
+    copy.create(conn)
+    names = [c.name for c in target.columns]
+    conn.execute(
+        copy.insert().from_select(
+            names,
+            sa.select(*[target.c[n] for n in names]).where(
+                sa.exists().where(stage.c.id == target.c.id)
+            ),
+        )
+    )
+    return copy
+
+
+def _unchanged(conn: Connection, target: sa.Table, before: sa.Table) -> int:
+    """How many rows the upsert left exactly as they were. JSON values (a customer's custom
+    columns) count as the same when they hold the same keys and values, however written."""
+    plain = [c.name for c in target.columns if not isinstance(c.type, sa.JSON)]
+    structured = [c.name for c in target.columns if isinstance(c.type, sa.JSON)]
+    same = [before.c[n].is_not_distinct_from(target.c[n]) for n in plain]
+    pair = before.join(target, before.c.id == target.c.id)
+    as_text = [
+        sa.cast(before.c[n], sa.Text).is_not_distinct_from(sa.cast(target.c[n], sa.Text))
+        for n in structured
+    ]
+    count = conn.execute(
+        sa.select(sa.func.count()).select_from(pair).where(*same, *as_text)
+    ).scalar_one()
+    if structured:  # written otherwise, perhaps the same: compare what they hold
+        differ = sa.or_(*[~t for t in as_text])
+        columns = [c for n in structured for c in (before.c[n], target.c[n])]
+        for row in conn.execute(sa.select(*columns).select_from(pair).where(*same, differ)):
+            count += all(row[i] == row[i + 1] for i in range(0, len(row), 2))
+    conn.exec_driver_sql(f"DROP TABLE {before.name}")
+    return int(count)
 
 
 def _record_owner_changes(conn: Connection, stage: sa.Table | sa.Subquery) -> None:

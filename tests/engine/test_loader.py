@@ -211,7 +211,7 @@ def test_unknown_section_lists_the_sections(rejects: Rejects) -> None:
         "extends: default\nnotify:\n  managers: {levels: [red]}\n",
         "company.yaml:2: notify: unknown key 'notify'; allowed: playbook, description, "
         "extends, timezone, currency, language, fields, metrics, grading, pool, follow_up, goals, "
-        "scorecards, warnings, escalation, incentives, jobs, delivery",
+        "scorecards, warnings, escalation, incentives, jobs, delivery, imports",
     )
 
 
@@ -640,7 +640,7 @@ def test_a_file_named_like_a_bundled_playbook_is_reached_as_a_path(rejects: Reje
         "extends: ./default\n",
         "default:2: not_a_section: unknown key 'not_a_section'; allowed: playbook, description, "
         "extends, timezone, currency, language, fields, metrics, grading, pool, follow_up, goals, "
-        "scorecards, warnings, escalation, incentives, jobs, delivery",
+        "scorecards, warnings, escalation, incentives, jobs, delivery, imports",
     )
 
 

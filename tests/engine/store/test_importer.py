@@ -400,11 +400,11 @@ def test_every_bad_csv_row_is_reported_at_its_physical_line_and_nothing_changes(
     assert rejected(org, "customers", bad, full=True) == [
         f"{f}:3: name: a value is required",
         f"{f}:4: owner_id: unknown rep 'R9'",
-        f"{f}:4: created_on: '2023-02-30' is not a date (write YYYY-MM-DD)",
+        f"{f}:4: created_on: '2023-02-30' is no such day",
         f"{f}:6: org_unit_id: unknown org unit 'XX'",
-        f"{f}:6: strategic: 'maybe' is not true or false",
+        f"{f}:6: strategic: 'maybe' is not true or false: write 是/否, Y/N, true/false or 1/0",
         f"{f}:7: id: 'C2' appears twice (first on line 3)",
-        f"{f}:8: created_on: '2023/13/01' is not a date (write YYYY-MM-DD)",
+        f"{f}:8: created_on: '2023/13/01' is no such day",
         f"{f}:10: industry: missing column (the row has 4 values, the header 9)",
         f"{f}:11: row has 10 values but the header has 9 columns",
         f"{f}:12: id: 'C2' appears twice (first on line 3)",
@@ -421,7 +421,7 @@ def test_every_bad_csv_row_is_reported_at_its_physical_line_and_nothing_changes(
         ),
     )
     assert rejected(org, "customers", broken) == [
-        f"{broken}:2: created_on: '2023-01-32' is not a date (write YYYY-MM-DD)",
+        f"{broken}:2: created_on: '2023-01-32' is no such day",
         f"{broken}:3: not valid CSV: unexpected end of data",
     ]
 
@@ -430,8 +430,14 @@ def test_every_bad_csv_row_is_reported_at_its_physical_line_and_nothing_changes(
         "id,owner_id,org_unit_id,industry,strategic,status\nC9,R1,SH,制造,false,active\n",
     )
     assert rejected(org, "customers", no_name) == [
-        f"{no_name}:1: name: missing column",
-        f"{no_name}:1: created_on: missing column",
+        f"{no_name}:1: name: missing column: name a header name, 名称, 客户名称, 客户名 or "
+        "公司名称, or map yours to name with columns: in the import mapping (--map FILE.yaml)",
+        f"{no_name}:1: created_on: missing column: name a header created_on, 创建日期, 创建时间 "
+        "or 建档日期, or map yours to created_on with columns: in the import mapping "
+        "(--map FILE.yaml)",
+        f"{no_name}:1: the header has id, owner_id, org_unit_id, industry, strategic, status; "
+        "customers takes id, name, owner_id, org_unit_id, industry, strategic, status, "
+        "created_on",
     ]
 
 
@@ -457,7 +463,7 @@ def test_every_bad_json_line_is_reported_and_nothing_changes(org: Engine, tmp_pa
                 "ordered_on": "2024-03-02",
             },
             "",  # 3
-            {"id": "O3", "customer_id": "C1", "amount": "12元", "ordered_on": "2024-03-03"},  # 4
+            {"id": "O3", "customer_id": "C1", "amount": "12块", "ordered_on": "2024-03-03"},  # 4
             "not json",  # 5
             {
                 "id": "O4",
@@ -482,13 +488,13 @@ def test_every_bad_json_line_is_reported_and_nothing_changes(org: Engine, tmp_pa
     assert rejected(org, "orders", bad) == [
         f"{f}:2: customer_id: unknown customer 'C9'",
         f"{f}:2: amount: '19.999' has more than 2 decimal places",
-        f"{f}:4: amount: '12元' is not a number",
+        f"{f}:4: amount: '12块' is not an amount: write e.g. 1200.50, ¥1,200.50, 1,200元 or 12.5万",
         f"{f}:5: not valid JSON: Expecting value",
         f"{f}:6: ordered_on: a value is required",
         f"{f}:7: each line must be a JSON object",
         f"{f}:8: rep_id: unknown rep 'RX'",
         f"{f}:8: amount: '-0.005' has more than 2 decimal places",
-        f"{f}:9: amount: 'True' is not a number",
+        f"{f}:9: amount: 'True' is not an amount: write e.g. 1200.50, ¥1,200.50, 1,200元 or 12.5万",
     ]
 
     # the good lines alone import (CRLF line ends too); ids are strings, even JSON numbers
@@ -542,7 +548,7 @@ def test_choices_ranges_references_and_periods_of_every_other_kind(
         f"{reps}:4: org_unit_id: unknown org unit 'SZ'",
         f"{reps}:4: manager_id: unknown rep 'R9'",
         f"{reps}:4: exam_score: '-1' is outside 0–100",
-        f"{reps}:4: active: 'maybe' is not true or false",
+        f"{reps}:4: active: 'maybe' is not true or false: write 是/否, Y/N, true/false or 1/0",
     ]
 
     surveys = write(
@@ -571,7 +577,8 @@ def test_choices_ranges_references_and_periods_of_every_other_kind(
         ),
     )
     assert rejected(org, "deals", deals) == [
-        f"{deals}:2: status: 'closed' is not one of open, won, lost",
+        f"{deals}:2: status: 'closed' is not one of open, won, lost (map other words to them "
+        "with values: in the import mapping)",
         f"{deals}:3: amount: '300000.001' has more than 2 decimal places",
         f"{deals}:4: status: a value is required",
     ]
@@ -591,7 +598,8 @@ def test_choices_ranges_references_and_periods_of_every_other_kind(
     assert rejected(org, "targets", targets) == [
         f"{targets}:2: owner_id: unknown rep 'R9'",
         f"{targets}:3: owner_id: unknown org unit 'XX'",
-        f"{targets}:4: owner_type: 'team' is not one of org_unit, rep",
+        f"{targets}:4: owner_type: 'team' is not one of org_unit, rep (map other words to them "
+        "with values: in the import mapping)",
         f"{targets}:5: period_end: 2024-01-01 is before period_start 2024-12-31",
         f"{targets}:5: value: '1.005' has more than 2 decimal places",
         f"{targets}:6: owner_id: unknown rep 'SH'",
@@ -671,8 +679,13 @@ def test_same_file_references_optional_columns_and_ignored_columns(
         "id,org_unit_id,manager_id,hired_on,exam_score\nR2,SH,,2023-01-01,80\n",
     )
     assert rejected(engine, "reps", missing) == [
-        f"{missing}:1: name: missing column",
-        f"{missing}:1: active: missing column",
+        f"{missing}:1: name: missing column: name a header name, 姓名, 名称, 员工姓名 or 销售姓名, "
+        "or map yours to name with columns: in the import mapping (--map FILE.yaml)",
+        f"{missing}:1: active: missing column: name a header active, 在职 or 是否在职, or map "
+        "yours to active with columns: in the import mapping (--map FILE.yaml)",
+        f"{missing}:1: the header has id, org_unit_id, manager_id, hired_on, exam_score; reps "
+        "takes id, name, org_unit_id, manager_id, hired_on, exam_score, active (and optionally "
+        "left_on, email, mobile, im_id)",
     ]
 
 
@@ -756,9 +769,11 @@ def test_xlsx_first_sheet_with_typed_cells_and_times_in_the_playbook_zone(
     )
     f = str(bad)
     assert rejected(org, "activities", bad) == [
-        f"{f}:3: channel: 'phone' is not one of visit, video, call, wechat, email, message",
+        f"{f}:3: channel: 'phone' is not one of visit, video, call, wechat, email, message (map "
+        "other words to them with values: in the import mapping)",
         f"{f}:5: customer_id: unknown customer 'C404'",
-        f"{f}:5: occurred_at: 'yesterday' is not a date and time (write YYYY-MM-DD HH:MM)",
+        f"{f}:5: occurred_at: 'yesterday' is not a date and time: write 2024-07-05 09:30, "
+        "2024/7/5 9:30:15 or 2024年7月5日 9:30",
         f"{f}:6: occurred_at: a value is required",
         f"{f}:6: channel: a value is required",
     ]
@@ -772,8 +787,8 @@ def test_unreadable_files_and_unknown_kinds_are_one_line_errors(
 ) -> None:
     before = snapshot(sqlite_engine)
     ok = write(tmp_path / "c.csv", f"{CUSTOMERS}\n")
-    gbk = tmp_path / "gbk.csv"
-    gbk.write_bytes(f"{CUSTOMERS}\nC1,上海客户,,,,,,\n".encode("gbk"))
+    garbled = tmp_path / "garbled.csv"  # neither UTF-8 nor GB18030 from line 3 on
+    garbled.write_bytes(f"{CUSTOMERS}\nC1,上海客户,,,,,,\nC2,".encode() + b"\x80\xff,,,,,,\n")
     cases = [
         (
             "customer",
@@ -788,7 +803,13 @@ def test_unreadable_files_and_unknown_kinds_are_one_line_errors(
             write(tmp_path / "c.xls", ""),
             f"{tmp_path / 'c.xls'}: unknown file type '.xls': use .csv, .jsonl or .xlsx",
         ),
-        ("customers", gbk, f"{gbk}:1: the file is not UTF-8: save it as 'CSV UTF-8'"),
+        (
+            "customers",
+            garbled,
+            f"{garbled}:3: not UTF-8, GB18030 or UTF-16 text (the first byte that none of them "
+            "reads is on this line): save the file as 'CSV UTF-8', or name its encoding with "
+            "--encoding NAME",
+        ),
     ]
     for kind, path, message in cases:
         with pytest.raises(SalesplayError) as caught:
@@ -833,7 +854,7 @@ def test_cli_import_prints_every_bad_row_on_stderr_or_a_summary(tmp_path: Path) 
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"{bad}:3: owner_id: unknown rep 'R7'",
-        f"{bad}:3: strategic: 'perhaps' is not true or false",
+        f"{bad}:3: strategic: 'perhaps' is not true or false: write 是/否, Y/N, true/false or 1/0",
         f"{bad}:4: name: a value is required",
     ]
     assert result.stdout == ""
@@ -880,14 +901,19 @@ def _table_rows(conn: Any, table: str) -> list[dict[str, Any]]:
 
 
 def _on_both_paths(
-    engine: Engine, kind: str, path: Path, monkeypatch: pytest.MonkeyPatch, full: bool = False
+    engine: Engine,
+    kind: str,
+    path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    full: bool = False,
+    mapping: Any = None,
 ) -> ImportResult:
     """Import on the exact path (rolled back), then on the bulk path; both must agree."""
     with engine.connect() as conn:
         transaction = conn.begin()
         header, read = read_rows(path)
         zone = ZoneInfo("Asia/Shanghai")
-        exact = import_rows(conn, KINDS[kind], header, read, str(path), full, zone)
+        exact = import_rows(conn, KINDS[kind], header, read, str(path), full, zone, None, mapping)
         expected = {table: _table_rows(conn, table) for table in TABLES}
         transaction.rollback()
 
@@ -896,7 +922,7 @@ def _on_both_paths(
 
     with monkeypatch.context() as patch:
         patch.setattr(importer, "import_rows", not_here)
-        bulk = import_file(engine, kind, path, full=full)
+        bulk = import_file(engine, kind, path, full=full, mapping=mapping)
     with engine.connect() as conn:
         assert {table: _table_rows(conn, table) for table in TABLES} == expected
     assert counts(bulk) == counts(exact)
@@ -1053,8 +1079,7 @@ def test_bulk_path_leaves_bad_files_to_the_exact_path(
             "activities",
             activities + good + "A2,C1,R1,2023-02-29 09:30:00,call,,,\n",
             [
-                "3: occurred_at: '2023-02-29 09:30:00' is not a date and time "
-                "(write YYYY-MM-DD HH:MM)",
+                "3: occurred_at: '2023-02-29 09:30:00' is no such date and time",
             ],
         ),
         (
@@ -1082,7 +1107,7 @@ def test_bulk_path_leaves_bad_files_to_the_exact_path(
             "customers",
             f"{CUSTOMERS}\nC2,乙,R1,SH,,false,,2024-02-30\n",
             [
-                "2: created_on: '2024-02-30' is not a date (write YYYY-MM-DD)",
+                "2: created_on: '2024-02-30' is no such day",
             ],
         ),
         (
