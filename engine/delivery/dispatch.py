@@ -28,6 +28,7 @@ from salesplay.engine.delivery import config
 from salesplay.engine.delivery.channels import Item, Message, Recipient, SendError
 from salesplay.engine.lang.document import Document
 from salesplay.engine.store import dialects
+from salesplay.engine.store.crash import crash_point
 from salesplay.engine.store.models import Alert, Delivery, Rep, Task, table_of
 
 CLAIM = timedelta(minutes=5)  # a claim older than this is taken to be a dead sender's
@@ -224,6 +225,7 @@ def _send(
     else:
         try:
             channel.send(message)
+            crash_point("answered")
             error = None
         except SendError as exc:
             error = exc
@@ -251,6 +253,7 @@ def _send(
             result.dead += len(ids)
             return
         wait = backoff(attempts, rng, error.retry_after)
+        crash_point("backoff")
         conn.execute(
             d.update()
             .where(d.c.id.in_(ids))
