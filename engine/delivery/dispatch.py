@@ -41,6 +41,7 @@ from salesplay.engine.delivery.channels import (
 )
 from salesplay.engine.lang.document import Document
 from salesplay.engine.store import dialects
+from salesplay.engine.store.crash import crash_point
 from salesplay.engine.store.models import Alert, Delivery, Rep, Task, table_of
 
 CLAIM = timedelta(minutes=5)  # a claim older than this is taken to be a dead sender's
@@ -265,6 +266,7 @@ def _send(
     else:
         try:
             channel.send(message)
+            crash_point("answered")
             error = None
         except SendError as exc:
             error = exc
@@ -297,6 +299,7 @@ def _send(
             result.dead += len(ids)
             return
         wait = backoff(attempts, rng, error.retry_after)
+        crash_point("backoff")
         conn.execute(
             d.update()
             .where(d.c.id.in_(ids))

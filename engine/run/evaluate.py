@@ -28,6 +28,7 @@ from salesplay.engine.errors import SalesplayError
 from salesplay.engine.run import alert_status, outbox, pinning
 from salesplay.engine.run.family import EvalContext, Playbook
 from salesplay.engine.store import db, dialects
+from salesplay.engine.store.crash import crash_point
 from salesplay.engine.store.models import Alert, Customer, EvalPartition, Run, Task, table_of
 from salesplay.engine.store.partitions import Partition
 
@@ -76,6 +77,7 @@ def _families(ctx: EvalContext, progress: Progress | None) -> None:
     for family in ctx.playbook.families:
         if ctx.playbook.section(family.section) is not None:
             family.run(ctx)
+            crash_point("evaluating")
             if progress:
                 progress(family.section)
     # The outbox rows commit with the tasks and alerts they deliver, or not at all.
@@ -83,6 +85,7 @@ def _families(ctx: EvalContext, progress: Progress | None) -> None:
     if queued:
         ctx.counts["deliveries"] += queued
     ctx.cleanup()
+    crash_point("inserted")
 
 
 def evaluate_in(
@@ -163,6 +166,7 @@ def evaluate(
             ctx = EvalContext(conn, playbook, as_of, run_id)
             _families(ctx, progress)
             _finish(conn, run_id, {k: int(v) for k, v in sorted(ctx.counts.items())})
+        crash_point("committed")
     seconds = (datetime.now(UTC) - clock).total_seconds()
     with engine.connect() as conn:
         runs, customers_table = table_of(Run), table_of(Customer)

@@ -39,6 +39,7 @@ from salesplay.engine.run.evaluate import evaluate_in
 from salesplay.engine.run.family import Playbook
 from salesplay.engine.schedule.jobs import Job, jobs, restrict
 from salesplay.engine.store import db, dialects
+from salesplay.engine.store.crash import crash_point
 from salesplay.engine.store.models import Run, table_of
 
 MAX_POLL = 60.0  # the daemon looks again at least this often (stale claims, retries)
@@ -210,6 +211,7 @@ class Scheduler:
                 # Another slot of the job is running and started after this slot came (a
                 # catch-up in progress elsewhere): leave this one for later.
                 return Outcome(job.name, slot, "waiting")
+        crash_point("claimed")
         return self._evaluate(job, run_id, slot, owner, now)
 
     def _overlaps(self, conn: Connection, job: Job, slot: datetime) -> bool:
@@ -359,6 +361,7 @@ class Scheduler:
         finally:
             if heartbeat:
                 heartbeat.set()
+        crash_point("committed")
         return Outcome(job.name, slot, "succeeded", run_id, emitted, notes=notes)
 
     def _heartbeat(self, run_id: int, owner: str, started: datetime) -> threading.Event:

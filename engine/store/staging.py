@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from salesplay.engine.store.crash import crash_point
 from salesplay.engine.store.dialects import upsert
 from salesplay.engine.store.models import Customer, OwnerChange, table_of
 from salesplay.engine.store.records import KINDS, Kind
@@ -161,6 +162,7 @@ def apply(
     names = [c.name for c in stage.columns if c.name != "_line"]
     total = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
     rows = sa.select(*[stage.c[n] for n in names], sa.false()).where(sa.true())
+    crash_point("importing")
     if empty:
         conn.execute(sa.insert(target).from_select([*names, "deleted"], rows))
         return ImportResult(kind.name, total, total, 0, 0)
