@@ -287,12 +287,14 @@ def emit(
     wide: bool = False,
     lang: str | None = None,
     words: Mapping[str, Mapping[str, str]] | None = None,
+    envelope: Mapping[str, Any] | None = None,
 ) -> None:
-    """Rows in the format asked for; a table in the playbook's words, zone and currency."""
+    """Rows in the format asked for; a table in the playbook's words, zone and currency.
+    `envelope`: JSON is that object with the rows under `rows` (a report's contract)."""
     view = None
     if fmt == "table":
         view = output.table_view(_output_playbook(), listing.name, lang, wide, words)
-    click.echo(output.render(rows, fmt, listing.shown(fmt), view))
+    click.echo(output.render(rows, fmt, listing.shown(fmt), view, envelope))
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
@@ -1046,6 +1048,62 @@ def deliveries_retry(ids: tuple[int, ...], db_url: str | None, playbook_ref: str
     from salesplay.engine.delivery.dispatch import retry_dead
 
     click.echo(f"{retry_dead(open_db(db_url), list(ids))} deliveries queued again")
+
+
+# ---- reports and the dashboard (engine/present/reports.py, dashboard.py) ---------------------
+
+
+def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--period and --under, shared by every report and the dashboard."""
+    func = click.option(
+        "--under", metavar="ORG", help="Only this org unit, the units below it and their reps."
+    )(func)
+    return click.option(
+        "--period",
+        metavar="P",
+        help="2024, 2024-Q2, 2024-06, 2024-W23 or 2024-04-01..2024-06-30 (default: the month "
+        "of the as-of date; goals and scorecards: those running on it).",
+    )(func)
+
+
+@cli.command("report")
+@click.argument("kind")
+@as_of_option
+@report_options
+@click.option(
+    "--since",
+    type=DAY,
+    metavar="DATE",
+    help="grades: count movements from this day (default: the period's first day).",
+)
+@listing_options
+@common
+def report_command(
+    kind: str,
+    as_of: Any,
+    period: str | None,
+    under: str | None,
+    since: Any,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """Print a report: funnel, grades, follow-up, warnings, goals, payouts or scorecards.
+
+    JSON: {kind, as_of, period, under, rows: [...]}, the row keys of each kind in the README.
+    Example: salesplay report funnel --period 2024-Q2 --under SH --format json
+    """
+    from salesplay.engine.present import reports
+
+    book = load(playbook_ref)
+    day, since_day = _as_of(as_of, book), _as_of(since, book) if since else None
+    asked = reports.query(open_db(db_url), book, day, period, under, since_day)
+    found = reports.run(kind, asked, table=fmt == "table")
+    columns = found.report.table if fmt == "table" and found.report.table else found.report.columns
+    listing = output.Listing(f"report {kind}", found.report.columns, columns)
+    emit(found.rows, fmt, listing, wide, lang, found.report.labels, found.envelope())
 
 
 # ---- commands the rule families add (goals, scorecards, payouts, grade set …) ---------------

@@ -206,6 +206,50 @@ class Command:
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
+# ---- reports a family adds to `salesplay report KIND` and to the dashboard -----------------
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """What every report is asked: as of a date, over a period (both days included; the
+    period's end is never after as_of), for an org unit's subtree (None: everyone), with
+    movements counted from `since`. `period_text`: --period as given (None: the default, the
+    month of as_of), for reports whose own default differs (goals running on as_of)."""
+
+    engine: Engine
+    playbook: Playbook
+    as_of: date
+    period: tuple[date, date]
+    under: str | None = None
+    since: date | None = None
+    period_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One kind of `salesplay report`: its JSON row keys (the scripting contract), the columns
+    of its table (names beside ids) and how to build its rows. `build(query, table)` returns
+    the rows; with table=True they may carry names for people."""
+
+    kind: str
+    help: str
+    columns: tuple[str, ...]
+    build: Callable[[ReportQuery, bool], list[dict[str, Any]]]
+    table: tuple[str, ...] = ()
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Reports(Protocol):
+    """Optional, beside RuleFamily: a family whose knowledge a report needs (cadences for
+    follow-up compliance, the goal tree) offers that report."""
+
+    def reports(self, playbook: Playbook) -> tuple[Report, ...]:
+        """The reports this family offers under the playbook (none when its section is not
+        there)."""
+        ...
+
+
 @dataclass
 class Playbook(Document):
     """A checked playbook, bound to the rule families that give its sections meaning."""
