@@ -1106,6 +1106,42 @@ def report_command(
     emit(found.rows, fmt, listing, wide, lang, found.report.labels, found.envelope())
 
 
+@cli.command("dashboard")
+@as_of_option
+@report_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.html",
+    help="Write the page to this file (default: print it).",
+)
+@common
+def dashboard_command(
+    as_of: Any,
+    period: str | None,
+    under: str | None,
+    out: Path | None,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """Write one self-contained HTML page of the reports, for a phone or a desk.
+
+    Goals with lights and forecasts, the funnel, the grade mix and its movement, visits per
+    week, open warnings and the noisiest rules, follow-up compliance and this period's
+    payouts, scoped to an org unit's subtree. It loads nothing from the network.
+    Example: salesplay dashboard --under CT1 --out 上海.html
+    """
+    from salesplay.engine.present import dashboard
+
+    book = load(playbook_ref)
+    page = dashboard.build(open_db(db_url), book, _as_of(as_of, book), under, period)
+    if out is None:
+        click.echo(page)
+        return
+    out.write_text(page, "utf-8")
+    click.echo(f"{out}: {len(page.encode()):,} bytes", err=True)
+
+
 # ---- commands the rule families add (goals, scorecards, payouts, grade set …) ---------------
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -406,6 +406,67 @@ def median(histogram: list[tuple[int, int]]) -> float | None:
     return (nth(total // 2 - 1) + nth(total // 2)) / 2
 
 
+# ---- visits per week -----------------------------------------------------------------------
+
+VISIT_COLUMNS = ("week", "first_day", "visits", "customers", "reps")
+
+
+def visits(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
+    """Per ISO week touching the period (up to as_of): visits made, customers visited and reps
+    who visited. Every week is listed, a week without a visit with zeros, so that a trend has
+    no holes."""
+    act = t(Activity)
+    start, end = found.period[0], until(found)
+    monday = start - timedelta(days=start.weekday())
+    weeks_: list[tuple[date, date]] = []
+    while monday <= end:
+        weeks_.append((monday, monday + timedelta(days=6)))
+        monday += timedelta(days=7)
+    if not weeks_:
+        return []
+    week_of = sa.case(
+        *[(act.c.occurred_on <= last, first) for first, last in weeks_],
+    )
+    query = (
+        sa.select(
+            week_of.label("first_day"),
+            sa.func.count().label("visits"),
+            sa.func.count(sa.distinct(act.c.customer_id)).label("customers"),
+            sa.func.count(sa.distinct(act.c.rep_id)).label("reps"),
+        )
+        .where(
+            act.c.deleted == sa.false(),
+            act.c.channel == "visit",
+            act.c.occurred_on >= weeks_[0][0],
+            act.c.occurred_on <= end,
+        )
+        .group_by(week_of)
+    )
+    if found.under is not None:
+        query = query.where(act.c.rep_id.in_(reps_under(found.under)))
+    with found.engine.connect() as conn:
+        counted = {_day(row["first_day"]): row for row in conn.execute(query).mappings()}
+    if not counted:
+        return []
+    rows = []
+    for first, _ in weeks_:
+        row = counted.get(first)
+        rows.append(
+            {
+                "week": "{}-W{:02d}".format(*first.isocalendar()[:2]),
+                "first_day": first,
+                "visits": int(row["visits"]) if row else 0,
+                "customers": int(row["customers"]) if row else 0,
+                "reps": int(row["reps"]) if row else 0,
+            }
+        )
+    return rows
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 FUNNEL_LABELS = {
     "en": {"count.one": "{n} row", "count.many": "{n} rows"},
     "zh": {
@@ -445,6 +506,17 @@ WARNING_LABELS = {
     },
 }
 
+VISIT_LABELS = {
+    "zh": {
+        "week": "周",
+        "first_day": "周一",
+        "visits": "拜访次数",
+        "customers": "拜访客户",
+        "reps": "拜访人数",
+        "count.many": "{n} 周",
+    }
+}
+
 ENGINE_REPORTS = (
     Report(
         "funnel",
@@ -459,5 +531,12 @@ ENGINE_REPORTS = (
         WARNING_COLUMNS,
         warnings,
         labels=WARNING_LABELS,
+    ),
+    Report(
+        "visits",
+        "Visits per week of the period: visits, customers visited, reps who visited.",
+        VISIT_COLUMNS,
+        visits,
+        labels=VISIT_LABELS,
     ),
 )
