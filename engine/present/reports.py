@@ -122,7 +122,8 @@ def rep_names(conn: Connection, ids: set[str]) -> dict[str, str]:
     r = t(Rep)
     if not ids:
         return {}
-    return dict(conn.execute(sa.select(r.c.id, r.c.name).where(r.c.id.in_(sorted(ids)))).all())  # type: ignore[arg-type]
+    found = conn.execute(sa.select(r.c.id, r.c.name).where(r.c.id.in_(sorted(ids))))
+    return {str(k): str(v) for k, v in found.all()}
 
 
 def with_name(rep_id: str | None, names: dict[str, str]) -> str | None:
