@@ -29,6 +29,7 @@ from salesplay.engine.run.family import (
     Command,
     EvalContext,
     Finding,
+    Panel,
     Playbook,
     Report,
     ReportQuery,
@@ -441,6 +442,15 @@ REPORT = Report(
     "Per rep and grade: follow-ups due in the period, done on time, late, still open.",
     REPORT_COLUMNS,
     compliance,
+    panels=(
+        Panel(
+            60,
+            {"en": "Follow-up compliance", "zh": "跟进合规"},
+            "rep_id",
+            ("grade", "due", "on_time", "late", "open", "on_time_rate"),
+            names=True,
+        ),
+    ),
     labels={
         "zh": {
             "rep_id": "销售",

@@ -32,6 +32,7 @@ from salesplay.engine.run.family import (
     Option,
     Outcome,
     Output,
+    Panel,
     Playbook,
     Report,
     ReportQuery,
@@ -519,6 +520,16 @@ GRADES_REPORT = Report(
     "Customers per grade, movements since a day as a from/to matrix, and conversion.",
     REPORT_COLUMNS,
     grade_mix,
+    panels=(
+        Panel(
+            30,
+            {"en": "Customer grades and their movement", "zh": "客户等级及变动"},
+            "grade",
+            ("customers", "share", "at_since", "moved_in", "moved_out", "to", "conversion"),
+            chart="bars",
+            value="customers",
+        ),
+    ),
     labels={
         "zh": {
             "grade": "等级",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -23,69 +22,34 @@ from sqlalchemy.engine import Engine
 from salesplay.engine.lang import periods
 from salesplay.engine.present import labels, reports
 from salesplay.engine.present.output import amount_text, number_text
-from salesplay.engine.run.family import Playbook
+from salesplay.engine.run.family import Panel, Playbook, Report
 from salesplay.engine.sql.team import reps_under, units_under
 from salesplay.engine.store.models import OrgUnit, Rep, table_of
-
-# The sections in the order a manager reads them, each from one report.
-SECTIONS = ("goals", "funnel", "grades", "visits", "warnings", "follow-up", "payouts")
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Sales dashboard",
-        "goals": "Goals",
-        "funnel": "Funnel",
-        "grades": "Customer grades",
-        "visits": "Visits per week",
-        "warnings": "Open warnings",
-        "noisiest": "Noisiest rules",
-        "follow-up": "Follow-up compliance",
-        "payouts": "Payouts this period",
         "no_data": "No data for this scope and period.",
         "scope": "Scope",
         "everyone": "everyone",
         "as_of": "As of",
         "period": "Period",
-        "owner": "Owner",
-        "metric": "Metric",
-        "target": "Target",
-        "current": "Current",
-        "completion": "Completion",
-        "light": "Light",
-        "forecast": "Forecast",
-        "level.red": "red",
-        "level.yellow": "yellow",
-        "level.green": "green",
-        "total": "All stages",
-        "over": "over budget",
+        "all": "All",
+        "light.red": "red",
+        "light.yellow": "yellow",
+        "light.green": "green",
     },
     "zh": {
         "title": "销售看板",
-        "goals": "目标",
-        "funnel": "销售漏斗",
-        "grades": "客户等级",
-        "visits": "每周拜访",
-        "warnings": "未处理预警",
-        "noisiest": "最吵的规则",
-        "follow-up": "跟进合规",
-        "payouts": "本期提成",
         "no_data": "该范围和周期暂无数据。",
         "scope": "范围",
         "everyone": "全公司",
         "as_of": "截至",
         "period": "周期",
-        "owner": "负责人",
-        "metric": "指标",
-        "target": "目标",
-        "current": "当前值",
-        "completion": "完成率",
-        "light": "灯",
-        "forecast": "预测",
-        "level.red": "红",
-        "level.yellow": "黄",
-        "level.green": "绿",
-        "total": "全部阶段",
-        "over": "超预算",
+        "all": "合计",
+        "light.red": "红",
+        "light.yellow": "黄",
+        "light.green": "绿",
     },
 }
 
@@ -127,13 +91,18 @@ def build(
     """The page for an org unit's subtree (None: everyone) as of a day; bad input raises
     SalesplayError before anything is computed."""
     asked = reports.query(engine, playbook, as_of, period, under)
-    known = reports.available(playbook)
-    data = {kind: reports.run(kind, asked).envelope() for kind in SECTIONS if kind in known}
+    shown = [r for r in reports.available(playbook).values() if r.panels]
+    data = {report.kind: reports.run(report.kind, asked).envelope() for report in shown}
     data = json.loads(json.dumps(data, default=_jsonable))  # exactly what JSON readers see
     language = playbook.language if playbook.language in WORDS else "en"
-    page = Page(language, known, _names(engine, under))
+    page = Page(language, _names(engine, under))
     scope = page.names.get(under or "", under) if under else page.word("everyone")
-    body = [page.section(kind, data[kind]["rows"]) if kind in data else "" for kind in SECTIONS]
+    panels = sorted((panel.order, report.kind, n, report, panel)
+                    for report in shown for n, panel in enumerate(report.panels))  # fmt: skip
+    body = [
+        page.panel(report, panel, data[kind]["rows"], kind if n == 0 else f"{kind}-{n}")
+        for _, kind, n, report, panel in panels
+    ]
     title = f"{page.word('title')} · {scope}"
     period_text = periods.label(*asked.period)
     return "\n".join(
@@ -198,180 +167,123 @@ def _names(engine: Engine, under: str | None) -> dict[str, str]:
 class Page:
     """The words, formats and charts of one page."""
 
-    def __init__(self, language: str, known: dict[str, Any], names: dict[str, str]) -> None:
+    def __init__(self, language: str, names: dict[str, str]) -> None:
         self.language = language
-        self.known = known
         self.names = names
 
     def word(self, key: str) -> str:
         return WORDS[self.language].get(key, WORDS["en"].get(key, key))
 
-    def header(self, kind: str, key: str) -> str:
-        extra = self.known[kind].labels if kind in self.known else {}
-        found = labels.words(self.language, "", extra)
-        return found.get(key) or self.word(key)
-
-    def section(self, kind: str, rows: list[dict[str, Any]]) -> str:
-        parts = [f'<section id="{_e(kind)}"><h2>{_e(self.word(kind))}</h2>']
-        if not rows:
+    def panel(self, report: Report, panel: Panel, rows: list[dict[str, Any]], id_: str) -> str:
+        """One box: its title, then its chart and table, or words saying there is no data."""
+        title = panel.title.get(self.language) or next(iter(panel.title.values()), report.kind)
+        lines = [(i, row) for i, row in enumerate(rows) if _kept(panel, row)]
+        if panel.limit is not None:
+            lines = lines[: panel.limit]
+        parts = [f'<section id="{_e(id_)}"><h2>{_e(title)}</h2>']
+        if not lines:
             parts.append(f'<p class="empty">{_e(self.word("no_data"))}</p>')
         else:
-            parts.append(getattr(self, "_" + kind.replace("-", "_"))(kind, rows))
+            words = labels.words(self.language, "", report.labels)
+            parts.append(self.chart(panel, lines, words))
+            parts.append(self.table(report.kind, panel, lines, words))
         parts.append("</section>")
         return "".join(parts)
 
-    # ---- one figure, and a table of them ----
-
-    def fig(self, kind: str, i: int, key: str, value: Any, shown: str | None = None) -> str:
-        text = self.format(key, value) if shown is None else shown
+    def fig(self, kind: str, i: int, key: str, value: Any) -> str:
+        """One figure: its text, and where it sits in the embedded JSON with its value."""
         raw = _e(json.dumps(value, ensure_ascii=False, sort_keys=True))
+        text = self.word(f"light.{value}") if key == "light" else format_value(key, value)
         return f'<span data-fig="{_e(kind)}/{i}/{_e(key)}" data-value="{raw}">{_e(text)}</span>'
 
-    def format(self, key: str, value: Any) -> str:
-        if key == "light" and isinstance(value, str):
-            return self.word(f"level.{value}")
-        return format_value(key, value)
-
-    def name(self, ident: Any) -> str:
-        if ident is None:
-            return ""
-        name = self.names.get(str(ident))
-        return f"{name}" if name else str(ident)
+    def label(self, panel: Panel, row: dict[str, Any]) -> str:
+        value = row.get(panel.label)
+        if value is None:
+            return self.word("all")
+        return self.names.get(str(value), str(value)) if panel.names else str(value)
 
     def table(
-        self,
-        kind: str,
-        rows: list[dict[str, Any]],
-        keys: list[str],
-        first: Callable[[int, dict[str, Any]], str] | None = None,
-        first_header: str = "",
+        self, kind: str, panel: Panel, lines: list[tuple[int, dict[str, Any]]], words: Any
     ) -> str:
-        head = "".join(f"<th>{_e(self.header(kind, key))}</th>" for key in keys)
-        if first is not None:
-            head = f"<th>{_e(first_header)}</th>" + head
+        head = "".join(f"<th>{_e(words.get(k, k))}</th>" for k in (panel.label, *panel.keys))
         body = []
-        for i, row in enumerate(rows):
-            cells = "".join(f"<td>{self.fig(kind, i, key, row.get(key))}</td>" for key in keys)
-            if first is not None:
-                cells = f'<td class="name">{first(i, row)}</td>' + cells
-            body.append(f"<tr>{cells}</tr>")
+        for i, row in lines:
+            dot = ""
+            if panel.light:
+                colour = COLORS.get(row.get(panel.light), COLORS[None])
+                dot = f'<span class="dot" style="background:{colour}"></span>'
+            cells = "".join(f"<td>{self.fig(kind, i, k, row.get(k))}</td>" for k in panel.keys)
+            name = _e(self.label(panel, row))
+            body.append(f'<tr><td class="name">{dot}{name}</td>{cells}</tr>')
         return f'<div class="scroll"><table><tr>{head}</tr>{"".join(body)}</table></div>'
 
-    def bars(self, items: list[tuple[str, float, str]]) -> str:
-        """A horizontal bar chart: (label, value, colour) per bar, label and value as text."""
-        top = max((v for _, v, _ in items), default=0) or 1
-        row_h, label_w, width = 26, 120, 360
-        height = row_h * len(items) + 4
-        out = [f'<svg viewBox="0 0 {label_w + width + 70} {height}" role="img">']
-        for n, (label, value, colour) in enumerate(items):
-            y = n * row_h + 4
-            w = max(width * value / top, 1 if value else 0)
-            out.append(
-                f'<text x="0" y="{y + 15}" font-size="13">{_e(label)}</text>'
-                f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h - 8}" '
-                f'fill="{colour}" rx="2"></rect>'
-                f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" font-size="13">'
-                f"{_e(format_value('', value))}</text>"
+    def chart(self, panel: Panel, lines: list[tuple[int, dict[str, Any]]], words: Any) -> str:
+        if panel.chart == "bars":
+            drawn = [(i, r) for i, r in lines if r.get(panel.label) is not None]
+            return bars(
+                [(self.label(panel, r), _number(r.get(panel.value)), BAR) for _, r in drawn]
             )
-        out.append("</svg>")
-        return "".join(out)
-
-    # ---- the sections ----
-
-    def _goals(self, kind: str, rows: list[dict[str, Any]]) -> str:
-        def owner(i: int, row: dict[str, Any]) -> str:
-            light = row.get("light")
-            dot = f'<span class="dot" style="background:{COLORS.get(light, COLORS[None])}"></span>'
-            return dot + _e(self.name(row.get("owner_id")))
-
-        keys = ["metric", "target", "current", "completion", "light", "forecast"]
-        return self.table(kind, rows, keys, owner, self.word("owner"))
-
-    def _funnel(self, kind: str, rows: list[dict[str, Any]]) -> str:
-        stages = [row for row in rows if row["stage"] is not None]
-        chart = self.bars([(str(r["stage"]), float(r["open_deals"]), BAR) for r in stages])
-        keys = ["open_deals", "open_amount", "avg_days_in_stage", "closed_deals", "win_rate"]
-        keys.append("avg_cycle_days")
-
-        def stage(i: int, row: dict[str, Any]) -> str:
-            return _e(row["stage"] if row["stage"] is not None else self.word("total"))
-
-        return chart + self.table(kind, rows, keys, stage, self.header(kind, "stage"))
-
-    def _grades(self, kind: str, rows: list[dict[str, Any]]) -> str:
-        chart = self.bars([(str(r["grade"]), float(r["customers"]), BAR) for r in rows])
-        keys = ["customers", "share", "at_since", "moved_in", "moved_out", "to", "conversion"]
-        return chart + self.table(
-            kind, rows, keys, lambda i, r: _e(r["grade"]), self.header(kind, "grade")
-        )
-
-    def _visits(self, kind: str, rows: list[dict[str, Any]]) -> str:
-        top = max((r["visits"] for r in rows), default=0) or 1
-        step, height = 64, 140
-        out = [f'<svg viewBox="0 0 {step * len(rows) + 8} {height + 40}" role="img">']
-        for n, row in enumerate(rows):
-            h = height * row["visits"] / top
-            x = n * step + 8
-            out.append(
-                f'<rect x="{x}" y="{height - h + 16:.1f}" width="{step - 20}" height="{h:.1f}" '
-                f'fill="{BAR}" rx="2"></rect>'
-                f'<text x="{x}" y="{height - h + 12:.1f}" font-size="12">{row["visits"]}</text>'
-                f'<text x="{x}" y="{height + 32}" font-size="11">{_e(row["week"][5:])}</text>'
+        if panel.chart == "totals":
+            return bars(
+                [
+                    (words.get(key, key), sum(_number(r.get(key)) for _, r in lines), _colour(key))
+                    for key in panel.totals
+                ]
             )
-        out.append("</svg>")
-        return "".join(out) + self.table(
-            kind, rows, ["visits", "customers", "reps"], lambda i, r: _e(r["week"]),
-            self.header(kind, "week"),
-        )  # fmt: skip
+        if panel.chart == "columns":
+            return columns([(self.label(panel, r), _number(r.get(panel.value))) for _, r in lines])
+        return ""
 
-    def _warnings(self, kind: str, rows: list[dict[str, Any]]) -> str:
-        rules = [(i, r) for i, r in enumerate(rows) if r["part"] == "rule"]
-        levels = [
-            (self.word(f"level.{level}"), float(sum(r[f"open_{level}"] for _, r in rules)), c)
-            for level, c in (("red", COLORS["red"]), ("yellow", COLORS["yellow"]))
-        ]
-        levels.append(
-            (
-                self.word("level.green"),
-                float(sum(r["open_green"] for _, r in rules)),
-                COLORS["green"],
-            )
-        )
-        keys = ["open", "open_red", "open_yellow", "raised", "handled_share", "acted_share"]
-        keys += ["median_open_days", "per_week", "over_budget"]
-        noisy = sorted(rules, key=lambda ir: (-ir[1]["raised"], -ir[1]["open"]))[:5]
-        head = "".join(f"<th>{_e(self.header(kind, k))}</th>" for k in keys)
-        body = []
-        for i, row in noisy:
-            cells = "".join(f"<td>{self.fig(kind, i, k, row.get(k))}</td>" for k in keys)
-            body.append(f'<tr><td class="name">{_e(row["rule"])}</td>{cells}</tr>')
-        people = [(i, r) for i, r in enumerate(rows) if r["part"] == "recipient"]
-        over = [
-            f"<li>{_e(self.name(r['recipient_id']))}: "
-            f"{self.fig(kind, i, 'per_week', r['per_week'])}"
-            f' <span class="flag">{_e(self.word("over"))}</span></li>'
-            for i, r in people
-            if r["over_budget"]
-        ]
-        return (
-            self.bars(levels)
-            + f"<h3>{_e(self.word('noisiest'))}</h3>"
-            + f'<div class="scroll"><table><tr><th>{_e(self.header(kind, "rule"))}</th>{head}'
-            + f"</tr>{''.join(body)}</table></div>"
-            + (f"<ul>{''.join(over)}</ul>" if over else "")
-        )
 
-    def _follow_up(self, kind: str, rows: list[dict[str, Any]]) -> str:
-        keys = ["grade", "due", "on_time", "late", "open", "on_time_rate"]
-        return self.table(
-            kind, rows, keys, lambda i, r: _e(self.name(r["rep_id"])), self.header(kind, "rep_id")
-        )
+def _kept(panel: Panel, row: dict[str, Any]) -> bool:
+    if panel.where is not None and row.get(panel.where[0]) != panel.where[1]:
+        return False
+    return not panel.flag or bool(row.get(panel.flag))
 
-    def _payouts(self, kind: str, rows: list[dict[str, Any]]) -> str:
-        keys = ["status", "total"]
-        return self.table(
-            kind, rows, keys, lambda i, r: _e(self.name(r["owner_id"])), self.word("owner")
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
+def _colour(key: str) -> str:
+    return next((c for level, c in COLORS.items() if level and key.endswith(level)), BAR)
+
+
+def bars(items: list[tuple[str, float, str]]) -> str:
+    """A horizontal bar chart in inline SVG: (label, value, colour) per bar, both as text."""
+    top = max((v for _, v, _ in items), default=0) or 1
+    row_h, label_w, width = 26, 120, 360
+    out = [f'<svg viewBox="0 0 {label_w + width + 70} {row_h * len(items) + 4}" role="img">']
+    for n, (label, value, colour) in enumerate(items):
+        y = n * row_h + 4
+        w = max(width * value / top, 1 if value else 0)
+        out.append(
+            f'<text x="0" y="{y + 15}" font-size="13">{_e(label)}</text>'
+            f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{row_h - 8}" '
+            f'fill="{colour}" rx="2"></rect>'
+            f'<text x="{label_w + w + 4:.1f}" y="{y + 15}" font-size="13">'
+            f"{_e(format_value('', value))}</text>"
         )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def columns(items: list[tuple[str, float]]) -> str:
+    """A trend as columns in inline SVG, each with its value above and its label below."""
+    top = max((v for _, v in items), default=0) or 1
+    step, height = 64, 140
+    out = [f'<svg viewBox="0 0 {step * len(items) + 8} {height + 40}" role="img">']
+    for n, (label, value) in enumerate(items):
+        h, x = height * value / top, n * step + 8
+        out.append(
+            f'<rect x="{x}" y="{height - h + 16:.1f}" width="{step - 20}" height="{h:.1f}" '
+            f'fill="{BAR}" rx="2"></rect>'
+            f'<text x="{x}" y="{height - h + 12:.1f}" font-size="12">'
+            f"{_e(format_value('', value))}</text>"
+            f'<text x="{x}" y="{height + 32}" font-size="11">{_e(label[-3:])}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
 
 
 SHARES = frozenset(

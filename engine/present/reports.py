@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection, Engine
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
 from salesplay.engine.present.output import money
-from salesplay.engine.run.family import Playbook, Report, ReportQuery, Reports
+from salesplay.engine.run.family import Panel, Playbook, Report, ReportQuery, Reports
 from salesplay.engine.sql.team import reps_under
 from salesplay.engine.store.dialects import days_between
 from salesplay.engine.store.models import Activity, Alert, Customer, Deal, OrgUnit, Rep, Task
@@ -247,13 +247,14 @@ def alert_budget(playbook: Playbook) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def warnings(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
-    """Rows of part `rule`: per rule, open alerts by level, raised and resolved in the period,
-    the share of those raised handled (acknowledged or resolved) within 7 days, the share that
-    led within 7 days to a contact with the customer or a task on the same subject done or
-    closed, the median age of the open ones, and the most alerts per week it sent one recipient
-    (over_budget when above `delivery.alert_budget`). Rows of part `recipient`: per recipient,
-    alerts received per week in the period against the budget."""
+def alert_noise(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
+    """Open alerts and their noise, for the report a family offers (the engine stores alerts
+    but names no family). Rows of part `rule`: per rule, open alerts by level, raised and
+    resolved in the period, the share of those raised handled (acknowledged or resolved)
+    within 7 days, the share that led within 7 days to a contact with the customer or a task
+    on the same subject done or closed, the median age of the open ones, and the most alerts
+    per week it sent one recipient (over_budget when above `delivery.alert_budget`). Rows of
+    part `recipient`: per recipient, alerts received per week in the period against it."""
     a, act, task = t(Alert), t(Activity), t(Task)
     start, end, as_of = found.period[0], until(found), found.as_of
     scoped = [a.c.recipient_id.in_(reps_under(found.under))] if found.under else []
@@ -525,13 +526,16 @@ ENGINE_REPORTS = (
         FUNNEL_COLUMNS,
         funnel,
         labels=FUNNEL_LABELS,
-    ),
-    Report(
-        "warnings",
-        "Open alerts by rule and level, raised and resolved in the period, and their noise.",
-        WARNING_COLUMNS,
-        warnings,
-        labels=WARNING_LABELS,
+        panels=(
+            Panel(
+                20,
+                {"en": "Funnel", "zh": "销售漏斗"},
+                "stage",
+                FUNNEL_COLUMNS[1:],
+                chart="bars",
+                value="open_deals",
+            ),
+        ),
     ),
     Report(
         "visits",
@@ -539,5 +543,15 @@ ENGINE_REPORTS = (
         VISIT_COLUMNS,
         visits,
         labels=VISIT_LABELS,
+        panels=(
+            Panel(
+                40,
+                {"en": "Visits per week", "zh": "每周拜访"},
+                "week",
+                ("visits", "customers", "reps"),
+                chart="columns",
+                value="visits",
+            ),
+        ),
     ),
 )

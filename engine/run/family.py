@@ -226,6 +226,30 @@ class ReportQuery:
 
 
 @dataclass(frozen=True)
+class Panel:
+    """How a report shows on the dashboard: a titled box with an optional chart and a table of
+    figures, one line per row (or per row whose `where` key has the given value).
+
+    chart: "bars" (one bar per row: `value`), "columns" (a trend, one column per row:
+    `value`) or "totals" (one bar per key of `totals`, summed over the rows); `label` names
+    each line (an id of a rep or org unit shown by name with `names`); `light` colours a dot
+    before it; `flag` lists only the rows where that key is true."""
+
+    order: int
+    title: Mapping[str, str]  # by language: {"en": "Funnel", "zh": "销售漏斗"}
+    label: str
+    keys: tuple[str, ...]
+    names: bool = False
+    chart: str | None = None
+    value: str = ""
+    totals: tuple[str, ...] = ()
+    where: tuple[str, Any] | None = None
+    limit: int | None = None
+    light: str | None = None
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
 class Report:
     """One kind of `salesplay report`: its JSON row keys (the scripting contract), the columns
     of its table (names beside ids) and how to build its rows. `build(query, table)` returns
@@ -237,6 +261,7 @@ class Report:
     build: Callable[[ReportQuery, bool], list[dict[str, Any]]]
     table: tuple[str, ...] = ()
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    panels: tuple[Panel, ...] = ()  # on the dashboard; none: not shown there
 
 
 @runtime_checkable

@@ -23,6 +23,7 @@ from salesplay.engine.run.family import (
     Command,
     Option,
     Output,
+    Panel,
     Playbook,
     ReportQuery,
     Session,
@@ -373,4 +374,14 @@ REPORT = ReportKind(
     goal_tree,
     table=tuple(TABLE_COLUMNS),
     labels=LABELS,
+    panels=(
+        Panel(
+            10,
+            {"en": "Goals: lights and forecasts", "zh": "目标：红绿灯与预测"},
+            "owner_id",
+            ("metric", "target", "current", "completion", "light", "forecast"),
+            names=True,
+            light="light",
+        ),
+    ),
 )

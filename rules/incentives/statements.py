@@ -12,7 +12,15 @@ from sqlalchemy.engine import Engine
 
 from salesplay.engine.lang import periods
 from salesplay.engine.present.output import FORMATS, Money, number_text
-from salesplay.engine.run.family import Command, Option, Output, Report, ReportQuery, Session
+from salesplay.engine.run.family import (
+    Command,
+    Option,
+    Output,
+    Panel,
+    Report,
+    ReportQuery,
+    Session,
+)
 from salesplay.engine.sql.team import reps_under, units_under
 from salesplay.engine.store.models import OrgUnit, Rep, table_of
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
@@ -207,4 +215,13 @@ REPORT = Report(
     TOTAL_COLUMNS,
     totals,
     labels=LABELS,
+    panels=(
+        Panel(
+            70,
+            {"en": "Payouts this period", "zh": "本期提成"},
+            "owner_id",
+            ("status", "total"),
+            names=True,
+        ),
+    ),
 )
