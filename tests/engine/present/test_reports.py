@@ -194,3 +194,17 @@ def test_cli_envelope_and_exit_2(tmp_path: Path) -> None:
     assert bad.output.strip().splitlines() == ["error: --under: no org unit with id 'NOPE'"]
     bad = CliRunner().invoke(cli, ["report", "grades", *given, "--period", "2024-Q5"])
     assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1
+
+
+def test_every_kind_answers_no_rows_without_data(org: Engine) -> None:
+    """Each report's SQL runs on both databases; a scope without data gives no rows, not an
+    error."""
+    book = load_playbook("default")
+    kinds = reports.available(book)
+    assert set(kinds) >= {"funnel", "grades", "follow-up", "warnings", "visits", "goals"}
+    assert {"payouts", "scorecards"} <= set(kinds)
+    asked = reports.query(org, book, AS_OF, "2024-Q2", "SH", date(2024, 4, 1))
+    for kind in kinds:
+        found = reports.run(kind, asked)
+        assert found.rows == [], kind
+        assert found.envelope()["period"] == "2024-Q2"
