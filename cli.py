@@ -1103,7 +1103,8 @@ def report_command(
     found = reports.run(kind, asked, table=fmt == "table")
     columns = found.report.table if fmt == "table" and found.report.table else found.report.columns
     listing = output.Listing(f"report {kind}", found.report.columns, columns)
-    emit(found.rows, fmt, listing, wide, lang, found.report.labels, found.envelope())
+    shown = reports.for_people(found.rows) if fmt == "table" else found.rows
+    emit(shown, fmt, listing, wide, lang, found.report.labels, found.envelope())
 
 
 @cli.command("dashboard")

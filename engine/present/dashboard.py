@@ -286,10 +286,7 @@ def columns(items: list[tuple[str, float]]) -> str:
     return "".join(out)
 
 
-SHARES = frozenset(
-    {"win_rate", "share", "conversion", "handled_share", "acted_share", "on_time_rate",
-     "completion", "pace"}
-)  # fmt: skip
+SHARES = reports.SHARES
 AMOUNTS = frozenset({"open_amount", "total"})
 
 

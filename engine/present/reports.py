@@ -53,6 +53,24 @@ class Result:
         }
 
 
+# Keys holding a fraction (0.5 = 50%) in any report: a table shows them as percentages.
+SHARES = frozenset(
+    {"win_rate", "share", "conversion", "handled_share", "acted_share", "on_time_rate",
+     "completion", "pace"}
+)  # fmt: skip
+
+
+def for_people(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for a table: fractions as percentages (0.5909 → 59.1%); JSON and CSV keep them."""
+    return [
+        {
+            k: f"{float(v) * 100:.1f}%" if k in SHARES and isinstance(v, (int, float)) else v
+            for k, v in row.items()
+        }
+        for row in rows
+    ]
+
+
 def available(playbook: Playbook) -> dict[str, Report]:
     """Every report kind under the playbook: the engine's, then each family's."""
     found = {report.kind: report for report in ENGINE_REPORTS}
