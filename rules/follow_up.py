@@ -387,9 +387,17 @@ def compliance(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
             for grade, s in cadence.items()
         ]
     )
+    # the first qualifying contact of a customer created in the period: a seek on the
+    # activities index (the contacts CTE would be computed again for each such customer)
     first = (
-        sa.select(sa.func.min(contacts.c.day))
-        .where(contacts.c.customer_id == c.c.id, contacts.c.day >= c.c.created_on)
+        sa.select(sa.func.min(act.c.occurred_on))
+        .where(
+            act.c.customer_id == c.c.id,
+            act.c.deleted == sa.false(),
+            act.c.occurred_on >= c.c.created_on,
+            act.c.occurred_on <= end,
+            qualifies,
+        )
         .scalar_subquery()
     )
     dues = sa.union_all(
