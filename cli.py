@@ -317,10 +317,12 @@ def emit(
     words: Mapping[str, Mapping[str, str]] | None = None,
     sheets: Sequence[Sheet] = (),
     canonical: bool = False,
+    envelope: Mapping[str, Any] | None = None,
 ) -> None:
     """Rows in the format asked for, on stdout or in --out FILE; a table or a workbook in the
     playbook's words, zone and currency. `sheets`: a command's own workbook for xlsx (else the
-    rows on one sheet). `canonical`: headers and values as stored, to import back (records)."""
+    rows on one sheet). `canonical`: headers and values as stored, to import back (records).
+    `envelope`: JSON is that object with the rows under `rows` (a report's contract)."""
     meta = click.get_current_context().meta
     out: Path | None = meta.get("salesplay.out")
     if fmt == "xlsx" and out is None:
@@ -342,7 +344,7 @@ def emit(
         write_workbook(out, book, sheet_view)
         click.echo(f"{out}: {output.count_line(rows, view.words)}", err=True)
         return
-    text = output.render(rows, fmt, columns, view)
+    text = output.render(rows, fmt, columns, view, envelope)
     data = output.encode(text, fmt, bom=not meta.get("salesplay.no_bom"))
     if out is None:
         click.echo(data, nl=False)
@@ -1320,6 +1322,99 @@ def deliveries_retry(ids: tuple[int, ...], db_url: str | None, playbook_ref: str
     from salesplay.engine.delivery.dispatch import retry_dead
 
     click.echo(f"{retry_dead(open_db(db_url), list(ids))} deliveries queued again")
+
+
+# ---- reports and the dashboard (engine/present/reports.py, dashboard.py) ---------------------
+
+
+def report_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--period and --under, shared by every report and the dashboard."""
+    func = click.option(
+        "--under", metavar="ORG", help="Only this org unit, the units below it and their reps."
+    )(func)
+    return click.option(
+        "--period",
+        metavar="P",
+        help="2024, 2024-Q2, 2024-06, 2024-W23 or 2024-04-01..2024-06-30 (default: the month "
+        "of the as-of date; goals and scorecards: those running on it).",
+    )(func)
+
+
+@cli.command("report")
+@click.argument("kind")
+@as_of_option
+@report_options
+@click.option(
+    "--since",
+    type=DAY,
+    metavar="DATE",
+    help="grades: count movements from this day (default: the period's first day).",
+)
+@listing_options
+@common
+def report_command(
+    kind: str,
+    as_of: Any,
+    period: str | None,
+    under: str | None,
+    since: Any,
+    fmt: str,
+    wide: bool,
+    lang: str | None,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """Print a report: funnel, grades, follow-up, warnings, goals, payouts or scorecards.
+
+    JSON: {kind, as_of, period, under, rows: [...]}, the row keys of each kind in the README.
+    Example: salesplay report funnel --period 2024-Q2 --under SH --format json
+    """
+    from salesplay.engine.present import reports
+
+    book = load(playbook_ref)
+    day, since_day = _as_of(as_of, book), _as_of(since, book) if since else None
+    asked = reports.query(open_db(db_url), book, day, period, under, since_day)
+    found = reports.run(kind, asked, table=fmt == "table")
+    columns = found.report.table if fmt == "table" and found.report.table else found.report.columns
+    listing = output.Listing(f"report {kind}", found.report.columns, columns)
+    shown = reports.for_people(found.rows) if fmt == "table" else found.rows
+    emit(shown, fmt, listing, wide, lang, found.report.labels, envelope=found.envelope())
+
+
+@cli.command("dashboard")
+@as_of_option
+@report_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE.html",
+    help="Write the page to this file (default: print it).",
+)
+@common
+def dashboard_command(
+    as_of: Any,
+    period: str | None,
+    under: str | None,
+    out: Path | None,
+    db_url: str | None,
+    playbook_ref: str | None,
+) -> None:
+    """Write one self-contained HTML page of the reports, for a phone or a desk.
+
+    Goals with lights and forecasts, the funnel, the grade mix and its movement, visits per
+    week, open warnings and the noisiest rules, follow-up compliance and this period's
+    payouts, scoped to an org unit's subtree. It loads nothing from the network.
+    Example: salesplay dashboard --under CT1 --out 上海.html
+    """
+    from salesplay.engine.present import dashboard
+
+    book = load(playbook_ref)
+    page = dashboard.build(open_db(db_url), book, _as_of(as_of, book), under, period)
+    if out is None:
+        click.echo(page)
+        return
+    out.write_text(page, "utf-8")
+    click.echo(f"{out}: {len(page.encode()):,} bytes", err=True)
 
 
 # ---- commands the rule families add (goals, scorecards, payouts, grade set …) ---------------

@@ -39,16 +39,20 @@ from salesplay.engine.run.family import (
     Option,
     Outcome,
     Output,
+    Panel,
     Playbook,
+    Report,
+    ReportQuery,
     Session,
     SubjectFacts,
 )
 from salesplay.engine.sql.compiler import compile_condition
 from salesplay.engine.sql.metrics import fact_columns, placeholder_table, subject_scope
+from salesplay.engine.sql.team import reps_under
 from salesplay.engine.sql.templates import format_value
 from salesplay.engine.store.db import count_rows, fetch
 from salesplay.engine.store.dialects import analyze, json_object, upsert
-from salesplay.engine.store.models import Customer, Grade, Rep, table_of
+from salesplay.engine.store.models import Customer, Deal, Grade, Rep, table_of
 
 
 class GradeChange(SQLModel, table=True):
@@ -145,6 +149,10 @@ class Grading:
 
     subjects: ClassVar[dict[str, SubjectFacts]] = {}
     commands: ClassVar[tuple[Command, ...]] = (GRADE_SET,)
+
+    def reports(self, playbook: Playbook) -> tuple[Report, ...]:
+        return (GRADES_REPORT,) if playbook.section(self.section) else ()
+
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {
@@ -514,3 +522,135 @@ def set_manual_grade(
         ).label("detail"),
     ).subquery("graded")
     record_changes(conn, graded, today, None)
+
+
+# ---- the grade mix report (`salesplay report grades`) ---------------------------------------
+
+REPORT_COLUMNS = (
+    "grade",
+    "customers",
+    "share",
+    "at_since",
+    "moved_in",
+    "moved_out",
+    "to",
+    "won",
+    "conversion",
+)
+
+
+def _grade_on(day: date, name: str) -> Any:
+    """(customer_id, grade) of every customer's grade on a day: its latest change by then."""
+    gc = table_of(GradeChange)
+    ranked = (
+        sa.select(
+            gc.c.customer_id,
+            gc.c.new_grade.label("grade"),
+            sa.func.row_number()
+            .over(partition_by=gc.c.customer_id, order_by=(gc.c.changed_on.desc(), gc.c.id.desc()))
+            .label("rank"),
+        )
+        .where(gc.c.changed_on <= day)
+        .subquery()
+    )
+    return sa.select(ranked.c.customer_id, ranked.c.grade).where(ranked.c.rank == 1).cte(name)
+
+
+def grade_mix(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
+    """Per grade: customers holding it on the as-of date and their share, how many held it on
+    --since (default: the period's first day), how many moved in and out between, where those
+    who held it moved to (`to`: {grade: customers}), and conversion: the share of its customers
+    with a deal won in the period. Grades as of a day come from grade_changes, so a report on
+    an earlier day shows that day's grades."""
+    c, d = table_of(Customer), table_of(Deal)
+    since = found.since or found.period[0]
+    end = min(found.period[1], found.as_of)
+    now, then = _grade_on(found.as_of, "grade_now"), _grade_on(since, "grade_then")
+    kept = [c.c.deleted == sa.false()]
+    if found.under is not None:
+        kept.append(c.c.owner_id.in_(reps_under(found.under)))
+    won = (
+        sa.select(d.c.id)
+        .where(
+            d.c.customer_id == c.c.id,
+            d.c.status == "won",
+            d.c.deleted == sa.false(),
+            d.c.stage_changed_on >= found.period[0],
+            d.c.stage_changed_on <= end,
+        )
+        .exists()
+    )
+    pairs = (
+        sa.select(
+            then.c.grade.label("before"),
+            now.c.grade.label("after"),
+            sa.func.count().label("n"),
+            sa.func.count().filter(won).label("won"),
+        )
+        .select_from(
+            c.outerjoin(now, now.c.customer_id == c.c.id).outerjoin(
+                then, then.c.customer_id == c.c.id
+            )
+        )
+        .where(*kept, sa.or_(now.c.grade.is_not(None), then.c.grade.is_not(None)))
+        .group_by(then.c.grade, now.c.grade)
+    )
+    with found.engine.connect() as conn:
+        moves = conn.execute(pairs).all()
+    names = [g["grade"] for g in found.playbook.section("grading")["grades"]]
+    names += sorted({m for row in moves for m in row[:2] if m and m not in names})
+    total = sum(row.n for row in moves if row.after is not None)
+    rows = []
+    for grade in names:
+        held = sum(row.n for row in moves if row.after == grade)
+        won_n = sum(row.won for row in moves if row.after == grade)
+        rows.append(
+            {
+                "grade": grade,
+                "customers": held,
+                "share": round(held / total, 4) if total else None,
+                "at_since": sum(row.n for row in moves if row.before == grade),
+                "moved_in": sum(row.n for row in moves if row.after == grade != row.before),
+                "moved_out": sum(row.n for row in moves if row.before == grade != row.after),
+                "to": {
+                    (row.after or "-"): row.n
+                    for row in moves
+                    if row.before == grade and row.after != grade
+                },
+                "won": won_n,
+                "conversion": round(won_n / held, 4) if held else None,
+            }
+        )
+    return rows if total or any(row["at_since"] for row in rows) else []
+
+
+GRADES_REPORT = Report(
+    "grades",
+    "Customers per grade, movements since a day as a from/to matrix, and conversion.",
+    REPORT_COLUMNS,
+    grade_mix,
+    panels=(
+        Panel(
+            30,
+            {"en": "Customer grades and their movement", "zh": "客户等级及变动"},
+            "grade",
+            ("customers", "share", "at_since", "moved_in", "moved_out", "to", "conversion"),
+            chart="bars",
+            value="customers",
+        ),
+    ),
+    labels={
+        "zh": {
+            "grade": "等级",
+            "customers": "客户数",
+            "share": "占比",
+            "at_since": "期初",
+            "moved_in": "升入/转入",
+            "moved_out": "转出",
+            "to": "流向",
+            "won": "成交客户",
+            "conversion": "转化率",
+            "count.many": "{n} 个等级",
+        }
+    },
+)

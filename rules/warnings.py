@@ -28,13 +28,16 @@ from salesplay.engine.errors import ExpressionError, PlaybookError
 from salesplay.engine.lang import dates, expressions, logic
 from salesplay.engine.lang.schema import EXPRESSION, LEVEL, TEMPLATE
 from salesplay.engine.lang.templates import parse_template
+from salesplay.engine.present.reports import WARNING_COLUMNS, WARNING_LABELS, alert_noise
 from salesplay.engine.run.emit import Signal
 from salesplay.engine.run.family import (
     Command,
     EvalContext,
     Finding,
     Outcome,
+    Panel,
     Playbook,
+    Report,
     SubjectFacts,
 )
 from salesplay.engine.sql.compiler import Scope, compile_condition, unknown_name
@@ -56,6 +59,12 @@ class Warnings:
     tables: ClassVar[tuple[type[SQLModel], ...]] = ()
     subjects: ClassVar[dict[str, SubjectFacts]] = {}
     commands: ClassVar[tuple[Command, ...]] = ()
+
+    def reports(self, playbook: Playbook) -> tuple[Report, ...]:
+        """Every alert's noise, whichever rule raised it: the family about warnings offers it
+        whether or not the playbook names any."""
+        return (REPORT,)
+
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "propertyNames": {"pattern": r"^[^\W\d][\w.]*$"},
@@ -356,3 +365,34 @@ def _names_used(spec: dict[str, Any]) -> set[str]:
         if text:
             found.update(p.name for p in parse_template(str(text)) if p.name)
     return found
+
+
+REPORT = Report(
+    "warnings",
+    "Open alerts by rule and level, raised and resolved in the period, and their noise.",
+    WARNING_COLUMNS,
+    alert_noise,
+    labels=WARNING_LABELS,
+    panels=(
+        Panel(
+            50,
+            {"en": "Open warnings and the noisiest rules", "zh": "未处理预警与最吵的规则"},
+            "rule",
+            ("open", "open_red", "open_yellow", "raised", "handled_share", "acted_share",
+             "median_open_days", "per_week", "over_budget"),
+            chart="totals",
+            totals=("open_red", "open_yellow", "open_green"),
+            where=("part", "rule"),
+            limit=5,
+        ),
+        Panel(
+            51,
+            {"en": "Recipients over the alert budget", "zh": "超出预警预算的接收人"},
+            "recipient_id",
+            ("raised", "per_week", "budget"),
+            names=True,
+            where=("part", "recipient"),
+            flag="over_budget",
+        ),
+    ),
+)  # fmt: skip

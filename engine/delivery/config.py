@@ -44,6 +44,13 @@ def schema() -> dict[str, Any]:
                 "additionalProperties": channel_schema(),
             },
             "routes": {"type": "array", "items": ROUTE_SCHEMA},
+            # how many alerts a week one person can act on: `salesplay report warnings` flags
+            # the rules and recipients above it
+            "alert_budget": {
+                "type": "string",
+                "pattern": r"^\s*\d+\s*(per|/)\s*week\s*$",
+                "description": "alerts one recipient can act on per week, e.g. '20 per week'",
+            },
         },
         "additionalProperties": False,
     }

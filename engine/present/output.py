@@ -182,11 +182,15 @@ def render(
     fmt: str,
     columns: list[str] | None = None,
     view: View | None = None,
+    envelope: Mapping[str, Any] | None = None,
 ) -> str:
+    """Rows as JSON, CSV or a table. `envelope`: JSON is that object with the rows under
+    `rows` (a report's {kind, as_of, period, under, rows}) instead of a bare list."""
     columns = columns or (list(rows[0]) if rows else [])
     if fmt == "json":
+        shown = [{k: _plain(r.get(k)) for k in columns} for r in rows]
         return json.dumps(
-            [{k: _plain(r.get(k)) for k in columns} for r in rows],
+            {**envelope, "rows": shown} if envelope is not None else shown,
             ensure_ascii=False,
             indent=2,
             default=_plain,  # nested values: a statement's lines, a scorecard's KPIs

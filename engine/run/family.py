@@ -280,6 +280,75 @@ class Command:
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
 
+# ---- reports a family adds to `salesplay report KIND` and to the dashboard -----------------
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """What every report is asked: as of a date, over a period (both days included; the
+    period's end is never after as_of), for an org unit's subtree (None: everyone), with
+    movements counted from `since`. `period_text`: --period as given (None: the default, the
+    month of as_of), for reports whose own default differs (goals running on as_of)."""
+
+    engine: Engine
+    playbook: Playbook
+    as_of: date
+    period: tuple[date, date]
+    under: str | None = None
+    since: date | None = None
+    period_text: str | None = None
+
+
+@dataclass(frozen=True)
+class Panel:
+    """How a report shows on the dashboard: a titled box with an optional chart and a table of
+    figures, one line per row (or per row whose `where` key has the given value).
+
+    chart: "bars" (one bar per row: `value`), "columns" (a trend, one column per row:
+    `value`) or "totals" (one bar per key of `totals`, summed over the rows); `label` names
+    each line (an id of a rep or org unit shown by name with `names`); `light` colours a dot
+    before it; `flag` lists only the rows where that key is true."""
+
+    order: int
+    title: Mapping[str, str]  # by language: {"en": "Funnel", "zh": "销售漏斗"}
+    label: str
+    keys: tuple[str, ...]
+    names: bool = False
+    chart: str | None = None
+    value: str = ""
+    totals: tuple[str, ...] = ()
+    where: tuple[str, Any] | None = None
+    limit: int | None = None
+    light: str | None = None
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One kind of `salesplay report`: its JSON row keys (the scripting contract), the columns
+    of its table (names beside ids) and how to build its rows. `build(query, table)` returns
+    the rows; with table=True they may carry names for people."""
+
+    kind: str
+    help: str
+    columns: tuple[str, ...]
+    build: Callable[[ReportQuery, bool], list[dict[str, Any]]]
+    table: tuple[str, ...] = ()
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    panels: tuple[Panel, ...] = ()  # on the dashboard; none: not shown there
+
+
+@runtime_checkable
+class Reports(Protocol):
+    """Optional, beside RuleFamily: a family whose knowledge a report needs (cadences for
+    follow-up compliance, the goal tree) offers that report."""
+
+    def reports(self, playbook: Playbook) -> tuple[Report, ...]:
+        """The reports this family offers under the playbook (none when its section is not
+        there)."""
+        ...
+
+
 @dataclass
 class Playbook(Document):
     """A checked playbook, bound to the rule families that give its sections meaning."""

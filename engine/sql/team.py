@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from salesplay.engine.sql.compiler import Typed
-from salesplay.engine.store.models import CalendarDay, Grade, Rep, table_of
+from salesplay.engine.store.models import CalendarDay, Grade, OrgUnit, Rep, table_of
 
 # (tier, months from which it starts), in order; the first tier starts at 0.
 TENURE_TIERS: list[tuple[str, int]] = [("new", 0), ("experienced", 6), ("senior", 36)]
@@ -99,3 +99,23 @@ def scope_names(subject: str, table: Any, as_of: date) -> dict[str, Typed]:
         )
         names["customer.grade"] = names["grade"]
     return names
+
+
+def units_under(unit: str) -> Any:
+    """A recursive CTE (unit) of an org unit and every unit below it (UNION: a cycle in the
+    imported tree ends instead of looping)."""
+    o = table_of(OrgUnit)
+    tree = (
+        sa.select(o.c.id.label("unit"))
+        .where(o.c.id == unit, o.c.deleted == sa.false())
+        .cte("units_under", recursive=True)
+    )
+    return tree.union(
+        sa.select(o.c.id).join(tree, o.c.parent_id == tree.c.unit).where(o.c.deleted == sa.false())
+    )
+
+
+def reps_under(unit: str) -> sa.Select[Any]:
+    """The ids of the reps of an org unit and of every unit below it."""
+    r, tree = table_of(Rep), units_under(unit)
+    return sa.select(r.c.id).where(r.c.org_unit_id.in_(sa.select(tree.c.unit)))

@@ -31,15 +31,19 @@ from salesplay.engine.run.family import (
     EvalContext,
     Finding,
     Impact,
+    Panel,
     Playbook,
+    Report,
+    ReportQuery,
     SubjectFacts,
 )
 from salesplay.engine.sql.compiler import Typed, add_duration, unknown_name
 from salesplay.engine.sql.metrics import placeholder_table, subject_scope
+from salesplay.engine.sql.team import reps_under
 from salesplay.engine.sql.templates import check_template, compile_template, format_value
 from salesplay.engine.store import dialects
 from salesplay.engine.store.dialects import analyze, date_text, days_between, json_object
-from salesplay.engine.store.models import Activity, Customer, Grade, table_of
+from salesplay.engine.store.models import Activity, Customer, Grade, Rep, table_of
 from salesplay.rules.follow_up import load
 
 CHANNELS = ["visit", "video", "call", "wechat", "email", "message"]
@@ -112,6 +116,9 @@ class FollowUp:
 
     def rule_names(self, playbook: Playbook) -> list[str]:
         return [self.section]
+
+    def reports(self, playbook: Playbook) -> tuple[Report, ...]:
+        return (REPORT,) if playbook.section(self.section) else ()
 
     def check(self, playbook: Playbook) -> None:
         section = playbook.section(self.section)
@@ -356,3 +363,148 @@ class FollowUp:
                 )
             )
         return findings
+
+
+# ---- the follow-up compliance report (`salesplay report follow-up`) -------------------------
+
+REPORT_COLUMNS = ("rep_id", "grade", "due", "on_time", "late", "open", "on_time_rate")
+_LONGEST = {"days": 1, "weeks": 7, "months": 31, "years": 366}
+
+
+def compliance(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
+    """Per owner and grade: the follow-ups that fell due in the period (up to as_of), done on
+    time (a qualifying contact on or before the due day), late (one after it), or still open.
+
+    Due days are rebuilt from the activity history, not read from stored tasks, so the report
+    holds for periods before salesplay ran: each qualifying contact is due again one cadence
+    later and met by the next qualifying contact; a customer never contacted was due the day
+    it was created. The cadence is that of the customer's current grade (grades keep no
+    history before salesplay) and the owner is the current one."""
+    cadence = found.playbook.section("follow_up")["cadence"]
+    act, g, c = table_of(Activity), table_of(Grade), table_of(Customer)
+    start, end = found.period[0], min(found.period[1], found.as_of)
+    reach = max(
+        n * _LONGEST[unit]
+        for n, unit in (dates.parse_duration(s["every"]) for s in cadence.values())
+    )
+    graded = [c.c.deleted == sa.false(), g.c.grade.in_(list(cadence))]
+    if found.under is not None:
+        graded.append(c.c.owner_id.in_(reps_under(found.under)))
+    qualifies = sa.or_(
+        *[
+            sa.and_(g.c.grade == grade, act.c.channel.in_(spec["channels"]))
+            if spec.get("channels")
+            else g.c.grade == grade
+            for grade, spec in cadence.items()
+        ]
+    )
+    contacts = (
+        sa.select(act.c.customer_id, g.c.grade, c.c.owner_id, act.c.occurred_on.label("day"))
+        .select_from(act.join(c, c.c.id == act.c.customer_id).join(g, g.c.customer_id == c.c.id))
+        .where(
+            *graded,
+            qualifies,
+            act.c.deleted == sa.false(),
+            act.c.occurred_on <= end,
+            act.c.occurred_on >= start - timedelta(days=reach),
+        )
+        .group_by(act.c.customer_id, g.c.grade, c.c.owner_id, act.c.occurred_on)
+        .cte("contacts")
+    )
+    chain = sa.select(
+        contacts,
+        sa.func.lead(contacts.c.day)
+        .over(partition_by=contacts.c.customer_id, order_by=contacts.c.day)
+        .label("next_day"),
+    ).cte("chain")
+    again = sa.case(
+        *[
+            (chain.c.grade == grade, add_duration(chain.c.day, *dates.parse_duration(s["every"])))
+            for grade, s in cadence.items()
+        ]
+    )
+    # the first qualifying contact of a customer created in the period: a seek on the
+    # activities index (the contacts CTE would be computed again for each such customer)
+    first = (
+        sa.select(sa.func.min(act.c.occurred_on))
+        .where(
+            act.c.customer_id == c.c.id,
+            act.c.deleted == sa.false(),
+            act.c.occurred_on >= c.c.created_on,
+            act.c.occurred_on <= end,
+            qualifies,
+        )
+        .scalar_subquery()
+    )
+    dues = sa.union_all(
+        sa.select(chain.c.owner_id, chain.c.grade, again.label("due"), chain.c.next_day),
+        sa.select(c.c.owner_id, g.c.grade, c.c.created_on.label("due"), first.label("next_day"))
+        .join(g, g.c.customer_id == c.c.id)
+        .where(*graded, c.c.created_on >= start, c.c.created_on <= end),
+    ).subquery("dues")
+    in_period = sa.and_(dues.c.due >= start, dues.c.due <= end)
+    query = (
+        sa.select(
+            dues.c.owner_id,
+            dues.c.grade,
+            sa.func.count().label("due"),
+            sa.func.count().filter(dues.c.next_day <= dues.c.due).label("on_time"),
+            sa.func.count().filter(dues.c.next_day > dues.c.due).label("late"),
+            sa.func.count().filter(dues.c.next_day.is_(None)).label("open"),
+        )
+        .where(in_period)
+        .group_by(dues.c.owner_id, dues.c.grade)
+    )
+    order = {grade: i for i, grade in enumerate(cadence)}
+    with found.engine.connect() as conn:
+        found_rows = conn.execute(query).mappings().all()
+        names = _names(conn, {r["owner_id"] for r in found_rows if r["owner_id"]}) if table else {}
+    rows = []
+    for row in sorted(found_rows, key=lambda r: (r["owner_id"] or "", order[r["grade"]])):
+        owner = row["owner_id"]
+        rows.append(
+            {
+                "rep_id": f"{owner} {names[owner]}" if owner in names else owner,
+                "grade": row["grade"],
+                "due": row["due"],
+                "on_time": row["on_time"],
+                "late": row["late"],
+                "open": row["open"],
+                "on_time_rate": round(row["on_time"] / row["due"], 4) if row["due"] else None,
+            }
+        )
+    return rows
+
+
+def _names(conn: Any, ids: set[str]) -> dict[str, str]:
+    r = table_of(Rep)
+    return {k: v for k, v in conn.execute(sa.select(r.c.id, r.c.name).where(r.c.id.in_(ids)))}
+
+
+REPORT = Report(
+    "follow-up",
+    "Per rep and grade: follow-ups due in the period, done on time, late, still open.",
+    REPORT_COLUMNS,
+    compliance,
+    panels=(
+        Panel(
+            60,
+            {"en": "Follow-up compliance", "zh": "跟进合规"},
+            "rep_id",
+            ("grade", "due", "on_time", "late", "open", "on_time_rate"),
+            names=True,
+        ),
+    ),
+    labels={
+        "zh": {
+            "rep_id": "销售",
+            "grade": "等级",
+            "due": "应跟进",
+            "on_time": "按时",
+            "late": "逾期完成",
+            "open": "未完成",
+            "on_time_rate": "按时率",
+            "count.many": "{n} 行",
+        }
+    },
+)

@@ -25,6 +25,7 @@ from salesplay.engine.run.family import (
     EvalContext,
     Finding,
     Playbook,
+    Report,
     SubjectFacts,
 )
 from salesplay.engine.sql import metrics
@@ -40,6 +41,9 @@ class Goals:
     tables: ClassVar[tuple[type[SQLModel], ...]] = ()
     subjects: ClassVar[Mapping[str, SubjectFacts]] = {"target": facts.TargetFacts()}
     commands: ClassVar[tuple[Command, ...]] = (report.COMMAND,)
+
+    def reports(self, playbook: Playbook) -> tuple[Report, ...]:
+        return (report.REPORT,) if playbook.section(self.section) else ()
 
     def rule_names(self, playbook: Playbook) -> list[str]:
         return []

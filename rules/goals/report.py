@@ -19,7 +19,16 @@ from sqlalchemy.engine import Connection, Engine
 from salesplay.engine.errors import SalesplayError
 from salesplay.engine.lang import periods
 from salesplay.engine.present.output import FORMATS, Money, Share, money, number_text
-from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
+from salesplay.engine.run.family import (
+    Command,
+    Option,
+    Output,
+    Panel,
+    Playbook,
+    ReportQuery,
+    Session,
+)
+from salesplay.engine.run.family import Report as ReportKind
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
 from salesplay.engine.store.models import OrgUnit, ProgressNote, Rep, Target, table_of
@@ -367,4 +376,30 @@ COMMAND = Command(
     as_of=True,
     formats=FORMATS,
     labels=LABELS,
+)
+
+
+def goal_tree(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
+    """`salesplay report goals`: the rows of `salesplay goals` for the same scope and date."""
+    tree = report(found.engine, found.playbook, found.as_of, found.period_text, found.under)
+    return table_rows(tree) if table else tree.rows
+
+
+REPORT = ReportKind(
+    "goals",
+    "The goal tree: target, current, completion, pace, light and forecast per owner.",
+    tuple(JSON_COLUMNS),
+    goal_tree,
+    table=tuple(TABLE_COLUMNS),
+    labels=LABELS,
+    panels=(
+        Panel(
+            10,
+            {"en": "Goals: lights and forecasts", "zh": "目标：红绿灯与预测"},
+            "owner_id",
+            ("metric", "target", "current", "completion", "light", "forecast"),
+            names=True,
+            light="light",
+        ),
+    ),
 )

@@ -41,6 +41,7 @@ from salesplay.engine.run.family import (
     Impact,
     Outcome,
     Playbook,
+    Report,
     SubjectFacts,
 )
 from salesplay.engine.sql import metrics
@@ -98,6 +99,10 @@ class Incentives:
     tables: ClassVar[tuple[type[SQLModel], ...]] = (PayoutLine, PayoutClosing)
     subjects: ClassVar[dict[str, SubjectFacts]] = {}
     commands: ClassVar[tuple[Command, ...]] = (statements.COMMAND,)
+
+    def reports(self, playbook: Playbook) -> tuple[Report, ...]:
+        return (statements.REPORT,) if playbook.section(self.section) else ()
+
     schema: ClassVar[dict[str, Any]] = {
         "type": "object",
         "properties": {

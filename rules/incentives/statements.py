@@ -12,7 +12,18 @@ from sqlalchemy.engine import Engine
 
 from salesplay.engine.lang import periods
 from salesplay.engine.present.output import FOR_PEOPLE, FORMATS, Money, Share, number_text
-from salesplay.engine.run.family import Command, Option, Output, Session, Sheet, TotalOf
+from salesplay.engine.run.family import (
+    Command,
+    Option,
+    Output,
+    Panel,
+    Report,
+    ReportQuery,
+    Session,
+    Sheet,
+    TotalOf,
+)
+from salesplay.engine.sql.team import reps_under, units_under
 from salesplay.engine.store.models import OrgUnit, Rep, table_of
 from salesplay.rules.incentives.tables import PayoutClosing, PayoutLine
 
@@ -214,4 +225,48 @@ COMMAND = Command(
     ),
     formats=FORMATS,
     labels=LABELS,
+)
+
+
+TOTAL_COLUMNS = ("owner_type", "owner_id", "period", "status", "total")
+
+
+def totals(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
+    """`salesplay report payouts`: each statement's total in the period, reps' then teams',
+    only those of the org unit's subtree with --under."""
+    rows = []
+    for statement in statements(found.engine, found.period):
+        kind = "rep" if "rep_id" in statement else "org_unit"
+        owner = statement.get("rep_id") or statement.get("org_unit_id")
+        rows.append(
+            {
+                "owner_type": kind,
+                "owner_id": owner,
+                **{k: statement[k] for k in ("period", "status", "total")},
+            }
+        )
+    if found.under is not None:
+        tree = units_under(found.under)
+        with found.engine.connect() as conn:
+            units = set(conn.execute(sa.select(tree.c.unit)).scalars())
+            reps = set(conn.execute(reps_under(found.under)).scalars())
+        rows = [r for r in rows if r["owner_id"] in (reps if r["owner_type"] == "rep" else units)]
+    return rows
+
+
+REPORT = Report(
+    "payouts",
+    "This period's commission and bonus statements: totals by rep and by team.",
+    TOTAL_COLUMNS,
+    totals,
+    labels=LABELS,
+    panels=(
+        Panel(
+            70,
+            {"en": "Payouts this period", "zh": "本期提成"},
+            "owner_id",
+            ("status", "total"),
+            names=True,
+        ),
+    ),
 )

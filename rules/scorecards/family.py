@@ -21,7 +21,14 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
-from salesplay.engine.run.family import Command, EvalContext, Finding, Playbook, SubjectFacts
+from salesplay.engine.run.family import (
+    Command,
+    EvalContext,
+    Finding,
+    Playbook,
+    Report,
+    SubjectFacts,
+)
 from salesplay.engine.store.models import OrgUnit, table_of
 from salesplay.rules.scorecards import cards, report
 
@@ -33,6 +40,9 @@ class Scorecards:
     tables: ClassVar[tuple[type[SQLModel], ...]] = ()
     subjects: ClassVar[dict[str, SubjectFacts]] = {}
     commands: ClassVar[tuple[Command, ...]] = (report.COMMAND,)
+
+    def reports(self, playbook: Playbook) -> tuple[Report, ...]:
+        return (report.REPORT,) if playbook.section(self.section) else ()
 
     def rule_names(self, playbook: Playbook) -> list[str]:
         return []

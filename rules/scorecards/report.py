@@ -13,7 +13,15 @@ from sqlalchemy.engine import Connection, Engine
 from salesplay.engine.errors import ExpressionError, SalesplayError
 from salesplay.engine.lang import periods
 from salesplay.engine.present.output import FORMATS, Money, Share, money
-from salesplay.engine.run.family import Command, Option, Output, Playbook, Session
+from salesplay.engine.run.family import (
+    Command,
+    Option,
+    Output,
+    Playbook,
+    Report,
+    ReportQuery,
+    Session,
+)
 from salesplay.engine.sql import metrics
 from salesplay.engine.sql.templates import format_value
 from salesplay.engine.store.models import OrgUnit, Rep, table_of
@@ -422,5 +430,33 @@ COMMAND = Command(
     ),
     as_of=True,
     formats=FORMATS,
+    labels=LABELS,
+)
+
+
+RANKING_COLUMNS = (
+    "rep_id",
+    "org_unit_id",
+    "period",
+    "card",
+    "score",
+    "rank",
+    "team_size",
+    "provisional",
+)
+
+
+def ranking(found: ReportQuery, table: bool = False) -> list[dict[str, Any]]:
+    """`salesplay report scorecards`: each rep's score and rank within the team, as
+    `salesplay scorecards` gives them for the same scope and date (without the KPIs)."""
+    cards_ = report(found.engine, found.playbook, found.as_of, found.period_text, None, found.under)
+    return [{k: row[k] for k in RANKING_COLUMNS} for row in json_rows(cards_)]
+
+
+REPORT = Report(
+    "scorecards",
+    "The ranking: each rep's weighted score and rank within the team.",
+    RANKING_COLUMNS,
+    ranking,
     labels=LABELS,
 )
