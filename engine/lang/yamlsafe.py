@@ -299,7 +299,7 @@ def _plain_scalar(text: str) -> Any:
         return True
     if text in ("false", "False", "FALSE"):
         return False
-    if _INT.fullmatch(text):
+    if _INT.fullmatch(text) and len(text) <= 4000:  # int() refuses more than 4300 digits
         return int(text)
     if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
         return Decimal(text)
