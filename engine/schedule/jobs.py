@@ -41,9 +41,11 @@ SPAN = {
     "pattern": r"^\s*\d+\s*(minute|minutes|hour|hours|day|days|week|weeks|分钟|小时|天|周)\s*$",
     "description": "a number and a unit: minutes, hours, days or weeks, e.g. '2 hours'",
 }
+MOST_DEADLINE = timedelta(days=3650)  # ten years, like every other duration (lang/dates.py)
 EVERY = {
     "type": "string",
     "pattern": r"^\s*\d+\s*(day|days|week|weeks|天|周)\s*$",
+    "format": "duration",
     "description": "a number of days or weeks, e.g. '2 weeks'",
 }
 JOB_SCHEMA: dict[str, Any] = {
@@ -64,7 +66,8 @@ JOB_SCHEMA: dict[str, Any] = {
             "description": "sections (grading, follow_up, warnings) or rules (warnings.goal_lag)",
         },
         "catchup": {"enum": ["latest", "all"]},
-        "max_catchup": {"type": "integer", "minimum": 1},
+        # at most the missed slots a ledger lists (scheduler.MISSED_KEPT)
+        "max_catchup": {"type": "integer", "minimum": 1, "maximum": 1000},
         "starting_deadline": SPAN,
         "overlap": {"enum": ["skip"]},
         "description": {"type": "string"},
@@ -216,6 +219,14 @@ def check_jobs(playbook: Playbook) -> None:
                 )
         elif "start" in spec:
             raise playbook.error((*at, "start"), "start goes with every:, not with cron:")
+        deadline = spec.get("starting_deadline")
+        if deadline is not None:
+            digits = re.match(r"\s*(\d+)", str(deadline))
+            if digits and (len(digits.group(1)) > 12 or parse_span(deadline) > MOST_DEADLINE):
+                raise playbook.error(
+                    (*at, "starting_deadline"),
+                    f"'{deadline}' is too long: a deadline is at most {MOST_DEADLINE.days} days",
+                )
         zone = spec.get("timezone")
         if zone is not None:
             try:
