@@ -251,7 +251,13 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
-        operators = [t for t in self.tokens if t.text.lower() in _OPERATORS and t.kind != "string"]
+        operators = [
+            t
+            for i, t in enumerate(self.tokens)
+            if t.kind != "string"
+            and t.text.lower() in _OPERATORS
+            and not (t.text == "-" and _negates(self.tokens[i - 1] if i else None))
+        ]  # a negating `-` is a level of nesting, counted (and refused) as one
         if len(operators) > MAX_OPERATORS:
             raise ExpressionError(
                 f"{len(operators)} operators in one expression; at most {MAX_OPERATORS} are "
