@@ -219,3 +219,27 @@ def test_values_at_the_bounds_validate_and_evaluate(tmp_path: Path) -> None:
         cli, ["evaluate", "--as-of", "2024-06-15", "--db", db, "--playbook", str(path)]
     )
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("job", "message"),
+    [
+        (
+            "{every: 1 week, start: '9999-12-31 09:00', rules: [grading]}",
+            "jobs.j.start: '9999-12-31 09:00' is too late: start in 2999 at the latest",
+        ),
+        (
+            "{cron: '0 8 * * *', rules: [grading], starting_deadline: 99999999999999 weeks}",
+            "jobs.j.starting_deadline: '99999999999999 weeks' is too long: a deadline is at most "
+            "3650 days",
+        ),
+        (
+            "{every: 9999999 weeks, start: '2024-01-01 09:00', rules: [grading]}",
+            "jobs.j.every: '9999999 weeks' is too long: a duration is at most 10 years (520 weeks)",
+        ),
+    ],
+    ids=["start", "deadline", "every"],
+)
+def test_a_job_whose_times_would_overflow(tmp_path: Path, job: str, message: str) -> None:
+    line = refused(tmp_path, f"extends: default\njobs:\n  j: {job}\n")
+    assert line.endswith(f"company.yaml:3: {message}")

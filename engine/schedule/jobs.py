@@ -41,6 +41,7 @@ SPAN = {
     "pattern": r"^\s*\d+\s*(minute|minutes|hour|hours|day|days|week|weeks|分钟|小时|天|周)\s*$",
     "description": "a number and a unit: minutes, hours, days or weeks, e.g. '2 hours'",
 }
+LAST_YEAR = 2999
 MOST_DEADLINE = timedelta(days=3650)  # ten years, like every other duration (lang/dates.py)
 EVERY = {
     "type": "string",
@@ -216,6 +217,11 @@ def check_jobs(playbook: Playbook) -> None:
                     (*at, "start"),
                     f"'{spec['start']}' is not a local date and time: write e.g. "
                     "'2024-01-01 09:00' (the job's zone applies)",
+                )
+            if start.year > LAST_YEAR:  # its slots would pass year 9999, where dates end
+                raise playbook.error(
+                    (*at, "start"),
+                    f"'{spec['start']}' is too late: start in {LAST_YEAR} at the latest",
                 )
         elif "start" in spec:
             raise playbook.error((*at, "start"), "start goes with every:, not with cron:")
