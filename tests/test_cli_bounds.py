@@ -243,3 +243,23 @@ def test_values_at_the_bounds_validate_and_evaluate(tmp_path: Path) -> None:
 def test_a_job_whose_times_would_overflow(tmp_path: Path, job: str, message: str) -> None:
     line = refused(tmp_path, f"extends: default\njobs:\n  j: {job}\n")
     assert line.endswith(f"company.yaml:3: {message}")
+
+
+def test_formulas_over_formulas_too_deep_or_too_large(tmp_path: Path) -> None:
+    chain = "".join(f"  f{i + 1}: {{formula: f{i} + f{i} + 1}}\n" for i in range(60))
+    line = refused(tmp_path, f"extends: default\nmetrics:\n  f0: {{count: orders}}\n{chain}")
+    assert line.endswith(
+        "company.yaml:9: metrics.f6.formula: formulas over formulas more than 5 deep: compute "
+        "it in fewer steps"
+    )
+    wide = "".join(f"  f{i + 1}: {{formula: {' + '.join([f'f{i}'] * 50)}}}\n" for i in range(3))
+    line = refused(tmp_path, f"extends: default\nmetrics:\n  f0: {{count: orders}}\n{wide}")
+    assert "metrics.f2.formula: with the formulas it names written out, more than 1000" in line
+
+
+def test_a_control_character_in_a_quoted_value_stays_on_its_line(tmp_path: Path) -> None:
+    line = refused(tmp_path, 'extends: "0\\r"\n')
+    assert line.endswith(
+        "company.yaml:1: extends: no playbook '0\\x0d': give a .yaml file or "
+        "one of default, education, fmcg, manufacturing, medical, retail, saas"
+    )
