@@ -165,8 +165,18 @@ def test_a_mutated_bundled_playbook_loads_or_fails_on_located_lines(text: str) -
         "rules: [grading]}\n",
         "extends: default\njobs:\n  j: {cron: '0 8 * * *', rules: [grading], "
         "starting_deadline: 99999999999999 weeks}\n",
+        "extends: " + "(" * 300 + "x" + ")" * 300 + "\n",  # too long a name to look up
     ],
-    ids=["duplicate", "deep-flow", "5000-digits", "nel-bom", "leading-bom", "every", "deadline"],
+    ids=[
+        "duplicate",
+        "deep-flow",
+        "5000-digits",
+        "nel-bom",
+        "leading-bom",
+        "every",
+        "deadline",
+        "long-extends",
+    ],
 )
 def test_found_by_fuzzing(text: str) -> None:
     """Playbooks the fuzzer (or its author) found, kept as fixed cases."""

@@ -166,7 +166,7 @@ def _resolve(ref: str, relative_to: Path | None, bundled_only: bool) -> _Source:
         candidate.suffix in (".yaml", ".yml")
         or "/" in ref
         or os.sep in ref
-        or (ref not in bundled_names() and candidate.exists())
+        or (ref not in bundled_names() and _exists(candidate))
     )
     if not bundled_only and is_path:
         try:
@@ -188,6 +188,15 @@ def _resolve(ref: str, relative_to: Path | None, bundled_only: bool) -> _Source:
     raise PlaybookError(
         f"no playbook '{ref}': give a .yaml file or one of {', '.join(bundled_names())}{extra}"
     )
+
+
+def _exists(path: Path) -> bool:
+    """Whether a file or folder is there; False for a name the system cannot even look up
+    (longer than a file name may be)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
 
 
 class _Unreadable(PlaybookError):
