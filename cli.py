@@ -80,6 +80,17 @@ class Cli(click.Group):
             ctx.exit(1)
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, click.Abort):
             raise
+        except (RecursionError, MemoryError):
+            # Only a net: the load's bounds (nesting, sizes, counts) are meant to refuse such
+            # input first, at its line. Without them this would print a Python class name.
+            if _debug(ctx):
+                raise
+            click.echo(
+                "error: the input is too large or too deeply nested to process: "
+                "write it more simply (run with --debug for details)",
+                err=True,
+            )
+            ctx.exit(2)
         except Exception as exc:
             if _debug(ctx):
                 raise

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+_BREAKS = {i: f"\\x{i:02x}" for i in [*range(0x20), *range(0x7F, 0xA0)]} | {
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
+def one_line(text: str) -> str:
+    """A message with the control characters a user's value brought escaped (`\\r` as
+    `\\x0d`), so that each problem stays one line whatever the playbook held."""
+    return text.translate(_BREAKS)
+
 
 class SalesplayError(Exception):
     """Bad input from a user: printed as one line, exit status 2."""
@@ -31,7 +42,7 @@ class PlaybookError(SalesplayError):
     def render(self) -> str:
         where = f"{self.file}:{self.line}: " if self.file else ""
         field = f"{self.path}: " if self.path else ""
-        return f"{where}{field}{self.message}"
+        return one_line(f"{where}{field}{self.message}")
 
 
 class PlaybookErrors(SalesplayError):

@@ -47,6 +47,24 @@ def shift(day: date, count: int, unit: str) -> date:
 
 
 _DURATION = re.compile(r"\s*(\d+)\s*([A-Za-z\u4e00-\u9fff]+)\s*")
+# The longest duration (a cadence, a grace period, a lag) and window a playbook may write, in
+# each unit. Dates end at year 9999, so `every: 99999999999 weeks` validated and then overflowed;
+# ten years is longer than any follow-up means, a hundred any window of records.
+MOST_YEARS = {"duration": 10, "window": 100}
+
+
+def check_length(digits: str, unit: str, what: str = "duration") -> int:
+    """The count of a duration or window; ExpressionError when it is longer than MOST_YEARS
+    allows. (The digits as written: int() refuses more than 4300 of them.)"""
+    years = MOST_YEARS[what]
+    most = {"days": years * 365, "weeks": years * 52, "months": years * 12, "years": years}[unit]
+    count = int(digits) if len(digits) <= 12 else most + 1
+    if count > most:
+        shown = digits if len(digits) <= 20 else f"{digits[:10]}…"
+        raise ExpressionError(
+            f"'{shown} {unit}' is too long: a {what} is at most {years} years ({most} {unit})"
+        )
+    return count
 
 
 def parse_duration(text: str) -> tuple[int, str]:
@@ -57,7 +75,16 @@ def parse_duration(text: str) -> tuple[int, str]:
             f"'{text}' is not a duration: write a number and days, weeks, "
             "months or years, e.g. '2 weeks'"
         )
-    return int(match.group(1)), UNITS[match.group(2).lower()]
+    unit = UNITS[match.group(2).lower()]
+    return check_length(match.group(1), unit), unit
+
+
+def check_duration_length(text: str) -> None:
+    """Refuse a duration longer than MOST_YEARS allows; anything that is no duration at all is
+    left to the schema's pattern to report (once)."""
+    match = _DURATION.fullmatch(str(text))
+    if match and match.group(2).lower() in UNITS:
+        check_length(match.group(1), UNITS[match.group(2).lower()])
 
 
 def period_start(day: date, unit: str) -> date:
@@ -113,7 +140,8 @@ def check_window(text: str) -> str:
         return norm
     match = _WINDOW_LAST.fullmatch(norm)
     if match and match.group(2) in UNITS:
-        if int(match.group(1)) < 1:
+        count = check_length(match.group(1), UNITS[match.group(2)], "window")
+        if count < 1:
             raise ExpressionError(
                 f"window '{text}' is empty: count at least 1, e.g. "
                 f"'last 1 {UNITS[match.group(2)].rstrip('s')}'"

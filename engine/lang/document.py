@@ -26,6 +26,12 @@ YamlPath = tuple[str | int, ...]
 Lines = dict[YamlPath, tuple[str, int]]
 BUNDLED = "salesplay.playbooks"
 DEFAULT = "default"
+# The largest playbook file read: the bundled ones are about 20 KB, so 5 MB is any real one
+# with room to spare, and a bigger file (or a device that never ends) is refused unread.
+MAX_BYTES = 5 * 1024 * 1024
+# How many playbooks one may build on through `extends` (each over the next): a company's
+# playbook over an industry's over the default is 3.
+MAX_EXTENDS = 16
 
 
 @dataclass
@@ -160,11 +166,11 @@ def _resolve(ref: str, relative_to: Path | None, bundled_only: bool) -> _Source:
         candidate.suffix in (".yaml", ".yml")
         or "/" in ref
         or os.sep in ref
-        or (ref not in bundled_names() and candidate.exists())
+        or (ref not in bundled_names() and _exists(candidate))
     )
     if not bundled_only and is_path:
         try:
-            text = candidate.read_text("utf-8-sig")
+            text = _read_text(candidate, display)
         except FileNotFoundError:
             raise PlaybookError(f"playbook file not found: {display}") from None
         except IsADirectoryError:
@@ -182,6 +188,36 @@ def _resolve(ref: str, relative_to: Path | None, bundled_only: bool) -> _Source:
     raise PlaybookError(
         f"no playbook '{ref}': give a .yaml file or one of {', '.join(bundled_names())}{extra}"
     )
+
+
+def _exists(path: Path) -> bool:
+    """Whether a file or folder is there; False for a name the system cannot even look up
+    (longer than a file name may be)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+class _Unreadable(PlaybookError):
+    """A file refused before reading it: located at the `extends` line that names it, or at
+    line 1 of the file itself when it is the playbook asked for."""
+
+
+def _read_text(path: Path, display: str) -> str:
+    """A regular file of at most MAX_BYTES, as text; refused by its size before it is read."""
+    if path.is_dir():
+        raise IsADirectoryError(path)
+    if path.exists() and not path.is_file():
+        raise _Unreadable(f"{display} is not a file (a device or a pipe): give a .yaml file")
+    with path.open("rb") as handle:
+        data = handle.read(MAX_BYTES + 1)  # a file that grows while read is cut here too
+    if len(data) > MAX_BYTES:
+        raise _Unreadable(
+            f"{display} is larger than {MAX_BYTES // (1024 * 1024)} MB, the most a playbook may "
+            "be: is it the right file?"
+        )
+    return data.decode("utf-8-sig")
 
 
 def read(ref: str | None = None) -> Document:
@@ -203,8 +239,18 @@ def _read(
 ) -> tuple[dict[str, Any], Lines, list[str], str]:
     """Read ref and, recursively, what it extends; chain holds (identity, display) so far.
     Returns the merged data, its lines, the files read (ref last) and ref's identity."""
-    source = _resolve(ref, relative_to, bundled_only)
+    try:
+        source = _resolve(ref, relative_to, bundled_only)
+    except _Unreadable as exc:
+        if chain:
+            raise
+        raise PlaybookError(exc.message, ref, 1) from None
     display = source.display
+    if len(chain) >= MAX_EXTENDS:
+        raise PlaybookError(
+            f"extends more than {MAX_EXTENDS} playbooks one over another: "
+            f"{chain[0][1]} -> {chain[1][1]} -> … -> {display}"
+        )
     if source.identity in [seen for seen, _ in chain]:
         loop = " -> ".join([*[shown for _, shown in chain], display])
         raise PlaybookError(

@@ -19,8 +19,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from salesplay.engine.errors import ExpressionError
-from salesplay.engine.lang.dates import UNITS
-from salesplay.engine.lang.values import CHINESE_MULTIPLIERS, PERCENT_SIGNS
+from salesplay.engine.lang.dates import UNITS, check_length
+from salesplay.engine.lang.values import (
+    CHINESE_MULTIPLIERS,
+    MOST_AMOUNT,
+    MOST_DECIMALS,
+    PERCENT_SIGNS,
+    decimal_places,
+)
 
 DURATION_UNITS = UNITS  # one table of duration words, shared with dates.py
 KEYWORDS = {"and", "or", "not", "in", "between", "is", "null", "true", "false", "today"}
@@ -30,6 +36,14 @@ _VALUES = {"null", "true", "false", "today"}
 # `where` overflows it (`parser stack overflow`), a minus sign about 37 deep. 16 leaves room
 # for the statement around the condition; Python's recursion and PostgreSQL are far from it.
 MAX_NESTING = 16
+# How many operators (and, or, comparisons, arithmetic) one condition or formula may hold: a
+# chain of `or` is a chain of SQL as deep as it is long, and 2,000 terms overflowed Python's
+# stack. The bundled playbooks' longest has 9.
+MAX_OPERATORS = 100
+_OPERATORS = {"and", "or", "+", "-", "*", "/", "=", "!=", "<", "<=", ">", ">=", "in", "between"}
+# The largest number a condition may hold: the largest amount (values.MOST_AMOUNT) in units;
+# a 41-digit threshold validated and then overflowed the database.
+MOST_NUMBER = MOST_AMOUNT
 
 
 @dataclass(frozen=True)
@@ -237,6 +251,19 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
+        operators = [
+            t
+            for i, t in enumerate(self.tokens)
+            if t.kind != "string"
+            and t.text.lower() in _OPERATORS
+            and not (t.text == "-" and _negates(self.tokens[i - 1] if i else None))
+        ]  # a negating `-` is a level of nesting, counted (and refused) as one
+        if len(operators) > MAX_OPERATORS:
+            raise ExpressionError(
+                f"{len(operators)} operators in one expression; at most {MAX_OPERATORS} are "
+                "allowed: split it into metrics, or into several rules",
+                operators[MAX_OPERATORS].pos,
+            )
 
     def enter(self, pos: int) -> None:
         """One level deeper (a bracket, a `not`, a negating `-`); refused past MAX_NESTING."""
@@ -405,15 +432,29 @@ class _Parser:
             self.advance()
             percent = tok.text.endswith(PERCENT_SIGNS)
             value = Decimal(tok.text.rstrip("".join(PERCENT_SIGNS)).strip())
-            if percent:
-                return Num(tok.pos, value / 100, percent=True)
+            if decimal_places(value) > MOST_DECIMALS:
+                raise ExpressionError(
+                    f"{tok.text} has more than {MOST_DECIMALS} decimal places", tok.pos
+                )
             if self.tok.kind == "name" and self.tok.text in CHINESE_MULTIPLIERS:
                 value *= CHINESE_MULTIPLIERS[self.advance().text]
+            if value > MOST_NUMBER:
+                raise ExpressionError(
+                    f"{tok.text} is more than {MOST_NUMBER:,}, the largest number a "
+                    "condition may hold",
+                    tok.pos,
+                )
+            if percent:
+                return Num(tok.pos, value / 100, percent=True)
             if self.tok.kind == "name" and self.tok.text.lower() in DURATION_UNITS:
                 if value != int(value):
                     raise ExpressionError("a duration needs a whole number", tok.pos)
                 unit = DURATION_UNITS[self.advance().text.lower()]
-                return Duration(tok.pos, int(value), unit)
+                try:
+                    count = check_length(str(int(value)), unit)
+                except ExpressionError as exc:
+                    raise ExpressionError(exc.message, tok.pos) from None
+                return Duration(tok.pos, count, unit)
             return Num(tok.pos, value)
         if tok.kind == "string":
             self.advance()

@@ -23,6 +23,7 @@ from salesplay.engine.lang.document import Document, YamlPath
 DURATION = {
     "type": "string",
     "pattern": r"^\s*\d+\s*(day|days|week|weeks|month|months|year|years|天|日|周|个月|月|年)\s*$",
+    "format": "duration",
     "description": "a number and a unit, e.g. '3 days', '2 weeks', '1 month'",
 }
 EXPRESSION = {
@@ -105,6 +106,8 @@ _FORMULA = {
 }
 
 
+MAX_METRICS = 500
+
 FORMATS = jsonschema.FormatChecker(formats=())
 
 
@@ -120,6 +123,7 @@ def _checks(name: str, parse: Callable[[Any], Any]) -> None:
 _checks("share", values.share)
 _checks("attainment", lambda v: values.share(v, over_100=True))
 _checks("amount", values.cents)
+_checks("duration", dates.check_duration_length)
 
 
 def base_schema() -> dict[str, Any]:
@@ -148,6 +152,8 @@ def base_schema() -> dict[str, Any]:
             },
             "metrics": {
                 "type": "object",
+                # each metric is a column of the facts tables: PostgreSQL holds at most 1600
+                "maxProperties": MAX_METRICS,
                 "additionalProperties": {
                     "type": "object",
                     "if": {"required": ["formula"]},
@@ -204,6 +210,7 @@ _FRIENDLY: dict[str, Callable[[jsonschema.ValidationError], str]] = {
     "minItems": lambda e: f"needs at least {_count(e.validator_value, 'item', 'items')}",
     "minProperties": lambda e: f"needs at least {_count(e.validator_value, 'entry', 'entries')}",
     "minLength": lambda e: "must not be empty",
+    "maxProperties": lambda e: f"at most {e.validator_value} entries, not {len(e.instance)}",
 }
 
 

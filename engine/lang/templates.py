@@ -19,6 +19,9 @@ _PLACEHOLDER = re.compile(r"\{([^{}:]*)(?::([^{}]*))?\}")
 # A name, or names joined by dots (customer.name); no part starts with __ (no __class__).
 _NAME = re.compile(r"(?!__)[^\W\d]\w*(?:\.(?!__)[^\W\d]\w*)*")
 FORMATS = ("", "%")
+# How many placeholders one title or message may hold: each is a level of SQL concatenation,
+# and 2,000 overflowed Python's stack when the playbook ran.
+MAX_PLACEHOLDERS = 50
 # A placeholder written so that it prints as it stands: in full-width braces (what a Chinese
 # keyboard types) or doubled (how a literal brace is written).
 _LOOKALIKE = re.compile(
@@ -53,6 +56,11 @@ def parse_template(template: str) -> list[Piece]:
         pos = match.end()
     if pos < len(text):
         pieces.append(Piece(text=text[pos:]))
+    placeholders = sum(1 for piece in pieces if piece.name)
+    if placeholders > MAX_PLACEHOLDERS:
+        raise ExpressionError(
+            f"{placeholders} placeholders in one text; at most {MAX_PLACEHOLDERS} are allowed"
+        )
     for piece in pieces:
         if piece.text and ("{" in piece.text or "}" in piece.text):
             raise ExpressionError("unbalanced { or } in template (write {{ or }} for a brace)")

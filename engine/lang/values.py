@@ -29,6 +29,13 @@ FULL_WIDTH = str.maketrans("０１２３４５６７８９，．－＋", "012345
 # The most a plain number may be where a share may pass 100%: 10 (1000%) is still a multiple
 # someone could mean; 80 or 120 is a percentage written without its sign.
 MOST_PLAIN_OVER_100 = 10
+# The largest amount (in units) and share a playbook may write. Amounts are integer cents in a
+# 64-bit column, and ten trillion is more than any sale; a share of 1000% (ten times a target) is
+# more than any tier bound or cap means. Larger numbers validated but overflowed the database.
+MOST_AMOUNT = 10**13
+MOST_SHARE = 10
+# Decimal places a share may have: 1e-999999999 would make a fraction of a billion digits.
+MOST_DECIMALS = 12
 _AMOUNT = re.compile(
     r"(?P<number>\d{1,3}(?:[,，]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>万|亿)?"
 )
@@ -65,6 +72,15 @@ def plain_share_problem(value: Decimal | Fraction, *, over_100: bool = False) ->
     return f"{written} would be {percent_text(value)}; write {written}% (or {meant})"
 
 
+def decimal_places(number: Decimal) -> int:
+    """How many decimal places a number needs: 0.80 → 1, 1e-9 → 9, 1200 → 0."""
+    _, digits, exponent = number.as_tuple()
+    if not isinstance(exponent, int):
+        return 0
+    trailing = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(0, -(exponent + trailing))
+
+
 def share(value: Any, *, over_100: bool = False) -> Fraction:
     """5%, '5 %', 0.05 → Fraction(1, 20); ExpressionError for anything else.
 
@@ -84,6 +100,14 @@ def share(value: Any, *, over_100: bool = False) -> Fraction:
         raise ExpressionError(f"'{value}' is not a share: write e.g. 80% or 0.8") from None
     if not number.is_finite() or number < 0:
         raise ExpressionError(f"'{value}' is not a share: write e.g. 80% or 0.8")
+    # A percentage past the bound, or a plain number so large that even its "write N%" hint
+    # would be thousands of digits long.
+    if number > (MOST_SHARE * 100 if percent else MOST_AMOUNT):
+        raise ExpressionError(
+            f"'{value}' is more than {MOST_SHARE * 100}%, the most a share can be"
+        )
+    if decimal_places(number) > MOST_DECIMALS:
+        raise ExpressionError(f"'{value}' has more than {MOST_DECIMALS} decimal places")
     found = Fraction(number) / 100 if percent else Fraction(number)
     if not percent:
         problem = plain_share_problem(number, over_100=over_100)
@@ -112,8 +136,10 @@ def cents(value: Any) -> int:
             number *= CHINESE_MULTIPLIERS[match["unit"]]
     if not number.is_finite() or number < 0:
         raise ExpressionError(_NOT_AN_AMOUNT.format(value))
+    if number > MOST_AMOUNT:
+        raise ExpressionError(f"'{value}' is more than {MOST_AMOUNT:,}, the most an amount can be")
     scaled = number * 100
-    if scaled != scaled.to_integral_value():
+    if decimal_places(number) > 2:
         raise ExpressionError(f"'{value}' has more than 2 decimal places")
     return int(scaled)
 

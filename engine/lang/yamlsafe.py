@@ -24,6 +24,13 @@ _ALIAS = "!salesplay/alias"  # our own marker for *name, never a tag a user can 
 _INT = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|(0|[1-9][0-9]*)(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _REUSE = "write the value out in full instead of reusing it"
+# How deeply maps and lists may nest: a playbook needs about 8 levels; the reader and the
+# checks after it recurse once per level, and Python's stack is about 1000 frames deep.
+MAX_DEPTH = 32
+# Characters YAML refuses (C0 controls but tab and newlines, DEL, C1 controls but NEL,
+# surrogates, U+FFFE/U+FFFF), found before PyYAML does so that the error names line and column.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]")
+_CONTROL_NAMES = {0x00: "NUL", 0x0C: "form feed", 0x1B: "ESC", 0x7F: "DEL", 0x08: "backspace"}
 
 
 class _Loader(yaml.SafeLoader):
@@ -38,8 +45,19 @@ class _Loader(yaml.SafeLoader):
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.anchored: dict[int, str] = {}
+        self.depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        self.depth += 1
+        try:
+            return self._compose(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _compose(self, parent: Any, index: Any) -> Any:
+        if self.depth > MAX_DEPTH:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise _TooDeep(mark.line + 1)
         if self.check_event(yaml.AliasEvent):
             event = self.get_event()  # type: ignore[no-untyped-call]
             return yaml.ScalarNode(_ALIAS, event.anchor, event.start_mark, event.end_mark)
@@ -49,6 +67,11 @@ class _Loader(yaml.SafeLoader):
         if anchor is not None:
             self.anchored[id(node)] = anchor
         return node
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
 
 
 def render_path(path: Path) -> str:
@@ -65,18 +88,48 @@ def render_path(path: Path) -> str:
 def load_yaml(text: str, file: str) -> tuple[Any, dict[Path, int]]:
     """Parse one YAML document; return (data, lines) or raise PlaybookError with file:line."""
     lines: dict[Path, int] = {}
-    loader = _Loader(text)
+    _refuse_control_characters(text, file)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:  # a character the scan above let through
+        line = text.count("\n", 0, exc.position) + 1
+        raise PlaybookError(
+            f"character U+{exc.character:04X} cannot be in a playbook: remove it", file, line
+        ) from None
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, file) from None
-    except yaml.YAMLError as exc:
-        raise PlaybookError(f"YAML syntax error: {exc}", file, 1) from None
+    except yaml.YAMLError:
+        raise PlaybookError("YAML syntax error: not valid YAML", file, 1) from None
+    except _TooDeep as exc:
+        raise PlaybookError(
+            f"maps and lists nested more than {MAX_DEPTH} levels deep: write it more simply",
+            file,
+            exc.line,
+        ) from None
     finally:
         loader.dispose()
     if node is None:
         return {}, lines
     return _Converter(file, lines, loader.anchored).convert(node, ()), lines
+
+
+def _refuse_control_characters(text: str, file: str) -> None:
+    """A control character (NUL, ESC, DEL, form feed …) anywhere, at its line and column."""
+    found = _CONTROL.search(text)
+    if found is None:
+        return
+    line = text.count("\n", 0, found.start()) + 1
+    column = found.start() - (text.rfind("\n", 0, found.start()) + 1) + 1
+    code = ord(found.group())
+    name = _CONTROL_NAMES.get(code, "a control character")
+    raise PlaybookError(
+        f"column {column}: {name} (U+{code:04X}) cannot be in a playbook: remove it "
+        "(it is invisible in most editors; a YAML file is plain text)",
+        file,
+        line,
+    )
 
 
 _OPENED = {
@@ -246,7 +299,7 @@ def _plain_scalar(text: str) -> Any:
         return True
     if text in ("false", "False", "FALSE"):
         return False
-    if _INT.fullmatch(text):
+    if _INT.fullmatch(text) and len(text) <= 4000:  # int() refuses more than 4300 digits
         return int(text)
     if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
         return Decimal(text)

@@ -32,9 +32,19 @@ def validate(expr: str) -> None:
             "(minute hour day-of-month month day-of-week), e.g. '0 8 * * *'"
         )
     try:
-        croniter(" ".join(fields), datetime(2024, 1, 1))
+        walker = croniter(" ".join(fields), datetime(2024, 1, 1), max_years_between_matches=8)
     except (CroniterError, ValueError, KeyError) as exc:
         raise ValueError(f"'{expr}' is not a cron expression: {exc}") from None
+    # Five fields repeat with the calendar, and eight years hold a 29 February: an expression
+    # with no time in them never fires (`0 8 31 2 *`: February has no 31st), and croniter
+    # raises at every later look for its next time.
+    try:
+        walker.get_next(datetime)
+    except CroniterError:
+        raise ValueError(
+            f"'{expr}' never fires: no day matches it (is it a date that does not exist, "
+            "like 31 February?)"
+        ) from None
 
 
 def is_fixed_time(expr: str) -> bool:

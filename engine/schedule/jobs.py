@@ -41,9 +41,12 @@ SPAN = {
     "pattern": r"^\s*\d+\s*(minute|minutes|hour|hours|day|days|week|weeks|分钟|小时|天|周)\s*$",
     "description": "a number and a unit: minutes, hours, days or weeks, e.g. '2 hours'",
 }
+LAST_YEAR = 2999
+MOST_DEADLINE = timedelta(days=3650)  # ten years, like every other duration (lang/dates.py)
 EVERY = {
     "type": "string",
     "pattern": r"^\s*\d+\s*(day|days|week|weeks|天|周)\s*$",
+    "format": "duration",
     "description": "a number of days or weeks, e.g. '2 weeks'",
 }
 JOB_SCHEMA: dict[str, Any] = {
@@ -64,7 +67,8 @@ JOB_SCHEMA: dict[str, Any] = {
             "description": "sections (grading, follow_up, warnings) or rules (warnings.goal_lag)",
         },
         "catchup": {"enum": ["latest", "all"]},
-        "max_catchup": {"type": "integer", "minimum": 1},
+        # at most the missed slots a ledger lists (scheduler.MISSED_KEPT)
+        "max_catchup": {"type": "integer", "minimum": 1, "maximum": 1000},
         "starting_deadline": SPAN,
         "overlap": {"enum": ["skip"]},
         "description": {"type": "string"},
@@ -214,8 +218,21 @@ def check_jobs(playbook: Playbook) -> None:
                     f"'{spec['start']}' is not a local date and time: write e.g. "
                     "'2024-01-01 09:00' (the job's zone applies)",
                 )
+            if start.year > LAST_YEAR:  # its slots would pass year 9999, where dates end
+                raise playbook.error(
+                    (*at, "start"),
+                    f"'{spec['start']}' is too late: start in {LAST_YEAR} at the latest",
+                )
         elif "start" in spec:
             raise playbook.error((*at, "start"), "start goes with every:, not with cron:")
+        deadline = spec.get("starting_deadline")
+        if deadline is not None:
+            digits = re.match(r"\s*(\d+)", str(deadline))
+            if digits and (len(digits.group(1)) > 12 or parse_span(deadline) > MOST_DEADLINE):
+                raise playbook.error(
+                    (*at, "starting_deadline"),
+                    f"'{deadline}' is too long: a deadline is at most {MOST_DEADLINE.days} days",
+                )
         zone = spec.get("timezone")
         if zone is not None:
             try:

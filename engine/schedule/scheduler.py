@@ -128,7 +128,13 @@ class Scheduler:
         for job in jobs(self.playbook):
             if self.should_stop():
                 break
-            out.extend(self._job(job, now))
+            try:
+                out.extend(self._job(job, now))
+            except Exception as exc:  # one job's failure never stops the others
+                failed = Outcome(job.name, now, "failed", error=_reason(exc))
+                if self.on_outcome:
+                    self.on_outcome(failed)
+                out.append(failed)
         return out
 
     def _job(self, job: Job, now: datetime) -> list[Outcome]:
@@ -345,7 +351,7 @@ class Scheduler:
         except LostClaim as exc:
             return Outcome(job.name, slot, "taken", run_id, error=str(exc))
         except Exception as exc:
-            reason = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+            reason = _reason(exc)
             with self.engine.begin() as conn:
                 conn.execute(
                     runs.update()
@@ -397,8 +403,18 @@ class Scheduler:
 
     def next_wake(self, now: datetime) -> datetime | None:
         """The earliest next slot of any job."""
-        nexts = [fire for job in jobs(self.playbook) for fire in job.fires(now, 1)]
+        nexts = []
+        for job in jobs(self.playbook):
+            try:
+                nexts += job.fires(now, 1)
+            except Exception:  # its failure is reported by the pass (tick), not here
+                continue
         return min(nexts) if nexts else None
+
+
+def _reason(exc: Exception) -> str:
+    """An exception as the ledger and the outcome line record it: its class and first line."""
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
 
 
 class LostClaim(Exception):

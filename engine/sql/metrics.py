@@ -442,6 +442,7 @@ def check_metrics(playbook: Document) -> None:
                 compile_condition(str(spec["where"]), record_scope(source, date(2000, 1, 1)))
             except ExpressionError as exc:
                 raise playbook.expression_error((*path, "where"), exc) from None
+    _check_formula_sizes(playbook)
     # Formulas last: they may name any other metric, and must not loop.
     for subject in ("customer", "rep"):
         table = placeholder_table(subject, playbook)
@@ -454,6 +455,52 @@ def check_metrics(playbook: Document) -> None:
                     scope.resolve(metric.name, 0)
                 except ExpressionError as exc:
                     raise playbook.expression_error((*metric.path, "formula"), exc) from None
+
+
+# A formula is computed by writing the formulas it names into its own SQL: each level nests
+# the SQL deeper (SQLite before 3.46 parses at most about 100 levels), and a formula naming
+# another twice doubles it (60 levels of `f + f` would be 2^60 terms). The bundled playbooks'
+# formulas go 1 level deep and name 3 metrics.
+MAX_FORMULA_DEPTH = 5
+MAX_FORMULA_TERMS = 1000
+
+
+def _check_formula_sizes(playbook: Document) -> None:
+    """Refuse a formula whose SQL, with every formula it names written in, is too deep or large."""
+    metrics = declared(playbook)
+    sizes: dict[str, tuple[int, int]] = {}  # name: (depth, terms)
+
+    def size(name: str, open_: frozenset[str]) -> tuple[int, int]:
+        metric = metrics[name]
+        if not metric.formula or name in open_:  # a loop is reported elsewhere
+            return 0, 1
+        if name not in sizes:
+            try:
+                names = [n for n in ex.names_in(ex.parse(metric.formula)) if n in metrics]
+            except ExpressionError:
+                names = []
+            parts = [size(n, open_ | {name}) for n in names]
+            depth = 1 + max((d for d, _ in parts), default=0)
+            terms = 1 + sum(t for _, t in parts)
+            sizes[name] = (min(depth, MAX_FORMULA_DEPTH + 1), min(terms, MAX_FORMULA_TERMS + 1))
+        return sizes[name]
+
+    for name, metric in metrics.items():
+        if not metric.formula:
+            continue
+        depth, terms = size(name, frozenset())
+        if depth > MAX_FORMULA_DEPTH:
+            raise playbook.error(
+                (*metric.path, "formula"),
+                f"formulas over formulas more than {MAX_FORMULA_DEPTH} deep: compute it in "
+                "fewer steps",
+            )
+        if terms > MAX_FORMULA_TERMS:
+            raise playbook.error(
+                (*metric.path, "formula"),
+                f"with the formulas it names written out, more than {MAX_FORMULA_TERMS} metrics: "
+                "name each formula fewer times",
+            )
 
 
 def _formula_names(
