@@ -223,8 +223,15 @@ def settings(db_url: str | None = None, playbook_ref: str | None = None) -> Sett
 
 def load(ref: str | None) -> Playbook:
     """The playbook in force (--playbook, SALESPLAY_PLAYBOOK, salesplay.toml, default), with
-    every family."""
-    return loader.load(settings(playbook_ref=ref).playbook.value, FAMILIES)
+    every family. Read once per command: a table's words and the command's rules come from
+    the same load."""
+    value = settings(playbook_ref=ref).playbook.value
+    loaded: dict[str, Playbook] = (
+        click.get_current_context().find_root().meta.setdefault("salesplay.playbooks", {})
+    )
+    if value not in loaded:
+        loaded[value] = loader.load(value, FAMILIES)
+    return loaded[value]
 
 
 def open_db(url: str | None, create: bool = False, prepare: bool = True) -> sa.engine.Engine:
